@@ -117,16 +117,23 @@ def go_env_version(go: str, env: dict) -> str:
     return out.stdout.strip()
 
 
-def build(src: str, package: str, dest: str, ldflags: list[str], tags: list[str], env: dict, go: str, mod: str,
-          timeout: int) -> tuple[float, str]:
+def build(
+    src: str, package: str, dest: str, ldflags: list[str], tags: list[str], env: dict, go: str, mod: str, timeout: int
+) -> tuple[float, str]:
     """Compile into a temporary file beside dest and rename it, so dest is never half-written."""
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".build-", dir=os.path.dirname(dest) or ".")
     os.close(fd)
     start = time.monotonic()
     try:
-        proc = subprocess.run(build_command(go, package, tmp, ldflags, tags, mod), cwd=src, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            build_command(go, package, tmp, ldflags, tags, mod),
+            cwd=src,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
             raise GoBuildError(f"package={package}: go build failed (exit {proc.returncode}):\n{tail}")

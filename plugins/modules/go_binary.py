@@ -136,19 +136,27 @@ def ensure_built(module: AnsibleModule) -> dict:
         needed = gobuild.required_go(f.read())
     if gobuild.parse_go_version(go_version) < needed:
         raise gobuild.GoBuildError(
-            f"go={p['go']} is {go_version}; src={p['src']} needs go{'.'.join(map(str, needed))} or newer")
+            f"go={p['go']} is {go_version}; src={p['src']} needs go{'.'.join(map(str, needed))} or newer"
+        )
     desired = gobuild.desired_stamp(p["src"], p["package"], p["ldflags"], p["version"], go_version, p["tags"])
     current = gobuild.read_stamp(p["dest"])
     reason = gobuild.rebuild_reason(p["dest"], current, desired)
-    result = {"changed": reason is not None, "path": p["dest"], "reason": reason, "version": p["version"],
-              "go_version": go_version, "build_seconds": 0.0,
-              "sha256": (current or {}).get("binary_sha256") if reason is None else None}
+    result = {
+        "changed": reason is not None,
+        "path": p["dest"],
+        "reason": reason,
+        "version": p["version"],
+        "go_version": go_version,
+        "build_seconds": 0.0,
+        "sha256": (current or {}).get("binary_sha256") if reason is None else None,
+    }
     if module._diff:
         result["diff"] = {"before": current or {}, "after": desired}
     if reason is None or module.check_mode:
         return result
-    seconds, digest = gobuild.build(p["src"], p["package"], p["dest"], p["ldflags"], p["tags"], env, p["go"],
-                                    p["mod"], p["timeout"])
+    seconds, digest = gobuild.build(
+        p["src"], p["package"], p["dest"], p["ldflags"], p["tags"], env, p["go"], p["mod"], p["timeout"]
+    )
     gobuild.write_stamp(p["dest"], dict(desired, binary_sha256=digest, build_seconds=round(seconds, 1)))
     result.update(build_seconds=round(seconds, 1), sha256=digest)
     return result

@@ -1,0 +1,130 @@
+"""Helpers to drive a real host lab through the collection's playbooks and to look at it from outside."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import subprocess
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, ".venv", "bin")
+
+
+class Lab:
+    def __init__(self, name: str, tmp_dir: str, ports: dict[str, int]):
+        self.name = name
+        self.vars = {"management_cluster_name": name, **{f"management_cluster_{k}_port": v for k, v in ports.items()}}
+        self.vars_file = os.path.join(tmp_dir, f"{name}.json")
+        self.dir = os.path.expanduser(f"~/.local/share/scalelab/{name}")
+        self.ports = ports
+        self.write_vars()
+
+    def write_vars(self, **extra) -> None:
+        with open(self.vars_file, "w") as f:
+            json.dump({**self.vars, **extra}, f)
+
+    def playbook(self, name: str, *args: str, check: bool = False) -> dict:
+        """Run playbooks/<name>; return the recap counters of localhost and the output."""
+        cmd = [os.path.join(BIN, "ansible-playbook"), f"playbooks/{name}", "-e", f"@{self.vars_file}", *args]
+        if check:
+            cmd.append("--check")
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+        m = re.search(r"^localhost\s+:\s+(.*)$", proc.stdout, re.MULTILINE)
+        recap = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))} if m else {}
+        if proc.returncode != 0 and not recap.get("failed"):
+            recap["failed"] = 1
+        return {"recap": recap, "stdout": proc.stdout, "stderr": proc.stderr, "rc": proc.returncode}
+
+    @property
+    def kubeconfig(self) -> str:
+        return os.path.join(self.dir, "admin.kubeconfig")
+
+    @property
+    def api(self) -> str:
+        return f"https://127.0.0.1:{self.ports['apiserver']}"
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        pki = os.path.join(self.dir, "pki")
+        # verify= per request: this environment's REQUESTS_CA_BUNDLE would override a Session's verify.
+        return requests.request(method, self.api + path, cert=(f"{pki}/admin.crt", f"{pki}/admin.key"),
+                                verify=f"{pki}/ca.crt", timeout=10, **kw)
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/readyz").status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        raise AssertionError(f"{self.api}/readyz not ok within {timeout}s")
+
+    def supervisorctl(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([os.path.join(self.dir, "venv", "bin", "supervisorctl"), "-c",
+                               os.path.join(self.dir, "supervisor", "supervisord.conf"), *args],
+                              capture_output=True, text=True)
+
+    def pid(self, program: str) -> int:
+        out = self.supervisorctl("pid", program).stdout.strip()
+        return int(out) if out.isdigit() else 0
+
+    def processes(self) -> list[int]:
+        """Every live process whose command line mentions the lab directory."""
+        pids = []
+        for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+            try:
+                with open(cmdline, "rb") as f:
+                    if self.dir.encode() in f.read():
+                        pids.append(int(cmdline.split("/")[2]))
+            except OSError:
+                continue
+        return [p for p in pids if p != os.getpid()]
+
+
+def listening_sockets() -> dict[int, list[str]]:
+    """inode -> ['addr:port'] for every listening TCP socket (IPv4 and IPv6)."""
+    found: dict[int, list[str]] = {}
+    for path, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            with open(path) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] != "0A":  # LISTEN
+                continue
+            addr_hex, port_hex = cols[1].split(":")
+            found.setdefault(int(cols[9]), []).append(f"{_addr(addr_hex, v6)}:{int(port_hex, 16)}")
+    return found
+
+
+def _addr(hexaddr: str, v6: bool) -> str:
+    raw = bytes.fromhex(hexaddr)
+    if not v6:
+        return ".".join(str(b) for b in raw[::-1])
+    words = [raw[i : i + 4][::-1] for i in range(0, 16, 4)]
+    full = b"".join(words)
+    import ipaddress
+
+    return str(ipaddress.IPv6Address(full))
+
+
+def listeners_of(pid: int) -> list[str]:
+    socks = listening_sockets()
+    out = []
+    for fd in glob.glob(f"/proc/{pid}/fd/*"):
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", target)
+        if m and int(m.group(1)) in socks:
+            out.extend(socks[int(m.group(1))])
+    return out

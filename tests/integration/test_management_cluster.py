@@ -1,0 +1,131 @@
+"""The host backend against real etcd, kube-apiserver and kube-controller-manager processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import time
+
+import yaml
+
+from .lab import ROOT, listeners_of
+
+PROGRAMS = ("etcd", "kube-apiserver", "kube-controller-manager")
+
+
+def _pinned_kubernetes() -> str:
+    with open(os.path.join(ROOT, "roles", "binaries", "vars", "stacks.yml")) as f:
+        stacks = yaml.safe_load(f)["_binaries_stacks"]
+    with open(os.path.join(ROOT, "roles", "binaries", "defaults", "main.yml")) as f:
+        stack = yaml.safe_load(f)["binaries_stack"]
+    return stacks[stack]["versions"]["kubernetes"]
+
+
+def test_first_converge_reports_where_the_cluster_is(lab):
+    assert f"kubeconfig: {lab.kubeconfig}" in lab.first_converge["stdout"]
+    assert lab.first_converge["recap"]["changed"] > 0
+
+
+def test_second_converge_changes_nothing(lab):
+    res = lab.playbook("scale.yml")
+    assert res["recap"].get("failed", 0) == 0 and res["recap"]["changed"] == 0, res["stdout"][-3000:]
+
+
+def test_check_mode_changes_nothing(lab):
+    pids = {p: lab.pid(p) for p in PROGRAMS}
+    res = lab.playbook("scale.yml", check=True)
+    assert res["recap"].get("failed", 0) == 0 and res["recap"]["changed"] == 0, res["stdout"][-3000:]
+    assert {p: lab.pid(p) for p in PROGRAMS} == pids
+
+
+def test_server_reports_the_pinned_version_and_is_ready(lab):
+    assert lab.request("GET", "/version").json()["gitVersion"] == _pinned_kubernetes()
+    assert lab.request("GET", "/readyz").text == "ok"
+
+
+def test_namespace_is_created_and_finalized(lab):
+    """Deleting a namespace needs the controller manager's namespace controller to finalize it."""
+    assert lab.request("POST", "/api/v1/namespaces", json={"metadata": {"name": "itest-ns"}}).status_code == 201
+    assert lab.request("DELETE", "/api/v1/namespaces/itest-ns").status_code == 200
+    deadline = time.monotonic() + 60
+    while lab.request("GET", "/api/v1/namespaces/itest-ns").status_code != 404:
+        assert time.monotonic() < deadline, "namespace itest-ns still there after 60 s"
+        time.sleep(1)
+
+
+def test_every_listener_is_on_loopback(lab):
+    for program in PROGRAMS:
+        addrs = listeners_of(lab.pid(program))
+        assert addrs, f"{program} listens nowhere"
+        assert all(a.startswith("127.0.0.1:") for a in addrs), f"{program}: {addrs}"
+
+
+def test_keys_and_kubeconfigs_are_private(lab):
+    pki = os.path.join(lab.dir, "pki")
+    private = [os.path.join(pki, f) for f in os.listdir(pki) if f.endswith(".key")]
+    private += [os.path.join(lab.dir, f) for f in os.listdir(lab.dir) if f.endswith(".kubeconfig")]
+    private.append(os.path.join(lab.dir, "supervisor", "supervisor.sock"))
+    assert len(private) >= 10
+    for path in private:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+    assert stat.S_IMODE(os.stat(lab.dir).st_mode) == 0o700
+
+
+def test_killed_apiserver_is_restarted_by_the_supervisor(lab):
+    before = lab.pid("kube-apiserver")
+    os.kill(before, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while lab.pid("kube-apiserver") in (0, before):
+        assert time.monotonic() < deadline, "kube-apiserver not restarted within 60 s"
+        time.sleep(0.5)
+    lab.wait_ready()
+
+
+def test_tuning_one_component_restarts_only_that_one(lab):
+    before = {p: lab.pid(p) for p in PROGRAMS}
+    lab.write_vars(management_cluster_controller_manager_extra_args={"concurrent-namespace-syncs": "5"})
+    try:
+        res = lab.playbook("scale.yml")
+        assert res["rc"] == 0, res["stdout"][-3000:]
+        after = {p: lab.pid(p) for p in PROGRAMS}
+        assert after["etcd"] == before["etcd"] and after["kube-apiserver"] == before["kube-apiserver"]
+        assert after["kube-controller-manager"] not in (0, before["kube-controller-manager"])
+        with open(os.path.join(lab.dir, "supervisor", "conf.d", "kube-controller-manager.conf")) as f:
+            assert "--concurrent-namespace-syncs=5" in f.read()
+    finally:
+        lab.write_vars()
+        assert lab.playbook("scale.yml")["rc"] == 0
+
+
+def test_bad_bind_address_is_refused_before_anything_changes(lab):
+    lab.write_vars(management_cluster_bind_address="not-an-ip")
+    try:
+        res = lab.playbook("scale.yml")
+        assert res["rc"] != 0
+        assert "management_cluster_bind_address=not-an-ip must be an IP address" in res["stdout"]
+        assert res["recap"]["changed"] == 0
+    finally:
+        lab.write_vars()
+
+
+def test_unknown_stack_is_refused(lab):
+    lab.write_vars(binaries_stack="capi-9.9")
+    try:
+        res = lab.playbook("scale.yml")
+        assert res["rc"] != 0 and "binaries_stack=capi-9.9 must be one of" in res["stdout"]
+    finally:
+        lab.write_vars()
+
+
+def test_zz_teardown_leaves_no_process_port_or_directory(lab):
+    res = lab.playbook("teardown.yml")
+    assert res["rc"] == 0, res["stdout"][-3000:]
+    assert lab.processes() == []
+    assert not os.path.exists(lab.dir)
+    from .lab import listening_sockets
+
+    ports = {int(a.rsplit(":", 1)[1]) for addrs in listening_sockets().values() for a in addrs}
+    assert ports.isdisjoint(lab.ports.values())
+    again = lab.playbook("teardown.yml")
+    assert again["rc"] == 0 and again["recap"]["changed"] == 0

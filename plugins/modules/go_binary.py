@@ -125,6 +125,19 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import gobuild
 
+ARGUMENT_SPEC = dict(
+    dest=dict(type="path", required=True),
+    env=dict(type="dict", default={}),
+    go=dict(type="str", default="go"),
+    ldflags=dict(type="list", elements="str", default=[]),
+    mod=dict(type="str", choices=["mod", "readonly"], default="readonly"),
+    package=dict(type="str", required=True),
+    src=dict(type="path", required=True),
+    tags=dict(type="list", elements="str", default=[]),
+    timeout=dict(type="int", default=1800),
+    version=dict(type="str", required=True),
+)
+
 
 def ensure_built(module: AnsibleModule) -> dict:
     p = module.params
@@ -164,18 +177,7 @@ def ensure_built(module: AnsibleModule) -> dict:
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(
-            dest=dict(type="path", required=True),
-            env=dict(type="dict", default={}),
-            go=dict(type="str", default="go"),
-            ldflags=dict(type="list", elements="str", default=[]),
-            mod=dict(type="str", choices=["mod", "readonly"], default="readonly"),
-            package=dict(type="str", required=True),
-            src=dict(type="path", required=True),
-            tags=dict(type="list", elements="str", default=[]),
-            timeout=dict(type="int", default=1800),
-            version=dict(type="str", required=True),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     try:

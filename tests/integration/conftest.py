@@ -5,8 +5,13 @@ import pytest
 from .lab import Lab
 
 # Ports apart from the default lab's, so a developer's running lab is left alone.
-PORTS = {"etcd_client": 32379, "etcd_peer": 32380, "etcd_metrics": 32381, "apiserver": 36443,
-         "controller_manager": 30257}
+PORTS = {
+    "etcd_client": 32379,
+    "etcd_peer": 32380,
+    "etcd_metrics": 32381,
+    "apiserver": 36443,
+    "controller_manager": 30257,
+}
 
 
 @pytest.fixture(scope="session")

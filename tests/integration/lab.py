@@ -51,8 +51,14 @@ class Lab:
     def request(self, method: str, path: str, **kw) -> requests.Response:
         pki = os.path.join(self.dir, "pki")
         # verify= per request: this environment's REQUESTS_CA_BUNDLE would override a Session's verify.
-        return requests.request(method, self.api + path, cert=(f"{pki}/admin.crt", f"{pki}/admin.key"),
-                                verify=f"{pki}/ca.crt", timeout=10, **kw)
+        return requests.request(
+            method,
+            self.api + path,
+            cert=(f"{pki}/admin.crt", f"{pki}/admin.key"),
+            verify=f"{pki}/ca.crt",
+            timeout=10,
+            **kw,
+        )
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -66,9 +72,16 @@ class Lab:
         raise AssertionError(f"{self.api}/readyz not ok within {timeout}s")
 
     def supervisorctl(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([os.path.join(self.dir, "venv", "bin", "supervisorctl"), "-c",
-                               os.path.join(self.dir, "supervisor", "supervisord.conf"), *args],
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [
+                os.path.join(self.dir, "venv", "bin", "supervisorctl"),
+                "-c",
+                os.path.join(self.dir, "supervisor", "supervisord.conf"),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+        )
 
     def pid(self, program: str) -> int:
         out = self.supervisorctl("pid", program).stdout.strip()

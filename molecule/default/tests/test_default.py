@@ -1,0 +1,91 @@
+"""Testinfra verify of the host management cluster made by converge."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+
+import yaml
+
+NAME = "molecule"
+PORTS = {"etcd": [42379, 42380, 42381], "kube-apiserver": [46443], "kube-controller-manager": [40257]}
+
+
+def lab_dir(host):
+    return f"{host.user().home}/.local/share/scalelab/{NAME}"
+
+
+def supervisorctl(host, *args):
+    d = lab_dir(host)
+    return host.run(f"{d}/venv/bin/supervisorctl -c {d}/supervisor/supervisord.conf " + " ".join(args))
+
+
+# Runs on the target with its own Python: stdlib urllib and ssl, client certificate auth.
+_CLIENT = """
+import json, ssl, sys, urllib.request, urllib.error
+d, method, path, body = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=d + "/pki/ca.crt")
+ctx.load_cert_chain(d + "/pki/admin.crt", d + "/pki/admin.key")
+req = urllib.request.Request("https://127.0.0.1:46443" + path, method=method, data=body.encode() or None,
+                             headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+        status, content = r.status, r.read().decode()
+except urllib.error.HTTPError as e:
+    status, content = e.code, e.read().decode()
+print(json.dumps({"status": status, "content": content}))
+"""
+
+
+def api(host, method, path, body=None):
+    res = host.run("python3 -c %s %s %s %s %s", _CLIENT, lab_dir(host), method, path, json.dumps(body) if body else "")
+    assert res.rc == 0, res.stderr
+    out = json.loads(res.stdout)
+    with contextlib.suppress(ValueError):
+        out["json"] = json.loads(out["content"])
+    return out
+
+
+def test_processes_are_running(host):
+    out = supervisorctl(host, "status").stdout
+    for program in PORTS:
+        assert any(line.startswith(program) and "RUNNING" in line for line in out.splitlines()), out
+
+
+def test_every_listener_is_loopback_only(host):
+    sockets = host.socket.get_listening_sockets()
+    for ports in PORTS.values():
+        for port in ports:
+            bound = [s for s in sockets if s.endswith(f":{port}")]
+            assert bound == [f"tcp://127.0.0.1:{port}"], bound
+
+
+def test_api_reports_the_pinned_version(host):
+    roles = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "binaries")
+    with open(os.path.join(roles, "defaults", "main.yml")) as f:
+        stack = yaml.safe_load(f)["binaries_stack"]
+    with open(os.path.join(roles, "vars", "stacks.yml")) as f:
+        pinned = yaml.safe_load(f)["_binaries_stacks"][stack]["versions"]["kubernetes"]
+    assert api(host, "GET", "/version")["json"]["gitVersion"] == pinned
+    assert api(host, "GET", "/readyz")["content"] == "ok"
+
+
+def test_namespace_lifecycle_proves_the_controller_manager(host):
+    assert api(host, "POST", "/api/v1/namespaces", {"metadata": {"name": "molecule-verify"}})["status"] == 201
+    assert api(host, "DELETE", "/api/v1/namespaces/molecule-verify")["status"] == 200
+    for _ in range(60):
+        if api(host, "GET", "/api/v1/namespaces/molecule-verify")["status"] == 404:
+            return
+        time.sleep(1)
+    raise AssertionError("namespace molecule-verify was never finalized")
+
+
+def test_private_files_are_0600(host):
+    d = lab_dir(host)
+    paths = [f"{d}/admin.kubeconfig", f"{d}/controller-manager.kubeconfig", f"{d}/supervisor/supervisor.sock"]
+    paths += [f"{d}/pki/{k}.key" for k in ("ca", "apiserver", "admin", "sa", "front-proxy-ca")]
+    for path in paths:
+        assert host.file(path).mode == 0o600, path
+    assert host.file(d).mode == 0o700

@@ -1,0 +1,266 @@
+#!/usr/bin/python
+# Copyright: scalelab contributors
+# Apache-2.0
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cluster_bulk
+short_description: Create or delete N Cluster API clusters, rate-limited, concurrent, batched and resumable
+version_added: 0.2.0
+description:
+  - Makes the clusters C(1..count) of a named set exist (O(state=present)) or removes every object of the set
+    (O(state=absent)). Each cluster comes from a ClusterClass (O(topology)) or from a multi-document manifest
+    (O(template)) with clusterctl-style C(${VARIABLES}).
+  - Every object it creates is labelled C(scalelab.io/set=<name>) and C(scalelab.io/index=<i>). A run first lists
+    what the set already has (one paginated list per kind), then creates only what is missing, so a re-run
+    creates nothing (C(changed=false)) and a run interrupted half-way is resumed by running it again.
+  - Before the first write the first missing cluster's objects are sent with C(dryRun=All), so a template the
+    API or its webhooks refuse fails at once, before anything is created.
+  - API calls share one client-side token bucket (O(qps), O(burst)) over O(concurrency) threads; 429 answers
+    honour C(Retry-After), 5xx and connection errors are retried with backoff for O(retry_timeout) seconds.
+  - O(state=absent) deletes the set's Clusters first, waits up to O(delete_timeout) for their finalizers
+    (Cluster API deletes machines and infrastructure), then deletes the set's other objects and namespaces.
+author: scalelab contributors
+options:
+  batch_pause:
+    description: Seconds to wait between batches (pacing, so controllers can keep up).
+    type: float
+    default: 0.0
+  batch_size:
+    description: Clusters per batch; C(0) creates every cluster in one batch.
+    type: int
+    default: 0
+  burst:
+    description: Token-bucket burst of the client-side rate limit.
+    type: int
+    default: 200
+  concurrency:
+    description: API calls in flight at once (worker threads).
+    type: int
+    default: 16
+  context:
+    description: Context of O(kubeconfig); empty uses its current context.
+    type: str
+    default: ""
+  count:
+    description: Number of clusters of the set (indices C(1..count)). With O(state=absent) it is ignored.
+    type: int
+    default: 0
+  delete_timeout:
+    description: Seconds O(state=absent) waits for the set's objects to be gone (finalizers).
+    type: float
+    default: 900.0
+  kubeconfig:
+    description: Kubeconfig of the management cluster.
+    type: path
+    required: true
+  labels:
+    description: Extra labels for every object created.
+    type: dict
+    default: {}
+  name:
+    description: Name of the set; a DNS label. It labels every object and is the C({name}) of O(name_pattern).
+    type: str
+    required: true
+  name_pattern:
+    description:
+      - Python format string of the cluster names with the fields C({name}) and C({index}).
+      - Names must be unique DNS labels of at most 63 characters; the pattern is checked for every index.
+    type: str
+    default: "{name}-{index:04d}"
+  namespace:
+    description: Namespace of the clusters (created and labelled when missing).
+    type: str
+    default: default
+  namespace_per_cluster:
+    description: Put each cluster in its own namespace named like the cluster (created, labelled, deleted with it).
+    type: bool
+    default: false
+  qps:
+    description: Client-side API calls per second across all threads; C(0) is unlimited.
+    type: float
+    default: 100.0
+  retry_timeout:
+    description: Seconds one API call may keep retrying on 429, 5xx and connection errors.
+    type: float
+    default: 120.0
+  state:
+    description: C(present) creates what is missing; C(absent) deletes every object of the set.
+    type: str
+    choices: [absent, present]
+    default: present
+  template:
+    description:
+      - Multi-document YAML of one cluster's objects (a Cluster and what it references). C(${CLUSTER_NAME}),
+        C(${NAMESPACE}) and C(${INDEX}) are set per cluster, others from O(variables). A placeholder that is a
+        whole value takes the variable's type (C(replicas: ${CP_COUNT}) stays a number).
+      - Objects without a namespace get the cluster's.
+    type: str
+  topology:
+    description: A Cluster of a ClusterClass; mutually exclusive with O(template).
+    type: dict
+    suboptions:
+      class_name:
+        description: Name of the ClusterClass.
+        type: str
+        required: true
+      class_namespace:
+        description: Namespace of the ClusterClass; empty is O(namespace). Cluster API v1beta1 needs the cluster's own.
+        type: str
+        default: ""
+      control_plane_replicas:
+        description: Control plane machines per cluster.
+        type: int
+        default: 1
+      pod_cidr:
+        description: Pod CIDR of each workload cluster.
+        type: str
+        default: 192.168.0.0/16
+      service_cidr:
+        description: Service CIDR of each workload cluster.
+        type: str
+        default: 10.128.0.0/12
+      service_domain:
+        description: Service domain of each workload cluster.
+        type: str
+        default: cluster.local
+      version:
+        description: Kubernetes version of the workload clusters, for example C(v1.35.4).
+        type: str
+        required: true
+      worker_class:
+        description: MachineDeployment class of the workers.
+        type: str
+        default: default-worker
+      workers:
+        description: Worker machines per cluster (one MachineDeployment C(md-0)).
+        type: int
+        default: 0
+  variables:
+    description: Values for the template's C(${VARIABLES}).
+    type: dict
+    default: {}
+notes:
+  - Supports check mode (counts what would be created or deleted, writes nothing) and diff mode (cluster counts).
+requirements:
+  - requests
+  - PyYAML
+"""
+
+EXAMPLES = r"""
+- name: 200 in-memory clusters from our ClusterClass, 50 at a time
+  scalelab.capi.cluster_bulk:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    count: 200
+    batch_size: 50
+    batch_pause: 10
+    topology:
+      class_name: scalelab-in-memory
+      version: v1.35.4
+
+- name: Clusters from a manifest, one namespace each
+  scalelab.capi.cluster_bulk:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: tmpl
+    count: 10
+    namespace_per_cluster: true
+    template: "{{ lookup('ansible.builtin.file', 'cluster.yaml') }}"
+    variables:
+      KUBERNETES_VERSION: v1.35.4
+
+- name: Delete the set and wait for Cluster API to finish
+  scalelab.capi.cluster_bulk:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    state: absent
+"""
+
+RETURN = r"""
+clusters:
+  description: >-
+    Clusters of the set after the run (present) or before it (absent), and how many this run created or
+    deleted.
+  type: dict
+  returned: always
+  sample: {wanted: 200, existing_before: 120, created: 80, deleted: 0}
+objects:
+  description: Objects created or deleted by this run.
+  type: int
+  returned: always
+calls:
+  description: >-
+    The write calls of this run: count, outcomes, failures (first 20), per-call latency percentiles in ms, wall
+    seconds, calls per second (the achieved rate) and retries by cause (status code or connection).
+  type: dict
+  returned: always
+clusters_per_second:
+  description: Clusters created per second of the create phase (pauses between batches included).
+  type: float
+  returned: when clusters were created
+api_version:
+  description: The Cluster API version the clusters were written in.
+  type: str
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scalelab.capi.plugins.module_utils import clusterops, kube
+
+ARGUMENT_SPEC = {
+    "batch_pause": {"type": "float", "default": 0.0},
+    "batch_size": {"type": "int", "default": 0},
+    "burst": {"type": "int", "default": 200},
+    "concurrency": {"type": "int", "default": 16},
+    "context": {"type": "str", "default": ""},
+    "count": {"type": "int", "default": 0},
+    "delete_timeout": {"type": "float", "default": 900.0},
+    "kubeconfig": {"type": "path", "required": True},
+    "labels": {"type": "dict", "default": {}},
+    "name": {"type": "str", "required": True},
+    "name_pattern": {"type": "str", "default": "{name}-{index:04d}"},
+    "namespace": {"type": "str", "default": "default"},
+    "namespace_per_cluster": {"type": "bool", "default": False},
+    "qps": {"type": "float", "default": 100.0},
+    "retry_timeout": {"type": "float", "default": 120.0},
+    "state": {"type": "str", "choices": ["absent", "present"], "default": "present"},
+    "template": {"type": "str"},
+    "topology": {
+        "type": "dict",
+        "options": {
+            "class_name": {"type": "str", "required": True},
+            "class_namespace": {"type": "str", "default": ""},
+            "control_plane_replicas": {"type": "int", "default": 1},
+            "pod_cidr": {"type": "str", "default": "192.168.0.0/16"},
+            "service_cidr": {"type": "str", "default": "10.128.0.0/12"},
+            "service_domain": {"type": "str", "default": "cluster.local"},
+            "version": {"type": "str", "required": True},
+            "worker_class": {"type": "str", "default": "default-worker"},
+            "workers": {"type": "int", "default": 0},
+        },
+    },
+    "variables": {"type": "dict", "default": {}},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("template", "topology")],
+        required_if=[("state", "present", ("template", "topology"), True)],
+        supports_check_mode=True,
+    )
+    if not kube.HAS_REQUESTS or not kube.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("requests and PyYAML"))
+    try:
+        changed, result = clusterops.run(module.params, module.check_mode)
+    except clusterops.BulkFailed as e:
+        module.fail_json(msg=str(e), **e.result)
+    except (clusterops.SetError, kube.KubeError) as e:
+        module.fail_json(msg=str(e))
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+#!/usr/bin/python
+# Copyright: scalelab contributors
+# Apache-2.0
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cluster_wait
+short_description: Wait until the clusters of a set are ready, printing a progress line (ready/total, rate, ETA)
+version_added: 0.2.0
+description:
+  - Polls the Clusters labelled C(scalelab.io/set=<name>) and their Machines (paginated lists, no per-object GET)
+    until O(count) Clusters are ready (C(Available) in Cluster API v1beta2, C(Ready) in v1beta1) and O(machines)
+    Machines have a C(nodeRef), or O(timeout) passes.
+  - The action plugin of the same name prints one progress line per O(report_every) seconds on the controller
+    (ready/total, clusters per minute, ETA); the module itself polls for at most O(window) seconds per call.
+  - Never changes anything (C(changed=false)); in check mode it reports the current state once.
+author: scalelab contributors
+options:
+  context:
+    description: Context of O(kubeconfig); empty uses its current context.
+    type: str
+    default: ""
+  count:
+    description: Clusters that must be ready.
+    type: int
+    required: true
+  interval:
+    description: Seconds between two polls.
+    type: float
+    default: 5.0
+  kubeconfig:
+    description: Kubeconfig of the management cluster.
+    type: path
+    required: true
+  machines:
+    description: Machines of the set's clusters that must have a nodeRef; C(0) does not check Machines.
+    type: int
+    default: 0
+  name:
+    description: Name of the set (label C(scalelab.io/set)), as given to M(scalelab.capi.cluster_bulk).
+    type: str
+    required: true
+  report_every:
+    description: Seconds between two progress lines (action plugin).
+    type: float
+    default: 15.0
+  timeout:
+    description: Seconds to wait in all before failing with the clusters that are not ready and their conditions.
+    type: float
+    default: 1800.0
+  window:
+    description: Seconds one module call polls before it returns to the action plugin (internal pacing).
+    type: float
+    default: 15.0
+notes:
+  - Supports check mode (one poll, no wait).
+requirements:
+  - requests
+  - PyYAML
+"""
+
+EXAMPLES = r"""
+- name: Wait for 200 clusters and their 200 control-plane Machines
+  scalelab.capi.cluster_wait:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    count: 200
+    machines: 200
+    timeout: 3600
+"""
+
+RETURN = r"""
+ready:
+  description: Clusters ready.
+  type: int
+  returned: always
+total:
+  description: Clusters of the set found.
+  type: int
+  returned: always
+machines_with_node:
+  description: Machines of the set's clusters with a nodeRef.
+  type: int
+  returned: always
+done:
+  description: Whether O(count) clusters and O(machines) Machines are ready.
+  type: bool
+  returned: always
+not_ready:
+  description: Up to 10 clusters not ready, with their failing condition.
+  type: list
+  elements: dict
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scalelab.capi.plugins.module_utils import kube, readiness
+
+ARGUMENT_SPEC = {
+    "context": {"type": "str", "default": ""},
+    "count": {"type": "int", "required": True},
+    "interval": {"type": "float", "default": 5.0},
+    "kubeconfig": {"type": "path", "required": True},
+    "machines": {"type": "int", "default": 0},
+    "name": {"type": "str", "required": True},
+    "report_every": {"type": "float", "default": 15.0},
+    "timeout": {"type": "float", "default": 1800.0},
+    "window": {"type": "float", "default": 15.0},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not kube.HAS_REQUESTS or not kube.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("requests and PyYAML"))
+    p = module.params
+    window = 0.0 if module.check_mode else min(p["window"], p["timeout"])
+    try:
+        with kube.KubeClient(p["kubeconfig"], p["context"]) as client:
+            state = readiness.poll(client, p["name"], p["count"], p["machines"], window, p["interval"])
+    except (kube.KubeError, OSError) as e:
+        module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")
+    module.exit_json(changed=False, **state)
+
+
+if __name__ == "__main__":
+    main()

@@ -20,7 +20,7 @@ def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: flo
     ready = snap.get("ready", 0)
     rate = (ready - ready0) / elapsed * 60 if elapsed > 0 else 0.0
     left = max(0, count - ready)
-    eta = f"{left / rate:.1f} min" if rate > 0 else "unknown"
+    eta = "done" if left == 0 else (f"{left / rate:.1f} min" if rate > 0 else "unknown")
     line = f"[{name}] clusters ready {ready}/{count} (found {snap.get('total', 0)})"
     if machines:
         line += f", machines with node {snap.get('machines_with_node', 0)}/{machines}"

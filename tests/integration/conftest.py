@@ -14,10 +14,20 @@ PORTS = {
 }
 
 
+# The Cluster API stack of the test lab: manager ports and the in-memory provider's address (its workload API
+# servers use fixed ports 19000 and 20000 up) apart from a developer's default lab on 127.0.0.1.
+CAPI = {
+    "capi_stack_port_base": 35400,
+    "capi_stack_inmemory_address": "127.0.0.3",
+    "scale_set_name": "itest",
+    "scale_clusters": 3,
+}
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
-    """One real host management cluster for the whole test session, removed at the end."""
-    lab = Lab("itest", str(tmp_path_factory.mktemp("lab")), PORTS)
+    """One real host lab (management cluster, Cluster API stack, 3 clusters) for the session, removed at the end."""
+    lab = Lab("itest", str(tmp_path_factory.mktemp("lab")), PORTS, CAPI)
     lab.playbook("teardown.yml")  # a lab left by an interrupted earlier session
     first = lab.playbook("scale.yml")
     assert first["rc"] == 0, first["stdout"][-4000:] + first["stderr"][-2000:]

@@ -16,9 +16,13 @@ BIN = os.path.join(ROOT, ".venv", "bin")
 
 
 class Lab:
-    def __init__(self, name: str, tmp_dir: str, ports: dict[str, int]):
+    def __init__(self, name: str, tmp_dir: str, ports: dict[str, int], extra_vars: dict | None = None):
         self.name = name
-        self.vars = {"management_cluster_name": name, **{f"management_cluster_{k}_port": v for k, v in ports.items()}}
+        self.vars = {
+            "management_cluster_name": name,
+            **{f"management_cluster_{k}_port": v for k, v in ports.items()},
+            **(extra_vars or {}),
+        }
         self.vars_file = os.path.join(tmp_dir, f"{name}.json")
         self.dir = os.path.expanduser(f"~/.local/share/scalelab/{name}")
         self.ports = ports
@@ -39,6 +43,30 @@ class Lab:
         if proc.returncode != 0 and not recap.get("failed"):
             recap["failed"] = 1
         return {"recap": recap, "stdout": proc.stdout, "stderr": proc.stderr, "rc": proc.returncode}
+
+    def module(self, name: str, check: bool = False, **args) -> dict:
+        """Run scalelab.capi.<name> once on localhost (ad hoc, as a playbook task would) and return its result."""
+        cmd = [os.path.join(BIN, "ansible"), "localhost", "-m", f"scalelab.capi.{name}", "-a", json.dumps(args)]
+        if check:
+            cmd.append("--check")
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        try:
+            out = json.loads(proc.stdout)
+            res = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        except (ValueError, KeyError, IndexError) as e:
+            raise AssertionError(f"ansible {name}: no JSON result: {proc.stdout[-2000:]} {proc.stderr[-2000:]}") from e
+        res["rc"] = proc.returncode
+        return res
+
+    def module_cmd(self, name: str, **args) -> list[str]:
+        return [os.path.join(BIN, "ansible"), "localhost", "-m", f"scalelab.capi.{name}", "-a", json.dumps(args)]
+
+    def objects(self, path: str, selector: str = "") -> list[dict]:
+        params = {"labelSelector": selector} if selector else {}
+        resp = self.request("GET", path, params=params)
+        resp.raise_for_status()
+        return resp.json()["items"]
 
     @property
     def kubeconfig(self) -> str:

@@ -116,16 +116,3 @@ def test_unknown_stack_is_refused(lab):
         assert res["rc"] != 0 and "binaries_stack=capi-9.9 must be one of" in res["stdout"]
     finally:
         lab.write_vars()
-
-
-def test_zz_teardown_leaves_no_process_port_or_directory(lab):
-    res = lab.playbook("teardown.yml")
-    assert res["rc"] == 0, res["stdout"][-3000:]
-    assert lab.processes() == []
-    assert not os.path.exists(lab.dir)
-    from .lab import listening_sockets
-
-    ports = {int(a.rsplit(":", 1)[1]) for addrs in listening_sockets().values() for a in addrs}
-    assert ports.isdisjoint(lab.ports.values())
-    again = lab.playbook("teardown.yml")
-    assert again["rc"] == 0 and again["recap"]["changed"] == 0

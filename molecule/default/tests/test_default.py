@@ -11,6 +11,8 @@ import yaml
 
 NAME = "molecule"
 PORTS = {"etcd": [42379, 42380, 42381], "kube-apiserver": [46443], "kube-controller-manager": [40257]}
+# Cluster API managers: base 44400 + 10*i; +1 health, +2 metrics, +3 pprof on loopback (+0 webhook: upstream binds all).
+MANAGERS = {"capi-core": 44400, "capi-bootstrap": 44410, "capi-control-plane": 44420, "capi-in-memory": 44430}
 
 
 def lab_dir(host):
@@ -56,7 +58,8 @@ def test_processes_are_running(host):
 
 def test_every_listener_is_loopback_only(host):
     sockets = host.socket.get_listening_sockets()
-    for ports in PORTS.values():
+    manager_ports = [[b + 1, b + 2, b + 3] for b in MANAGERS.values()]
+    for ports in [*PORTS.values(), *manager_ports]:
         for port in ports:
             bound = [s for s in sockets if s.endswith(f":{port}")]
             assert bound == [f"tcp://127.0.0.1:{port}"], bound
@@ -89,3 +92,34 @@ def test_private_files_are_0600(host):
     for path in paths:
         assert host.file(path).mode == 0o600, path
     assert host.file(d).mode == 0o700
+
+
+def test_cluster_api_managers_run_and_are_ready(host):
+    out = supervisorctl(host, "status").stdout
+    for program, base in MANAGERS.items():
+        assert any(line.startswith(program) and "RUNNING" in line for line in out.splitlines()), out
+        assert (
+            host.run(f"python3 -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:{base + 1}/readyz')\"").rc
+            == 0
+        )
+
+
+def test_the_main_job_clusters_are_available(host):
+    clusters = api(
+        host, "GET", "/apis/cluster.x-k8s.io/v1beta2/namespaces/default/clusters?labelSelector=scalelab.io/set=molecule"
+    )
+    items = clusters["json"]["items"]
+    assert len(items) == 2
+    for c in items:
+        assert {x["type"]: x["status"] for x in c["status"]["conditions"]}["Available"] == "True"
+
+
+def test_results_were_written(host):
+    doc = json.loads(host.file(f"{lab_dir(host)}/results/molecule.json").content_string)
+    assert doc["kinds"]["Cluster"]["count"] == 2 and doc["kinds"]["Cluster"]["ready"] == 2
+    assert host.file(f"{lab_dir(host)}/results/molecule.md").contains("Cluster")
+
+
+def test_webhook_key_is_private(host):
+    assert host.file(f"{lab_dir(host)}/capi/pki/ca.key").mode == 0o600
+    assert host.file(f"{lab_dir(host)}/capi/pki/webhook/tls.key").mode == 0o600

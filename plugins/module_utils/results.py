@@ -1,0 +1,295 @@
+# Copyright: scalelab contributors
+# Apache-2.0
+"""The scale report: per-kind timelines gathered with paginated lists, written as JSON and Markdown.
+
+The JSON holds only what the cluster says (no "generated at"), so gathering twice from a settled lab gives the
+same document and a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+
+from ansible_collections.scalelab.capi.plugins.module_utils.clusterset import CLUSTER_NAME_LABEL
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import KubeClient, KubeError
+from ansible_collections.scalelab.capi.plugins.module_utils.timeline import Accumulator
+
+SCHEMA = 1
+KINDS = ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine")
+GROUPS = {
+    "Cluster": "cluster.x-k8s.io",
+    "KubeadmControlPlane": "controlplane.cluster.x-k8s.io",
+    "MachineDeployment": "cluster.x-k8s.io",
+    "Machine": "cluster.x-k8s.io",
+}
+RETURNED_NOT_READY = 5
+
+
+class ResultsError(Exception):
+    """Bad input or an unusable path; the message names the option."""
+
+
+def owner_cluster(obj: dict) -> tuple[str, str]:
+    """(namespace, cluster name) an object belongs to: the cluster-name label, spec.clusterName, or its owner.
+
+    Objects a ClusterClass creates do not carry the set label, so they are matched to the selected Clusters;
+    a KubeadmControlPlane from a plain template may lack the label but is owned by its Cluster.
+    """
+    md = obj.get("metadata") or {}
+    name = (md.get("labels") or {}).get(CLUSTER_NAME_LABEL) or (obj.get("spec") or {}).get("clusterName")
+    if not name:
+        owner = next((o for o in md.get("ownerReferences") or [] if o.get("kind") == "Cluster"), {})
+        name = owner.get("name", "")
+    return md.get("namespace", ""), name or ""
+
+
+def _items(client: KubeClient, api_version: str | None, kind: str, selector: str, page_size: int):
+    """Every object of a kind in every namespace, page by page; nothing when the API does not serve it."""
+    if api_version is None:
+        return
+    try:
+        path = client.path(api_version, kind)
+    except KubeError as e:
+        if e.status == 404:  # group served without this kind: an empty result, like an unserved group
+            return
+        raise
+    for page in client.list_pages(path, label_selector=selector, limit=page_size):
+        for item in page:
+            item.setdefault("apiVersion", api_version)  # lists of built-in types omit it; readiness needs it
+            yield item
+
+
+def gather(client: KubeClient, params: dict) -> dict:
+    """The report document: one list per kind, Clusters first (their names select the other kinds)."""
+    if params["page_size"] < 1:
+        raise ResultsError(f"page_size={params['page_size']} must be >= 1")
+    kinds = list(dict.fromkeys(params["kinds"]))
+    unknown = [k for k in kinds if k not in GROUPS]
+    if unknown:
+        raise ResultsError(f"kinds={unknown} must be among {', '.join(KINDS)}")
+    selector = params["label_selector"]
+    served: dict[str, str | None] = {}
+    for kind in {"Cluster", *kinds}:
+        group = GROUPS[kind]
+        if group not in served:
+            versions = client.served_versions(group)
+            served[group] = f"{group}/{versions[0]}" if versions else None
+    clusters = Accumulator("Cluster")
+    names: set[tuple[str, str]] = set()
+    # Clusters are always read (small): the summary is about them and they select everything else.
+    for item in _items(client, served[GROUPS["Cluster"]], "Cluster", selector, params["page_size"]):
+        record = clusters.add(item)
+        names.add((record.namespace, record.name))
+    results = {}
+    for kind in kinds:
+        if kind == "Cluster":
+            results[kind] = clusters.result()
+            continue
+        acc = Accumulator(kind)
+        for item in _items(client, served[GROUPS[kind]], kind, "", params["page_size"]):
+            if not selector or owner_cluster(item) in names:
+                acc.add(item)
+        results[kind] = acc.result()
+    cluster_result = results.get("Cluster") or clusters.result()
+    return {
+        "schema": SCHEMA,
+        "run": params["metadata"] or {},
+        "api_version": {kind: served[GROUPS[kind]] for kind in kinds},
+        "kinds": results,
+        "summary": summary(cluster_result),
+    }
+
+
+def summary(cluster_result: dict) -> dict:
+    ttr = cluster_result["time_to_ready"]
+    out = {"clusters": cluster_result["count"], "clusters_ready": cluster_result["ready"]}
+    for q in ("p50", "p90", "p99", "max"):
+        out[f"cluster_{q}_seconds"] = ttr[q]
+    out["drift_pct"] = cluster_result["drift"]["drift_pct"]
+    return out
+
+
+def returned(doc: dict) -> dict:
+    """The document for the module's return value: per-object lists cut to a few."""
+    cut = {
+        kind: {**r, "not_ready_objects": r["not_ready_objects"][:RETURNED_NOT_READY]}
+        for kind, r in doc["kinds"].items()
+    }
+    return {**doc, "kinds": cut}
+
+
+def dumps(doc: dict) -> str:
+    return json.dumps(doc, sort_keys=True, indent=2, default=str) + "\n"
+
+
+def _num(v, suffix: str = "") -> str:
+    return "-" if v is None else f"{v:.1f}{suffix}"
+
+
+def _cell(v) -> str:
+    # A table cell: one line, pipes escaped.
+    return str(v if v is not None else "").replace("|", "\\|").replace("\n", " ").strip() or "-"
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _drift(d: dict) -> str:
+    if d["drift_pct"] is None:
+        return "-" if d["first_mean"] is None else f"{d['first_mean']:.1f} s -> {d['last_mean']:.1f} s"
+    return f"{d['drift_pct']:+.1f}% ({d['first_mean']:.1f} s -> {d['last_mean']:.1f} s, {d['window']} each)"
+
+
+def markdown(doc: dict) -> str:
+    """A readable report: run metadata, the headline, then per kind its numbers and what is not ready."""
+    s = doc["summary"]
+    out = ["# Scale results", ""]
+    if doc.get("run"):
+        out += ["## Run", ""]
+        for k, v in sorted(doc["run"].items()):
+            value = json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else v
+            out.append(f"- **{k}**: `{value}`" if isinstance(v, (dict, list)) else f"- **{k}**: {value}")
+        out.append("")
+    out += ["## Summary", ""]
+    out += _table(
+        ["clusters", "ready", "P50 s", "P90 s", "P99 s", "max s", "drift"],
+        [
+            [
+                s["clusters"],
+                s["clusters_ready"],
+                _num(s["cluster_p50_seconds"]),
+                _num(s["cluster_p90_seconds"]),
+                _num(s["cluster_p99_seconds"]),
+                _num(s["cluster_max_seconds"]),
+                "-" if s["drift_pct"] is None else f"{s['drift_pct']:+.1f}%",
+            ]
+        ],
+    )
+    out.append("")
+    out.append("Seconds from creation to ready; drift compares the mean of the first and the last 10% created.")
+    for kind, r in doc["kinds"].items():
+        t = r["time_to_ready"]
+        out += ["", f"## {kind}", "", f"API: {doc.get('api_version', {}).get(kind) or 'not served'}", ""]
+        out += _table(
+            ["count", "ready", "not ready", "P50 s", "P90 s", "P99 s", "max s", "drift first 10% vs last 10%"],
+            [
+                [
+                    r["count"],
+                    r["ready"],
+                    r["not_ready"],
+                    _num(t["p50"]),
+                    _num(t["p90"]),
+                    _num(t["p99"]),
+                    _num(t["max"]),
+                    _drift(r["drift"]),
+                ]
+            ],
+        )
+        if r.get("first_created"):
+            out += ["", f"First created {r['first_created']}, last ready {r['last_ready'] or '-'}."]
+        if r.get("conditions"):
+            out += ["", "Conditions True, seconds after creation:", ""]
+            out += _table(
+                ["condition", "count", "P50", "P90", "max"],
+                [
+                    [c, v["count"], _num(v["p50"]), _num(v["p90"]), _num(v["max"])]
+                    for c, v in sorted(r["conditions"].items(), key=lambda kv: (kv[1]["p50"] or 0, kv[0]))
+                ],
+            )
+        if r["not_ready_objects"]:
+            shown = len(r["not_ready_objects"])
+            title = f"Not ready ({shown} of {r['not_ready']})" if shown < r["not_ready"] else "Not ready"
+            out += ["", f"{title}:", ""]
+            out += _table(
+                ["object", "condition", "reason", "message"],
+                [
+                    [
+                        f"{o['namespace']}/{o['name']}",
+                        o["condition"].get("type"),
+                        o["condition"].get("reason"),
+                        o["condition"].get("message"),
+                    ]
+                    for o in r["not_ready_objects"]
+                ],
+            )
+    return "\n".join(out) + "\n"
+
+
+def _same(old: str, new: str) -> bool:
+    if old == new:
+        return True
+    try:  # a reformatted but equal JSON file is not rewritten
+        return json.loads(old) == json.loads(new)
+    except ValueError:
+        return False
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def write_if_changed(path: str, text: str, check_mode: bool = False) -> bool:
+    """Write text unless the file holds it (or equal JSON), atomically, mode 0644; True if it changed (would)."""
+    old = read_text(path)
+    if old is not None and _same(old, text):
+        return False
+    if check_mode:
+        return True
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=f".{os.path.basename(path)}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are for everyone
+        os.replace(tmp, path)  # readers never see a half-written report
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def _old_summary(path: str) -> dict:
+    try:
+        old = json.loads(read_text(path) or "{}")
+    except (OSError, ValueError):
+        return {}
+    return old.get("summary", {}) if isinstance(old, dict) else {}
+
+
+def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
+    """Gather, then write the JSON and the Markdown if they differ: (changed, result, diff)."""
+    t0 = time.monotonic()
+    with KubeClient(params["kubeconfig"], params["context"]) as client:
+        try:
+            doc = gather(client, params)
+        except KubeError as e:
+            raise ResultsError(f"kubeconfig={params['kubeconfig']}: {e}") from e
+        except OSError as e:  # requests' connection errors are OSErrors
+            raise ResultsError(f"kubeconfig={params['kubeconfig']}: cannot reach {client.server}: {e}") from e
+    seconds = round(time.monotonic() - t0, 3)
+    diff = {"before": _old_summary(params["path"]), "after": doc["summary"]}
+    changed = False
+    for opt, text in (("path", dumps(doc)), ("markdown_path", markdown(doc))):
+        if not params.get(opt):
+            continue
+        try:
+            changed |= write_if_changed(params[opt], text, check_mode)
+        except OSError as e:
+            raise ResultsError(f"{opt}={params[opt]}: cannot write it: {e}") from e
+    result = {
+        "results": returned(doc),
+        "path": params["path"],
+        "markdown_path": params.get("markdown_path") or "",
+        "seconds": seconds,
+    }
+    return changed, result, diff

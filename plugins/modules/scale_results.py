@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# Copyright: scalelab contributors
+# Apache-2.0
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: scale_results
+short_description: Gather Cluster API creation-to-ready timelines into a JSON and Markdown scale report
+version_added: 0.2.0
+description:
+  - Lists the Clusters, KubeadmControlPlanes, MachineDeployments and Machines of the management cluster (one
+    paginated list per kind, every namespace, the preferred served version) and records for each object when it
+    was created, when it became ready and when its main conditions turned C(True).
+  - Ready is C(Available) for Clusters, KubeadmControlPlanes and MachineDeployments and C(Ready) for Machines in
+    Cluster API v1beta2, C(Ready) for every kind in v1beta1; a Machine also needs C(status.nodeRef).
+  - Per kind it reports the P50/P90/P99/max seconds to ready, the drift (mean of the first 10% created against
+    the last 10%), the spread of each condition and the first objects that are not ready with their failing
+    condition. A kind whose API group is not served is reported empty.
+  - The JSON is written only when its content differs (C(changed=false) on a re-run over a settled lab), through
+    a temporary file and a rename, mode C(0644).
+author: scalelab contributors
+options:
+  context:
+    description: Context of O(kubeconfig); empty uses its current context.
+    type: str
+    default: ""
+  kinds:
+    description: Kinds to report. Clusters are always read, for the summary and to select the other kinds.
+    type: list
+    elements: str
+    choices: [Cluster, KubeadmControlPlane, Machine, MachineDeployment]
+    default: [Cluster, KubeadmControlPlane, MachineDeployment, Machine]
+  kubeconfig:
+    description: Kubeconfig of the management cluster.
+    type: path
+    required: true
+  label_selector:
+    description:
+      - Label selector of the Clusters to report, for example C(scalelab.io/set=scale); empty reports every object.
+      - Objects of the other kinds are those of the selected Clusters (label C(cluster.x-k8s.io/cluster-name),
+        C(spec.clusterName) or an owner reference), since a ClusterClass does not copy the set label to them.
+    type: str
+    default: ""
+  markdown_path:
+    description: Markdown report to write as well; omitted writes none.
+    type: path
+  metadata:
+    description: Free-form facts about the run (stack versions, tuning flags), copied into the JSON as C(run).
+    type: dict
+    default: {}
+  page_size:
+    description: Objects per list page (C(limit)); memory is bounded by one page.
+    type: int
+    default: 500
+  path:
+    description: The JSON report to write; its directory must exist.
+    type: path
+    required: true
+notes:
+  - Supports check mode (gathers, writes nothing, reports whether the files would change) and diff mode (the
+    summary before and after).
+requirements:
+  - requests
+  - PyYAML
+"""
+
+EXAMPLES = r"""
+- name: Report the clusters of the set "scale"
+  scalelab.capi.scale_results:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    label_selector: scalelab.io/set=scale
+    path: ~/.local/share/scalelab/scalelab/results/scale.json
+    markdown_path: ~/.local/share/scalelab/scalelab/results/scale.md
+    metadata:
+      set: scale
+      clusters: 200
+  register: scale_report
+
+- name: Only Clusters and Machines, every object of the management cluster
+  scalelab.capi.scale_results:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    kinds: [Cluster, Machine]
+    path: /tmp/all.json
+"""
+
+RETURN = r"""
+results:
+  description: >-
+    The JSON document: C(schema), C(run) (O(metadata)), C(api_version) (kind to apiVersion, null when not
+    served), C(summary) (clusters, clusters_ready, cluster_p50/p90/p99/max_seconds, drift_pct) and C(kinds) (per
+    kind count, ready, not_ready, time_to_ready, drift, conditions, first_created, last_ready, span_seconds and
+    not_ready_objects, cut to the first 5 here).
+  type: dict
+  returned: always
+  sample:
+    summary: {clusters: 200, clusters_ready: 200, cluster_p50_seconds: 14.0, cluster_p90_seconds: 21.0,
+              cluster_p99_seconds: 25.0, cluster_max_seconds: 26.0, drift_pct: 2.3}
+path:
+  description: The JSON report.
+  type: str
+  returned: always
+markdown_path:
+  description: The Markdown report; empty when O(markdown_path) is not set.
+  type: str
+  returned: always
+seconds:
+  description: Seconds spent gathering (listing and computing).
+  type: float
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scalelab.capi.plugins.module_utils import kube, results
+
+ARGUMENT_SPEC = {
+    "context": {"type": "str", "default": ""},
+    "kinds": {
+        "type": "list",
+        "elements": "str",
+        "choices": ["Cluster", "KubeadmControlPlane", "Machine", "MachineDeployment"],
+        "default": ["Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine"],
+    },
+    "kubeconfig": {"type": "path", "required": True},
+    "label_selector": {"type": "str", "default": ""},
+    "markdown_path": {"type": "path"},
+    "metadata": {"type": "dict", "default": {}},
+    "page_size": {"type": "int", "default": 500},
+    "path": {"type": "path", "required": True},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not kube.HAS_REQUESTS or not kube.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("requests and PyYAML"))
+    p = module.params
+    try:
+        changed, result, diff = results.run(p, module.check_mode)
+    except (results.ResultsError, kube.KubeError) as e:
+        module.fail_json(msg=str(e))
+    except (OSError, ValueError) as e:  # unreadable credentials in the kubeconfig
+        module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -287,7 +287,7 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
         except OSError as e:
             raise ResultsError(f"{opt}={params[opt]}: cannot write it: {e}") from e
     result = {
-        "results": returned(doc),
+        "report": returned(doc),
         "path": params["path"],
         "markdown_path": params.get("markdown_path") or "",
         "seconds": seconds,

@@ -94,7 +94,7 @@ options:
     description:
       - Multi-document YAML of one cluster's objects (a Cluster and what it references). C(${CLUSTER_NAME}),
         C(${NAMESPACE}) and C(${INDEX}) are set per cluster, others from O(variables). A placeholder that is a
-        whole value takes the variable's type (C(replicas: ${CP_COUNT}) stays a number).
+        whole value takes the variable's type (C(replicas=${CP_COUNT}) stays a number).
       - Objects without a namespace get the cluster's.
     type: str
   topology:

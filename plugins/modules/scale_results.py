@@ -85,7 +85,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-results:
+report:
   description: >-
     The JSON document: C(schema), C(run) (O(metadata)), C(api_version) (kind to apiVersion, null when not
     served), C(summary) (clusters, clusters_ready, cluster_p50/p90/p99/max_seconds, drift_pct) and C(kinds) (per

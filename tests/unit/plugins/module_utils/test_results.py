@@ -255,7 +255,7 @@ def test_run_is_idempotent_and_honours_check_mode(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "scale.json").read_text())["summary"]["clusters_ready"] == 11
     assert (tmp_path / "scale.md").read_text().startswith("# Scale results")
     assert result["path"] == p["path"] and result["markdown_path"] == p["markdown_path"]
-    assert result["results"]["summary"]["clusters"] == 12
+    assert result["report"]["summary"]["clusters"] == 12
     assert result["seconds"] >= 0
     changed, _, diff = results.run(p, check_mode=False)
     assert changed is False

@@ -1,0 +1,65 @@
+"""The other stack of the version matrix: Cluster API v1.7 with the in-memory provider (InMemoryCluster), the line
+the Metal3 providers build on. Its own lab (ports, in-memory address), started and removed in this module."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+
+from .lab import ROOT, Lab
+
+PORTS = {
+    "etcd_client": 33379,
+    "etcd_peer": 33380,
+    "etcd_metrics": 33381,
+    "apiserver": 37443,
+    "controller_manager": 31257,
+}
+VARS = {
+    "binaries_stack": "capi-1.7",
+    "capi_stack_port_base": 36400,
+    "capi_stack_inmemory_address": "127.0.0.4",
+    "scale_set_name": "it17",
+    "scale_clusters": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def lab17(tmp_path_factory):
+    lab = Lab("itest17", str(tmp_path_factory.mktemp("lab17")), PORTS, VARS)
+    lab.playbook("teardown.yml")
+    first = lab.playbook("scale.yml")
+    assert first["rc"] == 0, first["stdout"][-4000:] + first["stderr"][-2000:]
+    lab.first_converge = first
+    yield lab
+    res = lab.playbook("teardown.yml")
+    assert res["rc"] == 0, res["stdout"][-3000:]
+    assert lab.processes() == [] and not os.path.exists(lab.dir)
+
+
+def test_v17_clusters_are_ready_with_nodes(lab17):
+    clusters = lab17.objects("/apis/cluster.x-k8s.io/v1beta1/clusters", "scalelab.io/set=it17")
+    assert len(clusters) == 2
+    for c in clusters:
+        conds = {x["type"]: x["status"] for x in c["status"]["conditions"]}
+        assert conds["Ready"] == "True" and c["spec"]["infrastructureRef"]["kind"] == "InMemoryCluster"
+    assert "clusters ready 2/2" in lab17.first_converge["stdout"]
+
+
+def test_v17_results_name_the_stack_and_flags(lab17):
+    with open(os.path.join(lab17.dir, "results", "it17.json")) as f:
+        doc = json.load(f)
+    assert doc["run"]["stack"] == "capi-1.7" and doc["run"]["versions"]["cluster_api"] == "v1.7.2"
+    assert doc["api_version"]["Cluster"] == "cluster.x-k8s.io/v1beta1"
+    assert doc["kinds"]["Cluster"]["ready"] == 2 and doc["kinds"]["Machine"]["ready"] == 2
+    with open(os.path.join(ROOT, "inventories", "local", "group_vars", "all", "main.yml")) as f:
+        qps = yaml.safe_load(f)["capi_stack_kube_api_qps"]
+    assert doc["run"]["managers"]["core"]["kube-api-qps"] == qps
+
+
+def test_v17_second_converge_changes_nothing(lab17):
+    res = lab17.playbook("scale.yml")
+    assert res["rc"] == 0 and res["recap"]["changed"] == 0, res["stdout"][-3000:]

@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+from ansible_collections.scalelab.capi.plugins.module_utils import components
+from ansible_collections.scalelab.capi.plugins.module_utils.components import ComponentsError
+
+URL = "https://127.0.0.1:9400"
+CA = "UEVN"  # base64 of b"PEM"
+INJECT = "cert-manager.io/inject-ca-from"
+SERVICE = {"name": "capi-webhook-service", "namespace": "capi-system"}
+
+CRD_CONVERTED = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {
+        "name": "clusters.cluster.x-k8s.io",
+        "creationTimestamp": None,
+        "annotations": {INJECT: "capi-system/capi-serving-cert", "controller-gen.kubebuilder.io/version": "v0.18.0"},
+        "labels": {"cluster.x-k8s.io/provider": "cluster-api"},
+    },
+    "spec": {
+        "group": "cluster.x-k8s.io",
+        "conversion": {
+            "strategy": "Webhook",
+            "webhook": {
+                "conversionReviewVersions": ["v1", "v1beta1"],
+                "clientConfig": {"caBundle": "Cg==", "service": {**SERVICE, "path": "/convert"}},
+            },
+        },
+    },
+}
+CRD_PLAIN = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "ipaddresses.ipam.cluster.x-k8s.io"},
+    "spec": {"group": "ipam.cluster.x-k8s.io", "scope": "Namespaced"},
+}
+VALIDATING = {
+    "apiVersion": "admissionregistration.k8s.io/v1",
+    "kind": "ValidatingWebhookConfiguration",
+    "metadata": {"name": "capi-validating-webhook-configuration", "annotations": {INJECT: "capi-system/cert"}},
+    "webhooks": [
+        {
+            "name": "validation.cluster.cluster.x-k8s.io",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "clientConfig": {"service": {**SERVICE, "path": "/validate-cluster-x-k8s-io-v1beta2-cluster"}},
+        },
+        {
+            "name": "validation.machine.cluster.x-k8s.io",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "clientConfig": {"service": {**SERVICE, "path": "/validate-cluster-x-k8s-io-v1beta2-machine"}},
+        },
+    ],
+}
+MUTATING = {
+    "apiVersion": "admissionregistration.k8s.io/v1",
+    "kind": "MutatingWebhookConfiguration",
+    "metadata": {"name": "capi-mutating-webhook-configuration", "annotations": {INJECT: "capi-system/cert"}},
+    "webhooks": [
+        {
+            "name": "default.cluster.cluster.x-k8s.io",
+            "clientConfig": {"service": {**SERVICE, "path": "/mutate-cluster-x-k8s-io-v1beta2-cluster"}},
+        }
+    ],
+}
+DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "capi-controller-manager", "namespace": "capi-system"},
+    "spec": {"replicas": 1},
+}
+SERVICE_DOC = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "capi-webhook-service", "namespace": "capi-system"},
+    "spec": {"ports": [{"port": 443, "targetPort": 9443}]},
+}
+CERTIFICATE = {
+    "apiVersion": "cert-manager.io/v1",
+    "kind": "Certificate",
+    "metadata": {"name": "capi-serving-cert", "namespace": "capi-system"},
+    "spec": {"secretName": "capi-webhook-service-cert"},
+}
+ALL = [DEPLOYMENT, CRD_CONVERTED, SERVICE_DOC, CRD_PLAIN, VALIDATING, CERTIFICATE, MUTATING]
+
+EXPECTED = [
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": "clusters.cluster.x-k8s.io",
+            "annotations": {"controller-gen.kubebuilder.io/version": "v0.18.0"},
+            "labels": {"cluster.x-k8s.io/provider": "cluster-api"},
+        },
+        "spec": {
+            "group": "cluster.x-k8s.io",
+            "conversion": {
+                "strategy": "Webhook",
+                "webhook": {
+                    "conversionReviewVersions": ["v1", "v1beta1"],
+                    "clientConfig": {"url": "https://127.0.0.1:9400/convert", "caBundle": CA},
+                },
+            },
+        },
+    },
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "ipaddresses.ipam.cluster.x-k8s.io", "annotations": {}},
+        "spec": {"group": "ipam.cluster.x-k8s.io", "scope": "Namespaced"},
+    },
+    {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "capi-validating-webhook-configuration", "annotations": {}},
+        "webhooks": [
+            {
+                "name": "validation.cluster.cluster.x-k8s.io",
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "clientConfig": {
+                    "url": "https://127.0.0.1:9400/validate-cluster-x-k8s-io-v1beta2-cluster",
+                    "caBundle": CA,
+                },
+            },
+            {
+                "name": "validation.machine.cluster.x-k8s.io",
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "clientConfig": {
+                    "url": "https://127.0.0.1:9400/validate-cluster-x-k8s-io-v1beta2-machine",
+                    "caBundle": CA,
+                },
+            },
+        ],
+    },
+    {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": "capi-mutating-webhook-configuration", "annotations": {}},
+        "webhooks": [
+            {
+                "name": "default.cluster.cluster.x-k8s.io",
+                "clientConfig": {
+                    "url": "https://127.0.0.1:9400/mutate-cluster-x-k8s-io-v1beta2-cluster",
+                    "caBundle": CA,
+                },
+            }
+        ],
+    },
+]
+
+
+@pytest.mark.parametrize("url", [URL, URL + "/", URL + "//"])
+def test_rewrite_keeps_crds_and_webhooks_pointed_at_url(url):
+    docs = copy.deepcopy(ALL)
+    assert components.rewrite(docs, url, b"PEM") == EXPECTED
+    assert docs == ALL  # the input is not mutated
+
+
+def test_rewrite_returns_copies():
+    out = components.rewrite(ALL, URL, b"PEM")
+    out[2]["webhooks"][0]["name"] = "changed"
+    out[1]["metadata"]["annotations"]["a"] = "b"
+    assert VALIDATING["webhooks"][0]["name"] == "validation.cluster.cluster.x-k8s.io"
+    assert "annotations" not in CRD_PLAIN["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("ca_pem", "ca"),
+    [
+        (b"PEM", "UEVN"),
+        (b"", ""),
+        (b"-----BEGIN CERTIFICATE-----\n", "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="),
+    ],
+)
+def test_rewrite_ca_bundle_is_base64(ca_pem, ca):
+    (crd,) = components.rewrite([CRD_CONVERTED], URL, ca_pem)
+    assert crd["spec"]["conversion"]["webhook"]["clientConfig"]["caBundle"] == ca
+
+
+def _crd(conversion):
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "x.example.com"},
+        "spec": {"group": "example.com", **({} if conversion is ... else {"conversion": conversion})},
+    }
+
+
+@pytest.mark.parametrize(
+    ("conversion", "expected"),
+    [
+        (..., ...),  # no conversion: untouched
+        (None, None),
+        ({"strategy": "None"}, {"strategy": "None"}),
+        (
+            {"strategy": "Webhook"},  # no webhook section yet: one is made with the default /convert
+            {"strategy": "Webhook", "webhook": {"clientConfig": {"url": URL + "/convert", "caBundle": CA}}},
+        ),
+        (
+            {"strategy": "Webhook", "webhook": {"clientConfig": None}},
+            {"strategy": "Webhook", "webhook": {"clientConfig": {"url": URL + "/convert", "caBundle": CA}}},
+        ),
+        (
+            {"strategy": "Webhook", "webhook": {"clientConfig": {"service": {"name": "s", "namespace": "n"}}}},
+            {"strategy": "Webhook", "webhook": {"clientConfig": {"url": URL + "/convert", "caBundle": CA}}},
+        ),
+        (
+            {"strategy": "Webhook", "webhook": {"clientConfig": {"service": {"name": "s", "path": "/conv/v2"}}}},
+            {"strategy": "Webhook", "webhook": {"clientConfig": {"url": URL + "/conv/v2", "caBundle": CA}}},
+        ),
+        (
+            {"strategy": "Webhook", "webhook": {"clientConfig": {"url": "https://old:443/convert", "caBundle": "X"}}},
+            {"strategy": "Webhook", "webhook": {"clientConfig": {"url": URL + "/convert", "caBundle": CA}}},
+        ),
+    ],
+)
+def test_rewrite_crd_conversion(conversion, expected):
+    (crd,) = components.rewrite([_crd(conversion)], URL, b"PEM")
+    if expected is ...:
+        assert "conversion" not in crd["spec"]
+    else:
+        assert crd["spec"]["conversion"] == expected
+
+
+@pytest.mark.parametrize(
+    ("webhooks", "expected"),
+    [
+        (None, None),
+        ([], []),
+        ([{"name": "a"}], [{"name": "a", "clientConfig": {"url": URL + "/", "caBundle": CA}}]),
+        (
+            [{"name": "a", "clientConfig": {"service": {"name": "s", "path": "/validate-a"}, "caBundle": "old"}}],
+            [{"name": "a", "clientConfig": {"url": URL + "/validate-a", "caBundle": CA}}],
+        ),
+    ],
+)
+def test_rewrite_webhook_client_configs(webhooks, expected):
+    hooks = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "v", "creationTimestamp": "2026-01-01T00:00:00Z", "annotations": None},
+        "webhooks": webhooks,
+    }
+    _, got = components.rewrite([CRD_PLAIN, hooks], URL, b"PEM")
+    assert got["webhooks"] == expected
+    assert got["metadata"] == {"name": "v", "annotations": {}}
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [
+        [],
+        [DEPLOYMENT, SERVICE_DOC, CERTIFICATE],
+        [VALIDATING, MUTATING],
+        [{"kind": "customresourcedefinition", "metadata": {"name": "x"}}],
+        [{"metadata": {"name": "no-kind"}}],
+    ],
+)
+def test_rewrite_without_crd_fails(docs):
+    with pytest.raises(ComponentsError, match="^the rendered configuration holds no CustomResourceDefinition$"):
+        components.rewrite(docs, URL, b"PEM")

@@ -21,8 +21,16 @@ except ImportError:  # pragma: no cover
 SET_LABEL = "scalelab.io/set"
 INDEX_LABEL = "scalelab.io/index"
 CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# In the serialised JSON: a whole string value "${VAR}" (its opening quote not escaped), or ${VAR} in a string.
+_WHOLE = re.compile(r'(?<!\\)"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"')
+
+
+def _dns_label(value: str) -> bool:
+    return bool(_DNS_LABEL.fullmatch(value)) and len(value) <= MAX_NAME
+
+
 MAX_NAME = 63
 
 
@@ -39,23 +47,23 @@ class Member:
 
 def members(set_name: str, count: int, name_pattern: str, namespace: str, per_cluster_ns: bool) -> list[Member]:
     """The clusters of a set, index 1..count; names checked as DNS labels and unique."""
-    if not _DNS_LABEL.match(set_name) or len(set_name) > MAX_NAME:
+    if not _dns_label(set_name):
         raise SetError(f"name={set_name!r} must be a DNS label (lowercase letters, digits, '-'; <= 63 characters)")
     if count < 0:
         raise SetError(f"count={count} must be >= 0")
-    if not per_cluster_ns and not _DNS_LABEL.match(namespace):
-        raise SetError(f"namespace={namespace!r} must be a DNS label")
+    if not per_cluster_ns and not _dns_label(namespace):
+        raise SetError(f"namespace={namespace!r} must be a DNS label of <= 63 characters")
     out: list[Member] = []
     seen: dict[str, int] = {}
     for i in range(1, count + 1):
         try:
             name = name_pattern.format(name=set_name, index=i)
-        except (KeyError, IndexError, ValueError) as e:
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
             raise SetError(
                 f"name_pattern={name_pattern!r}: {e!r}; use the fields {{name}} and {{index}}, "
                 "e.g. '{name}-{index:04d}'"
             ) from e
-        if not _DNS_LABEL.match(name) or len(name) > MAX_NAME:
+        if not _dns_label(name):
             raise SetError(
                 f"name_pattern={name_pattern!r} gives {name!r} for index {i}: not a DNS label of <= 63 characters"
             )
@@ -135,10 +143,9 @@ class Renderer:
 
     def render(self, m: Member) -> list[dict]:
         values = {**self.variables, "CLUSTER_NAME": m.name, "NAMESPACE": m.namespace, "INDEX": m.index}
-        text = self.text
-        for k, v in values.items():
-            text = text.replace(f'"${{{k}}}"', json.dumps(v))
-            text = text.replace(f"${{{k}}}", json.dumps(str(v))[1:-1])
+        # One pass each, so a value that itself contains ${...} is never substituted again.
+        text = _WHOLE.sub(lambda x: json.dumps(values[x.group(1)]), self.text)
+        text = _VAR.sub(lambda x: json.dumps(str(values[x.group(1)]))[1:-1], text)
         docs = json.loads(text)
         for d in docs:
             md = d.setdefault("metadata", {})

@@ -11,6 +11,7 @@ one rate limiter (module_utils/ratelimit.py).
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import shutil
@@ -78,11 +79,15 @@ class KubeClient:
         self._tmp = tempfile.mkdtemp(prefix="scalelab-kube-")
         os.chmod(self._tmp, 0o700)
         base = os.path.dirname(os.path.abspath(kubeconfig))
-        self.verify: str | bool = self._material(cluster, "certificate-authority", "ca.crt", base) or True
+        try:
+            self.verify: str | bool = self._material(cluster, "certificate-authority", "ca.crt", base) or True
+            cert = self._material(user, "client-certificate", "client.crt", base)
+            key = self._material(user, "client-key", "client.key", base)
+        except (ValueError, binascii.Error) as e:
+            self.close()
+            raise KubeError(f"kubeconfig={kubeconfig}: inline credential data is not valid base64: {e}") from e
         if cluster.get("insecure-skip-tls-verify"):
             self.verify = False
-        cert = self._material(user, "client-certificate", "client.crt", base)
-        key = self._material(user, "client-key", "client.key", base)
         self.cert = (cert, key) if cert and key else None
         self.headers = {"Accept": "application/json"}
         if user.get("token"):
@@ -96,7 +101,7 @@ class KubeClient:
             path = os.path.join(self._tmp, filename)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as f:
-                f.write(base64.b64decode(section[f"{key}-data"]))
+                f.write(base64.b64decode(section[f"{key}-data"], validate=True))
             return path
         if section.get(key):
             return os.path.join(base, os.path.expanduser(section[key]))

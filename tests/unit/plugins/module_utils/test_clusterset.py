@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 from ansible_collections.scalelab.capi.plugins.module_utils import clusterset
@@ -75,9 +74,9 @@ def test_members(set_name, count, pattern, namespace, per_cluster_ns, expected):
         ("lab", 1, "{0}", "default", False, r"^name_pattern='\{0\}': IndexError"),
         ("lab", 1, "{index:q}", "default", False, r"^name_pattern='\{index:q\}': ValueError"),
         ("lab", 1, "{name", "default", False, r"^name_pattern='\{name': ValueError"),
-        ("lab", 1, PATTERN, "Default", False, r"^namespace='Default' must be a DNS label$"),
-        ("lab", 1, PATTERN, "", False, r"^namespace='' must be a DNS label$"),
-        ("lab", 1, PATTERN, "my_ns", False, r"^namespace='my_ns' must be a DNS label$"),
+        ("lab", 1, PATTERN, "Default", False, r"^namespace='Default' must be a DNS label of <= 63 characters$"),
+        ("lab", 1, PATTERN, "", False, r"^namespace='' must be a DNS label of <= 63 characters$"),
+        ("lab", 1, PATTERN, "my_ns", False, r"^namespace='my_ns' must be a DNS label of <= 63 characters$"),
     ],
 )
 def test_members_rejects(set_name, count, pattern, namespace, per_cluster_ns, match):
@@ -100,51 +99,41 @@ def test_members_count_zero_checks_set_name_and_namespace_but_not_pattern():
             "lab\n",
             "c-{index}",
             "default",
-            marks=pytest.mark.xfail(strict=True, reason="BUG: _DNS_LABEL uses '$', which matches before a final \\n"),
             id="set-name-trailing-newline",
         ),
         pytest.param(
             "lab",
             "{name}-{index}\n",
             "default",
-            marks=pytest.mark.xfail(strict=True, reason="BUG: _DNS_LABEL uses '$', which matches before a final \\n"),
             id="member-name-trailing-newline",
         ),
         pytest.param(
             "lab",
             PATTERN,
             "default\n",
-            marks=pytest.mark.xfail(strict=True, reason="BUG: _DNS_LABEL uses '$', which matches before a final \\n"),
             id="namespace-trailing-newline",
         ),
         pytest.param(
             "lab",
             PATTERN,
             "n" * 64,
-            marks=pytest.mark.xfail(strict=True, reason="BUG: members() does not check the namespace's length"),
             id="namespace-64-chars",
         ),
         pytest.param(
             "lab",
             "{name.x}-{index}",
             "default",
-            marks=pytest.mark.xfail(
-                raises=AttributeError, strict=True, reason="BUG: AttributeError from str.format is not caught"
-            ),
             id="pattern-attribute",
         ),
         pytest.param(
             "lab",
             "c-{index[0]}",
             "default",
-            marks=pytest.mark.xfail(
-                raises=TypeError, strict=True, reason="BUG: TypeError from str.format is not caught"
-            ),
             id="pattern-subscript",
         ),
     ],
 )
-def test_members_rejects_known_gaps(set_name, pattern, namespace):
+def test_members_rejects_edge_cases(set_name, pattern, namespace):
     with pytest.raises(SetError):
         clusterset.members(set_name, 1, pattern, namespace, False)
 
@@ -302,23 +291,15 @@ def test_renderer_substitutes(value, variables, expected):
             'x"${CP}',
             {"CP": 3},
             'x"3',
-            marks=pytest.mark.xfail(
-                raises=json.JSONDecodeError,
-                strict=True,
-                reason='BUG: the escaped quote in "x\\"${CP}" is taken as the start of a whole-value "${CP}"',
-            ),
         ),
         pytest.param(
             'id="${INDEX}',
             {},
             'id="7',
-            marks=pytest.mark.xfail(
-                raises=json.JSONDecodeError, strict=True, reason="BUG: same as above, with the built-in ${INDEX}"
-            ),
         ),
     ],
 )
-def test_renderer_known_gaps(value, variables, expected):
+def test_renderer_escaped_quote_before_a_placeholder(value, variables, expected):
     (got,) = clusterset.Renderer([_doc(value)], variables, "lab", {}).render(M7)
     assert got["data"]["v"] == expected
 

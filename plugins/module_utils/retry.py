@@ -67,9 +67,10 @@ def call_with_retry(fn: Callable[[], object], policy: RetryPolicy) -> object:
             resp = fn()
         except _CONN_ERRORS:
             policy.count("connection")
-            if time.monotonic() - start >= policy.deadline:
+            left = policy.deadline - (time.monotonic() - start)
+            if left <= 0:
                 raise
-            policy.sleep(policy.backoff(attempt))
+            policy.sleep(min(policy.backoff(attempt), left))
             attempt += 1
             continue
         status = getattr(resp, "status_code", 200)

@@ -1,5 +1,7 @@
 """The other stack of the version matrix: Cluster API v1.7 with the in-memory provider (InMemoryCluster), the line
-the Metal3 providers build on. Its own lab (ports, in-memory address), started and removed in this module."""
+the Metal3 providers build on. Its own lab, started and removed in this module. It runs after test_zz_teardown
+(file order) because the in-memory provider's workload servers use fixed ports on every address upstream, so two
+labs' in-memory providers cannot run on one host at once."""
 
 from __future__ import annotations
 

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Drift of provisioning time with N on one running lab: for each N, create N clusters with the given pacing,
+wait until all are ready, gather the results, print drift (first 10% vs last 10% by creation order), P50/P99
+time to ready and wall time, then delete the set before the next N.
+
+The Cluster API team held +2.3% from cluster 1 to 2,000; the seed loop here drifted +120% over 150 clusters.
+Needs a lab (`ansible-playbook playbooks/scale.yml`); the lab's manager tuning is whatever it was converged with.
+
+  .venv/bin/python benchmarks/drift.py --n 50 100 200 [--batch-size 10 --batch-pause 10] [--kubeconfig PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, ".venv", "bin")
+
+
+def module(name: str, **args) -> dict:
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    cmd = [f"{BIN}/ansible", "localhost", "-m", f"scalelab.capi.{name}", "-a", json.dumps(args)]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, check=False)
+    res = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    if res.get("failed"):
+        sys.exit(f"{name} failed: {res.get('msg')}")
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kubeconfig", default=os.path.expanduser("~/.local/share/scalelab/scalelab/admin.kubeconfig"))
+    ap.add_argument("--n", type=int, nargs="+", default=[50, 100])
+    ap.add_argument("--batch-size", type=int, default=0)
+    ap.add_argument("--batch-pause", type=float, default=0.0)
+    ap.add_argument("--qps", type=float, default=100.0)
+    ap.add_argument("--keep", action="store_true", help="keep the last set (no delete)")
+    a = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in a.n:
+            name = f"drift-{n}"
+            module("cluster_bulk", kubeconfig=a.kubeconfig, name=name, state="absent")
+            t0 = time.monotonic()
+            created = module(
+                "cluster_bulk",
+                kubeconfig=a.kubeconfig,
+                name=name,
+                count=n,
+                qps=a.qps,
+                batch_size=a.batch_size,
+                batch_pause=a.batch_pause,
+                topology={"class_name": "scalelab-in-memory", "version": "v1.35.4"},
+            )
+            module("cluster_wait", kubeconfig=a.kubeconfig, name=name, count=n, machines=n, timeout=3600)
+            wall = time.monotonic() - t0
+            path = os.path.join(tmp, f"{name}.json")
+            res = module("scale_results", kubeconfig=a.kubeconfig, label_selector=f"scalelab.io/set={name}", path=path)
+            s = res["report"]["summary"]
+            d = res["report"]["kinds"]["Cluster"]["drift"]
+            rows.append((n, created["clusters_per_second"], wall, s, d))
+            print(
+                f"N={n}: created at {created['clusters_per_second']}/s, all ready after {wall:.0f} s; time to ready "
+                f"P50 {s['cluster_p50_seconds']} s P99 {s['cluster_p99_seconds']} s; drift {s['drift_pct']}% "
+                f"({d['first_mean']} s -> {d['last_mean']} s)",
+                flush=True,
+            )
+            if not (a.keep and n == a.n[-1]):
+                module("cluster_bulk", kubeconfig=a.kubeconfig, name=name, state="absent", delete_timeout=1800)
+    pacing = f"batch {a.batch_size} / pause {a.batch_pause}s" if a.batch_size else "all at once"
+    print("\n| N | pacing | create rate /s | wall s | P50 s | P99 s | drift first 10% vs last 10% |")
+    print("|---|---|---|---|---|---|---|")
+    for n, rate, wall, s, d in rows:
+        print(
+            f"| {n} | {pacing} | {rate} | {wall:.0f} | {s['cluster_p50_seconds']} | {s['cluster_p99_seconds']} | "
+            f"{s['drift_pct']:+.1f}% ({d['first_mean']} s -> {d['last_mean']} s) |"
+        )
+
+
+if __name__ == "__main__":
+    main()

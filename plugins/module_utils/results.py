@@ -153,8 +153,15 @@ def markdown(doc: dict) -> str:
     if doc.get("run"):
         out += ["## Run", ""]
         for k, v in sorted(doc["run"].items()):
-            value = json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else v
-            out.append(f"- **{k}**: `{value}`" if isinstance(v, (dict, list)) else f"- **{k}**: {value}")
+            if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
+                # e.g. managers -> flags: one line each, as the command line reads
+                out.append(f"- **{k}**:")
+                for name, flags in sorted(v.items()):
+                    out.append(f"  - {name}: `" + " ".join(f"--{f}={flags[f]}" for f in sorted(flags)) + "`")
+            elif isinstance(v, (dict, list)):
+                out.append(f"- **{k}**: `{json.dumps(v, sort_keys=True, default=str)}`")
+            else:
+                out.append(f"- **{k}**: {v}")
         out.append("")
     out += ["## Summary", ""]
     out += _table(

@@ -44,9 +44,9 @@ class Lab:
             recap["failed"] = 1
         return {"recap": recap, "stdout": proc.stdout, "stderr": proc.stderr, "rc": proc.returncode}
 
-    def module(self, name: str, check: bool = False, **args) -> dict:
-        """Run scalelab.capi.<name> once on localhost (ad hoc, as a playbook task would) and return its result."""
-        cmd = [os.path.join(BIN, "ansible"), "localhost", "-m", f"scalelab.capi.{name}", "-a", json.dumps(args)]
+    def module(self, module: str, check: bool = False, **args) -> dict:
+        """Run scalelab.capi.<module> once on localhost (ad hoc, as a playbook task would) and return its result."""
+        cmd = self.module_cmd(module, **args)
         if check:
             cmd.append("--check")
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
@@ -55,12 +55,12 @@ class Lab:
             out = json.loads(proc.stdout)
             res = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
         except (ValueError, KeyError, IndexError) as e:
-            raise AssertionError(f"ansible {name}: no JSON result: {proc.stdout[-2000:]} {proc.stderr[-2000:]}") from e
+            raise AssertionError(f"ansible {module}: no JSON result: {proc.stdout[-2000:]} {proc.stderr[-2000:]}") from e
         res["rc"] = proc.returncode
         return res
 
-    def module_cmd(self, name: str, **args) -> list[str]:
-        return [os.path.join(BIN, "ansible"), "localhost", "-m", f"scalelab.capi.{name}", "-a", json.dumps(args)]
+    def module_cmd(self, module: str, **args) -> list[str]:
+        return [os.path.join(BIN, "ansible"), "localhost", "-m", f"scalelab.capi.{module}", "-a", json.dumps(args)]
 
     def objects(self, path: str, selector: str = "") -> list[dict]:
         params = {"labelSelector": selector} if selector else {}

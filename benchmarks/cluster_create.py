@@ -22,9 +22,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, ".venv", "bin")
-LAB = os.path.expanduser("~/.local/share/scalelab/scalelab")
+from common import BIN, LAB_KUBECONFIG, ROOT, module
+
 CLUSTER_YAML = """\
 apiVersion: cluster.x-k8s.io/{api}
 kind: Cluster
@@ -47,19 +46,9 @@ spec:
 """
 
 
-def ansible_module(module: str, **args) -> dict:
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
-    cmd = [f"{BIN}/ansible", "localhost", "-m", f"scalelab.capi.{module}", "-a", json.dumps(args)]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, check=False)
-    res = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    if res.get("failed"):
-        sys.exit(f"{module} failed: {res.get('msg')}")
-    return res
-
-
 def delete_set(kubeconfig: str, set_name: str) -> float:
     t0 = time.monotonic()
-    ansible_module("cluster_bulk", kubeconfig=kubeconfig, name=set_name, state="absent", delete_timeout=1800)
+    module("cluster_bulk", kubeconfig=kubeconfig, name=set_name, state="absent", delete_timeout=1800)
     return time.monotonic() - t0
 
 
@@ -138,7 +127,7 @@ def raw(kubeconfig: str, n: int, api: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kubeconfig", default=os.path.join(LAB, "admin.kubeconfig"))
+    ap.add_argument("--kubeconfig", default=LAB_KUBECONFIG)
     ap.add_argument("--n", type=int, default=200, help="clusters for cluster_bulk and the raw client")
     ap.add_argument("--seed-n", type=int, default=30, help="clusters for the slow loops (a) and (b)")
     ap.add_argument("--kubectl", default="")
@@ -164,7 +153,7 @@ def main() -> None:
     delete_set(a.kubeconfig, "bench-k8s")
 
     t0 = time.monotonic()
-    res = ansible_module(
+    res = module(
         "cluster_bulk",
         kubeconfig=a.kubeconfig,
         name="bench-bulk",

@@ -12,30 +12,16 @@ Needs a lab (`ansible-playbook playbooks/scale.yml`); the lab's manager tuning i
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, ".venv", "bin")
-
-
-def module(name: str, **args) -> dict:
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
-    cmd = [f"{BIN}/ansible", "localhost", "-m", f"scalelab.capi.{name}", "-a", json.dumps(args)]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, check=False)
-    res = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    if res.get("failed"):
-        sys.exit(f"{name} failed: {res.get('msg')}")
-    return res
+from common import LAB_KUBECONFIG, module
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kubeconfig", default=os.path.expanduser("~/.local/share/scalelab/scalelab/admin.kubeconfig"))
+    ap.add_argument("--kubeconfig", default=LAB_KUBECONFIG)
     ap.add_argument("--n", type=int, nargs="+", default=[50, 100])
     ap.add_argument("--batch-size", type=int, default=0)
     ap.add_argument("--batch-pause", type=float, default=0.0)

@@ -1,0 +1,23 @@
+"""What the benchmark scripts share: run one of our modules ad hoc on localhost and return its result."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, ".venv", "bin")
+LAB_KUBECONFIG = os.path.expanduser("~/.local/share/scalelab/scalelab/admin.kubeconfig")
+
+
+def module(name: str, **args) -> dict:
+    """scalelab.capi.<name> with args, as a playbook task would run it; exits with its message when it fails."""
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    cmd = [f"{BIN}/ansible", "localhost", "-m", f"scalelab.capi.{name}", "-a", json.dumps(args)]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, check=False)
+    res = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    if res.get("failed"):
+        sys.exit(f"{name} failed: {res.get('msg')}")
+    return res

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from .lab import Lab
+from .lab import running_lab
 
 # Ports apart from the default lab's, so a developer's running lab is left alone.
 PORTS = {
@@ -27,10 +27,5 @@ CAPI = {
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     """One real host lab (management cluster, Cluster API stack, 3 clusters) for the session, removed at the end."""
-    lab = Lab("itest", str(tmp_path_factory.mktemp("lab")), PORTS, CAPI)
-    lab.playbook("teardown.yml")  # a lab left by an interrupted earlier session
-    first = lab.playbook("scale.yml")
-    assert first["rc"] == 0, first["stdout"][-4000:] + first["stderr"][-2000:]
-    lab.first_converge = first
-    yield lab
-    lab.playbook("teardown.yml")
+    with running_lab("itest", str(tmp_path_factory.mktemp("lab")), PORTS, CAPI) as lab:
+        yield lab

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -55,7 +56,7 @@ class Lab:
             out = json.loads(proc.stdout)
             res = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
         except (ValueError, KeyError, IndexError) as e:
-            raise AssertionError(f"ansible {module}: no JSON result: {proc.stdout[-2000:]} {proc.stderr[-2000:]}") from e
+            raise AssertionError(f"ansible {module}: no JSON: {proc.stdout[-2000:]} {proc.stderr[-2000:]}") from e
         res["rc"] = proc.returncode
         return res
 
@@ -126,6 +127,18 @@ class Lab:
             except OSError:
                 continue
         return [p for p in pids if p != os.getpid()]
+
+
+@contextlib.contextmanager
+def running_lab(name: str, tmp_dir: str, ports: dict[str, int], extra_vars: dict):
+    """A real lab made by playbooks/scale.yml (after clearing one an interrupted run left), torn down after."""
+    lab = Lab(name, tmp_dir, ports, extra_vars)
+    lab.playbook("teardown.yml")
+    first = lab.playbook("scale.yml")
+    assert first["rc"] == 0, first["stdout"][-4000:] + first["stderr"][-2000:]
+    lab.first_converge = first
+    yield lab
+    lab.playbook("teardown.yml")
 
 
 def listening_sockets() -> dict[int, list[str]]:

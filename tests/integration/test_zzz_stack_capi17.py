@@ -11,7 +11,7 @@ import os
 import pytest
 import yaml
 
-from .lab import ROOT, Lab
+from .lab import ROOT, running_lab
 
 PORTS = {
     "etcd_client": 33379,
@@ -31,14 +31,8 @@ VARS = {
 
 @pytest.fixture(scope="module")
 def lab17(tmp_path_factory):
-    lab = Lab("itest17", str(tmp_path_factory.mktemp("lab17")), PORTS, VARS)
-    lab.playbook("teardown.yml")
-    first = lab.playbook("scale.yml")
-    assert first["rc"] == 0, first["stdout"][-4000:] + first["stderr"][-2000:]
-    lab.first_converge = first
-    yield lab
-    res = lab.playbook("teardown.yml")
-    assert res["rc"] == 0, res["stdout"][-3000:]
+    with running_lab("itest17", str(tmp_path_factory.mktemp("lab17")), PORTS, VARS) as lab:
+        yield lab
     assert lab.processes() == [] and not os.path.exists(lab.dir)
 
 

@@ -12,12 +12,12 @@ BIN = os.path.join(ROOT, ".venv", "bin")
 LAB_KUBECONFIG = os.path.expanduser("~/.local/share/scalelab/scalelab/admin.kubeconfig")
 
 
-def module(name: str, **args) -> dict:
-    """scalelab.capi.<name> with args, as a playbook task would run it; exits with its message when it fails."""
+def module(module_name: str, **args) -> dict:
+    """scalelab.capi.<module_name> with args, as a playbook task would run it; exits with its message when it fails."""
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
-    cmd = [f"{BIN}/ansible", "localhost", "-m", f"scalelab.capi.{name}", "-a", json.dumps(args)]
+    cmd = [f"{BIN}/ansible", "localhost", "-m", f"scalelab.capi.{module_name}", "-a", json.dumps(args)]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, check=False)
     res = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     if res.get("failed"):
-        sys.exit(f"{name} failed: {res.get('msg')}")
+        sys.exit(f"{module_name} failed: {res.get('msg')}")
     return res

@@ -17,7 +17,9 @@ def module(module_name: str, **args) -> dict:
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
     cmd = [f"{BIN}/ansible", "localhost", "-m", f"scalelab.capi.{module_name}", "-a", json.dumps(args)]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, check=False)
-    res = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    # cluster_wait's progress lines come before the JSON document.
+    doc = out.stdout[out.stdout.find("\n{") + 1 :] if not out.stdout.startswith("{") else out.stdout
+    res = json.loads(doc)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     if res.get("failed"):
         sys.exit(f"{module_name} failed: {res.get('msg')}")
     return res

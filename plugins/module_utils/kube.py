@@ -37,6 +37,19 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.scalelab.capi.plugins.module_utils.retry import RetryPolicy, call_with_retry
 
+# The options every module that talks to the management cluster shares, and its library check.
+KUBE_ARGUMENT_SPEC = {
+    "context": {"type": "str", "default": ""},
+    "kubeconfig": {"type": "path", "required": True},
+}
+
+
+def require_libs(module) -> None:
+    if not HAS_REQUESTS or not HAS_YAML:
+        from ansible.module_utils.basic import missing_required_lib
+
+        module.fail_json(msg=missing_required_lib("requests and PyYAML"))
+
 
 class KubeError(Exception):
     """A request failed for a reason the user can act on; the message names the object and the status."""

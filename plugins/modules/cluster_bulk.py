@@ -205,18 +205,17 @@ api_version:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import clusterops, kube
 
 ARGUMENT_SPEC = {
+    **kube.KUBE_ARGUMENT_SPEC,
     "batch_pause": {"type": "float", "default": 0.0},
     "batch_size": {"type": "int", "default": 0},
     "burst": {"type": "int", "default": 200},
     "concurrency": {"type": "int", "default": 16},
-    "context": {"type": "str", "default": ""},
     "count": {"type": "int", "default": 0},
     "delete_timeout": {"type": "float", "default": 900.0},
-    "kubeconfig": {"type": "path", "required": True},
     "labels": {"type": "dict", "default": {}},
     "name": {"type": "str", "required": True},
     "name_pattern": {"type": "str", "default": "{name}-{index:04d}"},
@@ -251,8 +250,7 @@ def main() -> None:
         required_if=[("state", "present", ("template", "topology"), True)],
         supports_check_mode=True,
     )
-    if not kube.HAS_REQUESTS or not kube.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("requests and PyYAML"))
+    kube.require_libs(module)
     try:
         changed, result = clusterops.run(module.params, module.check_mode)
     except clusterops.BulkFailed as e:

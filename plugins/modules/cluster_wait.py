@@ -94,14 +94,13 @@ not_ready:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import kube, readiness
 
 ARGUMENT_SPEC = {
-    "context": {"type": "str", "default": ""},
+    **kube.KUBE_ARGUMENT_SPEC,
     "count": {"type": "int", "required": True},
     "interval": {"type": "float", "default": 5.0},
-    "kubeconfig": {"type": "path", "required": True},
     "machines": {"type": "int", "default": 0},
     "name": {"type": "str", "required": True},
     "report_every": {"type": "float", "default": 15.0},
@@ -112,8 +111,7 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not kube.HAS_REQUESTS or not kube.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("requests and PyYAML"))
+    kube.require_libs(module)
     p = module.params
     window = 0.0 if module.check_mode else min(p["window"], p["timeout"])
     try:

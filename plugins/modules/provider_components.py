@@ -83,13 +83,12 @@ changed_objects:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import components, kube
 
 ARGUMENT_SPEC = {
+    **kube.KUBE_ARGUMENT_SPEC,
     "ca_file": {"type": "path", "required": True},
-    "context": {"type": "str", "default": ""},
-    "kubeconfig": {"type": "path", "required": True},
     "kubectl": {"type": "path", "default": "kubectl"},
     "kustomize_dir": {"type": "path", "required": True},
     "timeout": {"type": "float", "default": 60.0},
@@ -99,8 +98,7 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not kube.HAS_REQUESTS or not kube.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("requests and PyYAML"))
+    kube.require_libs(module)
     p = module.params
     try:
         with open(p["ca_file"], "rb") as f:

@@ -110,18 +110,17 @@ seconds:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import kube, results
 
 ARGUMENT_SPEC = {
-    "context": {"type": "str", "default": ""},
+    **kube.KUBE_ARGUMENT_SPEC,
     "kinds": {
         "type": "list",
         "elements": "str",
         "choices": ["Cluster", "KubeadmControlPlane", "Machine", "MachineDeployment"],
         "default": ["Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine"],
     },
-    "kubeconfig": {"type": "path", "required": True},
     "label_selector": {"type": "str", "default": ""},
     "markdown_path": {"type": "path"},
     "metadata": {"type": "dict", "default": {}},
@@ -132,8 +131,7 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not kube.HAS_REQUESTS or not kube.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("requests and PyYAML"))
+    kube.require_libs(module)
     p = module.params
     try:
         changed, result, diff = results.run(p, module.check_mode)

@@ -2,25 +2,18 @@
 # Apache-2.0
 """Runs the cluster_wait module in windows and prints a progress line between them, on the controller.
 
-A module cannot print while it runs; an action plugin can. Each line: ready/total, machines with a node,
-clusters per minute since the wait began, and an ETA at that rate.
+Each line: ready/total, machines with a node, clusters per minute since the wait began, and an ETA at that rate.
 """
 
 from __future__ import annotations
 
-import time
-
 from ansible.plugins.action import ActionBase
-from ansible.utils.display import Display
-
-display = Display()
+from ansible_collections.scalelab.capi.plugins.plugin_utils.windows import rate_eta, wait_in_windows
 
 
 def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: float, ready0: int) -> str:
     ready = snap.get("ready", 0)
-    rate = (ready - ready0) / elapsed * 60 if elapsed > 0 else 0.0
-    left = max(0, count - ready)
-    eta = "done" if left == 0 else (f"{left / rate:.1f} min" if rate > 0 else "unknown")
+    rate, eta = rate_eta(ready, ready0, count, elapsed)
     line = f"[{name}] clusters ready {ready}/{count} (found {snap.get('total', 0)})"
     if machines:
         line += f", machines with node {snap.get('machines_with_node', 0)}/{machines}"
@@ -35,32 +28,19 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
-        timeout = float(args.get("timeout", 1800.0))
-        window = float(args.get("report_every", args.get("window", 15.0)))
         count = int(args.get("count", 0))
         machines = int(args.get("machines", 0))
-        start = time.monotonic()
-        ready0 = None
-        while True:
-            left = timeout - (time.monotonic() - start)
-            call = {**args, "window": max(0.0, min(window, left))}
-            res = self._execute_module(
-                module_name="scalelab.capi.cluster_wait", module_args=call, task_vars=task_vars, tmp=tmp
-            )
-            if res.get("failed"):
-                return {**result, **res}
-            if ready0 is None:
-                ready0 = res.get("ready", 0)
-            elapsed = time.monotonic() - start
-            display.display(progress_line(args.get("name", ""), res, count, machines, elapsed, ready0))
-            if res.get("done") or self._play_context.check_mode:
-                return {**result, **res, "changed": False, "seconds": round(elapsed, 1)}
-            if elapsed >= timeout:
-                return {
-                    **result,
-                    **res,
-                    "failed": True,
-                    "msg": f"timeout={timeout}s: {res.get('ready', 0)}/{count} clusters of set {args.get('name')} "
-                    f"ready, {res.get('machines_with_node', 0)}/{machines} machines with a node; not ready: "
-                    f"{res.get('not_ready', [])[:3]}",
-                }
+        name = args.get("name", "")
+        res = wait_in_windows(
+            self,
+            "scalelab.capi.cluster_wait",
+            args,
+            task_vars,
+            lambda r, elapsed, first: progress_line(name, r, count, machines, elapsed, first.get("ready", 0)),
+            lambda r, timeout: (
+                f"timeout={timeout}s: {r.get('ready', 0)}/{count} clusters of set {name} ready, "
+                f"{r.get('machines_with_node', 0)}/{machines} machines with a node; "
+                f"not ready: {r.get('not_ready', [])[:3]}"
+            ),
+        )
+        return {**result, **res}

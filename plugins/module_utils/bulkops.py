@@ -74,6 +74,20 @@ class Bulk:
         )
         return ("absent" if resp.status_code == 404 else "deleted"), time.monotonic() - t0
 
+    def patch(self, obj_key: tuple[str, str, str], api_version: str, body: dict, acquire) -> tuple[str, float]:
+        """JSON merge patch of one object (a None value removes the field)."""
+        kind, namespace, name = obj_key
+        acquire()
+        t0 = time.monotonic()
+        self.client.request(
+            "PATCH",
+            self.client.path(api_version, kind, namespace, name),
+            policy=self.policy,
+            data=dumps(body),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        return "patched", time.monotonic() - t0
+
     def run(self, jobs, fn, label, stop_after_failures: int = 0) -> BulkResult:
         return run_all(jobs, fn, label, self.concurrency, self.limiter, (KubeError,), stop_after_failures)
 

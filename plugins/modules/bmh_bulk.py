@@ -1,0 +1,317 @@
+#!/usr/bin/python
+# Copyright: scalelab contributors
+# Apache-2.0
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: bmh_bulk
+short_description: Create, provision or delete N BareMetalHosts and their BMC Secrets, rate-limited and resumable
+version_added: 0.3.0
+description:
+  - Makes the hosts C(1..count) of a named set exist (O(state=present)). Each host is a BMC credential Secret
+    C(<host>-bmc-secret) and a BareMetalHost with a boot MAC address and a BMC address derived from its index
+    alone (O(mac_prefix), O(bmc_network), O(bmc_address_pattern)), so re-runs render the same hosts and no two
+    collide. Meant for the Bare Metal Operator in test mode, where no BMC is ever contacted.
+  - Every object is labelled C(scalelab.io/set=<name>) and C(scalelab.io/index=<i>) (plus O(labels), for
+    CAPM3 host selectors). A run lists what the set has (one paginated list per kind) and writes only what is
+    missing, so a re-run changes nothing and an interrupted run is resumed by running it again.
+  - O(provisioned=K) makes the first K hosts (by index) carry O(image), which makes BMO provision them, and
+    removes the image from the others (BMO deprovisions them); unset leaves images as they are.
+  - Before the first write the first missing host's objects are sent with C(dryRun=All), so objects the API
+    refuses fail at once. API calls share one token bucket (O(qps), O(burst)) over O(concurrency) threads;
+    429 answers honour C(Retry-After), 5xx and connection errors are retried for O(retry_timeout) seconds.
+  - O(state=absent) deletes the set's hosts, waits up to O(delete_timeout) for BMO to deprovision them and
+    remove its finalizer, then deletes the Secrets and the namespace if the set created it.
+  - With O(wait) the action plugin then waits for hosts to reach a state, printing a progress line (hosts per
+    state, hosts per minute, ETA), like M(scalelab.capi.bmh_wait).
+author: scalelab contributors
+options:
+  batch_pause:
+    description: Seconds to wait between batches (pacing, so BMO can keep up).
+    type: float
+    default: 0.0
+  batch_size:
+    description: Hosts per batch; C(0) writes every host in one batch.
+    type: int
+    default: 0
+  bmc_address_pattern:
+    description:
+      - BMC address of each host, a Python format string with the fields C({ip}) (address number C(index) of
+        O(bmc_network)), C({index}) and C({name}). Must give a different address to every host.
+      - Test mode never contacts it, but BMO parses it (the driver prefix must be one BMO knows).
+    type: str
+    default: "ipmi://{ip}:623"
+  bmc_network:
+    description: Network whose addresses C(1..count) are the hosts' C({ip}).
+    type: str
+    default: 10.200.0.0/16
+  bmc_password:
+    description: Password written to every host's BMC Secret. Never logged or returned.
+    type: str
+    default: password
+  bmc_username:
+    description: Username written to every host's BMC Secret. Never logged or returned.
+    type: str
+    default: admin
+  burst:
+    description: Token-bucket burst of the client-side rate limit.
+    type: int
+    default: 200
+  concurrency:
+    description: API calls in flight at once (worker threads).
+    type: int
+    default: 16
+  context:
+    description: Context of O(kubeconfig); empty uses its current context.
+    type: str
+    default: ""
+  count:
+    description: Hosts in the set (indexes C(1..count)).
+    type: int
+    default: 0
+  delete_timeout:
+    description: Seconds O(state=absent) waits for the hosts (deprovisioning, finalizers) and Secrets to go.
+    type: float
+    default: 900.0
+  host_spec:
+    description:
+      - Extra BareMetalHost C(spec) fields for every host, for example C(bootMode=UEFI) or
+        C(automatedCleaningMode=disabled) (see the examples).
+      - C(bmc), C(bootMACAddress), C(online) and C(image) are set by the module.
+    type: dict
+    default: {}
+  image:
+    description: The image O(provisioned) hosts get (BareMetalHost C(spec.image)).
+    type: dict
+    suboptions:
+      checksum:
+        description: Checksum of the image, or the URL of a checksum file.
+        type: str
+      checksum_type:
+        description: Checksum algorithm; C(auto) detects it from the checksum.
+        type: str
+        choices: [auto, md5, sha256, sha512]
+        default: auto
+      disk_format:
+        description: Disk format of the image.
+        type: str
+        choices: [live-iso, qcow2, raw, vdi, vmdk]
+      url:
+        description: Where the image is downloaded from (never fetched in test mode).
+        type: str
+        required: true
+  kubeconfig:
+    description: Kubeconfig of the management cluster.
+    type: path
+    required: true
+  labels:
+    description: Extra labels on every host and Secret, e.g. for a CAPM3 C(hostSelector).
+    type: dict
+    default: {}
+  mac_prefix:
+    description:
+      - First three octets of every boot MAC address; the index fills the other three. Use a different prefix
+        per set when sets share a management cluster. Must be unicast (lowest bit of the first octet clear).
+    type: str
+    default: "02:5c:a1"
+  name:
+    description: Name of the set (label C(scalelab.io/set)); a DNS label.
+    type: str
+    required: true
+  name_pattern:
+    description: Host names, a Python format string with the fields C({name}) and C({index}).
+    type: str
+    default: "{name}-{index:04d}"
+  namespace:
+    description: Namespace of the hosts and Secrets (created, and removed by O(state=absent), when missing).
+    type: str
+    default: metal3
+  online:
+    description: C(spec.online) of every host (powered on).
+    type: bool
+    default: true
+  provisioned:
+    description:
+      - How many hosts (the lowest indexes) carry O(image); the others have none. Unset leaves images alone.
+    type: int
+  qps:
+    description: Client-side API calls per second (token bucket refill rate); C(0) is unlimited.
+    type: float
+    default: 100.0
+  retry_timeout:
+    description: Seconds one call is retried on 429, 5xx and connection errors.
+    type: float
+    default: 120.0
+  state:
+    description: C(present) creates (and provisions) the set; C(absent) deletes it.
+    type: str
+    choices: [absent, present]
+    default: present
+  wait:
+    description:
+      - After a successful O(state=present) run, wait for hosts to reach a state (action plugin; not in check mode).
+    type: dict
+    suboptions:
+      count:
+        description:
+          - Hosts that must reach O(wait.state). Default O(count) minus O(provisioned) for C(available),
+            O(provisioned) for C(provisioned).
+        type: int
+      report_every:
+        description: Seconds between two progress lines.
+        type: float
+        default: 15.0
+      state:
+        description: Provisioning state to reach.
+        type: str
+        choices: [available, provisioned]
+        default: available
+      timeout:
+        description: Seconds to wait before failing with the hosts per state and the first errors.
+        type: float
+        default: 1800.0
+notes:
+  - Supports check mode (lists what exists, writes nothing, reports what would change) and diff mode (hosts and
+    hosts with an image, before and after).
+  - Webhooks of the Bare Metal Operator are off in scalelab labs; with them on, O(host_spec) and the BMC address
+    are validated by the dry run before any write.
+requirements:
+  - requests
+  - PyYAML
+seealso:
+  - module: scalelab.capi.bmh_wait
+  - module: scalelab.capi.scale_results
+"""
+
+EXAMPLES = r"""
+- name: 1000 hosts in namespace metal3, waiting until all are available
+  scalelab.capi.bmh_bulk:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: hosts
+    count: 1000
+    concurrency: 32
+    qps: 200
+    wait:
+      state: available
+      timeout: 3600
+
+- name: Provision the first 100 (BMO writes the image), then wait for them
+  scalelab.capi.bmh_bulk:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: hosts
+    count: 1000
+    provisioned: 100
+    image:
+      url: http://172.22.0.1/images/CENTOS_9_NODE_IMAGE_K8S_v1.29.0.qcow2
+      checksum: http://172.22.0.1/images/CENTOS_9_NODE_IMAGE_K8S_v1.29.0.qcow2.sha256sum
+      checksum_type: sha256
+      disk_format: qcow2
+    wait:
+      state: provisioned
+
+- name: Redfish hosts on one emulator, one system per index, for a CAPM3 host selector
+  scalelab.capi.bmh_bulk:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: workers
+    count: 50
+    mac_prefix: "02:5c:a2"
+    bmc_address_pattern: "redfish+http://192.168.111.1:8000/redfish/v1/Systems/{index}"
+    host_spec:
+      bootMode: UEFI
+      automatedCleaningMode: disabled
+    labels:
+      scalelab.io/role: worker
+
+- name: Delete the set (BMO deprovisions the provisioned hosts first)
+  scalelab.capi.bmh_bulk:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: hosts
+    state: absent
+"""
+
+RETURN = r"""
+hosts:
+  description: Hosts wanted, there before the run, created, given or stripped of their image, and deleted.
+  type: dict
+  returned: always
+  sample: {wanted: 1000, existing_before: 400, created: 600, image_set: 0, image_removed: 0, deleted: 0}
+objects:
+  description: Objects (Secrets, hosts, namespace) written or deleted.
+  type: int
+  returned: always
+calls:
+  description: API calls of the bulk phase, their outcomes, latency percentiles (ms), rate and retries.
+  type: dict
+  returned: when something was written
+hosts_per_second:
+  description: Hosts created per second (each a Secret and a BareMetalHost).
+  type: float
+  returned: when hosts were created
+wait:
+  description: The last poll of the wait (hosts per state, reached, errors, seconds), with O(wait).
+  type: dict
+  returned: when O(wait) was given
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import hostops, kube
+
+ARGUMENT_SPEC = {
+    **kube.KUBE_ARGUMENT_SPEC,
+    "batch_pause": {"type": "float", "default": 0.0},
+    "batch_size": {"type": "int", "default": 0},
+    "bmc_address_pattern": {"type": "str", "default": "ipmi://{ip}:623"},
+    "bmc_network": {"type": "str", "default": "10.200.0.0/16"},
+    "bmc_password": {"type": "str", "default": "password", "no_log": True},
+    "bmc_username": {"type": "str", "default": "admin", "no_log": True},
+    "burst": {"type": "int", "default": 200},
+    "concurrency": {"type": "int", "default": 16},
+    "count": {"type": "int", "default": 0},
+    "delete_timeout": {"type": "float", "default": 900.0},
+    "host_spec": {"type": "dict", "default": {}},
+    "image": {
+        "type": "dict",
+        "options": {
+            "checksum": {"type": "str"},
+            "checksum_type": {"type": "str", "choices": ["auto", "md5", "sha256", "sha512"], "default": "auto"},
+            "disk_format": {"type": "str", "choices": ["live-iso", "qcow2", "raw", "vdi", "vmdk"]},
+            "url": {"type": "str", "required": True},
+        },
+    },
+    "labels": {"type": "dict", "default": {}},
+    "mac_prefix": {"type": "str", "default": "02:5c:a1"},
+    "name": {"type": "str", "required": True},
+    "name_pattern": {"type": "str", "default": "{name}-{index:04d}"},
+    "namespace": {"type": "str", "default": "metal3"},
+    "online": {"type": "bool", "default": True},
+    "provisioned": {"type": "int"},
+    "qps": {"type": "float", "default": 100.0},
+    "retry_timeout": {"type": "float", "default": 120.0},
+    "state": {"type": "str", "choices": ["absent", "present"], "default": "present"},
+    "wait": {
+        "type": "dict",
+        "options": {
+            "count": {"type": "int"},
+            "report_every": {"type": "float", "default": 15.0},
+            "state": {"type": "str", "choices": ["available", "provisioned"], "default": "available"},
+            "timeout": {"type": "float", "default": 1800.0},
+        },
+    },
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    kube.require_libs(module)
+    try:
+        changed, result = hostops.run(module.params, module.check_mode)
+    except hostops.BulkFailed as e:
+        module.fail_json(msg=str(e), **e.result)
+    except (hostops.SetError, kube.KubeError) as e:
+        module.fail_json(msg=str(e))
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# Copyright: scalelab contributors
+# Apache-2.0
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: bmh_wait
+short_description: Wait until N BareMetalHosts of a set reach a provisioning state, printing progress
+version_added: 0.3.0
+description:
+  - Polls the BareMetalHosts labelled C(scalelab.io/set=<name>) (one paginated list per poll) until O(count) of
+    them are in O(state) (C(status.provisioning.state)), or O(timeout) passes.
+  - The action plugin of the same name prints one progress line per O(report_every) seconds on the controller
+    (hosts per state, hosts per minute, ETA); the module itself polls for at most O(window) seconds per call.
+  - On timeout it fails listing the hosts per state and the first hosts with an error (C(status.errorMessage)).
+  - Never changes anything (C(changed=false)); in check mode it reports the current state once.
+author: scalelab contributors
+options:
+  context:
+    description: Context of O(kubeconfig); empty uses its current context.
+    type: str
+    default: ""
+  count:
+    description: Hosts that must be in O(state).
+    type: int
+    required: true
+  interval:
+    description: Seconds between two polls.
+    type: float
+    default: 3.0
+  kubeconfig:
+    description: Kubeconfig of the management cluster.
+    type: path
+    required: true
+  name:
+    description: Name of the host set (label C(scalelab.io/set)), as given to M(scalelab.capi.bmh_bulk).
+    type: str
+    required: true
+  report_every:
+    description: Seconds between two progress lines (action plugin).
+    type: float
+    default: 15.0
+  state:
+    description: Provisioning state to reach.
+    type: str
+    choices: [available, externally provisioned, provisioned, ready]
+    default: available
+  timeout:
+    description: Seconds to wait in all before failing.
+    type: float
+    default: 1800.0
+  window:
+    description: Seconds one module call polls before it returns to the action plugin (internal pacing).
+    type: float
+    default: 15.0
+notes:
+  - Supports check mode (one poll, no wait).
+requirements:
+  - requests
+  - PyYAML
+"""
+
+EXAMPLES = r"""
+- name: Wait for 1000 hosts to be available
+  scalelab.capi.bmh_wait:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: hosts
+    count: 1000
+    timeout: 3600
+
+- name: Then for the first 100 to be provisioned
+  scalelab.capi.bmh_wait:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: hosts
+    state: provisioned
+    count: 100
+"""
+
+RETURN = r"""
+reached:
+  description: Hosts in O(state).
+  type: int
+  returned: always
+total:
+  description: Hosts of the set found.
+  type: int
+  returned: always
+states:
+  description: Hosts per provisioning state (C(none) before BMO first saw them).
+  type: dict
+  returned: always
+  sample: {available: 990, inspecting: 10}
+errors:
+  description: Up to 10 hosts with an error message, with their state and error type.
+  type: list
+  elements: dict
+  returned: always
+done:
+  description: Whether O(count) hosts are in O(state).
+  type: bool
+  returned: always
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import hostops, kube
+
+ARGUMENT_SPEC = {
+    **kube.KUBE_ARGUMENT_SPEC,
+    "count": {"type": "int", "required": True},
+    "interval": {"type": "float", "default": 3.0},
+    "name": {"type": "str", "required": True},
+    "report_every": {"type": "float", "default": 15.0},
+    "state": {
+        "type": "str",
+        "choices": ["available", "externally provisioned", "provisioned", "ready"],
+        "default": "available",
+    },
+    "timeout": {"type": "float", "default": 1800.0},
+    "window": {"type": "float", "default": 15.0},
+}
+
+
+def poll(client: kube.KubeClient, p: dict, window: float) -> dict:
+    deadline = time.monotonic() + window
+    while True:
+        snap = hostops.snapshot(client, p["name"], p["state"], p["count"])
+        if snap["done"] or time.monotonic() + p["interval"] > deadline:
+            return snap
+        time.sleep(p["interval"])
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    kube.require_libs(module)
+    p = module.params
+    window = 0.0 if module.check_mode else min(p["window"], p["timeout"])
+    try:
+        with kube.KubeClient(p["kubeconfig"], p["context"]) as client:
+            state = poll(client, p, window)
+    except hostops.SetError as e:
+        module.fail_json(msg=str(e))
+    except (kube.KubeError, OSError) as e:
+        module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")
+    module.exit_json(changed=False, **state)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+# Copyright: scalelab contributors
+# Apache-2.0
+"""Run a polling module in windows and print a progress line between them (shared by the wait action plugins).
+
+A module cannot print while it runs; an action plugin can. The module polls for `window` seconds and returns
+its last snapshot with `done`; this loop prints `line(snapshot, elapsed)` after each window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ansible.utils.display import Display
+
+display = Display()
+
+
+def rate_eta(reached: int, reached0: int, count: int, elapsed: float) -> tuple[float, str]:
+    """Objects per minute since the wait began, and the ETA to `count` at that rate."""
+    rate = (reached - reached0) / elapsed * 60 if elapsed > 0 else 0.0
+    left = max(0, count - reached)
+    eta = "done" if left == 0 else (f"{left / rate:.1f} min" if rate > 0 else "unknown")
+    return rate, eta
+
+
+def wait_in_windows(
+    action,
+    module_name: str,
+    args: dict,
+    task_vars: dict,
+    line: Callable[[dict, float, dict], str],
+    timeout_msg: Callable[[dict, float], str],
+) -> dict:
+    """Poll `module_name` until its result says done, the timeout passes or it fails; return the last result.
+
+    line(result, elapsed, first_result) is printed after each window.
+    """
+    timeout = float(args.get("timeout", 1800.0))
+    window = float(args.get("report_every", args.get("window", 15.0)))
+    start = time.monotonic()
+    first = None
+    while True:
+        left = timeout - (time.monotonic() - start)
+        call = {**args, "window": max(0.0, min(window, left))}
+        res = action._execute_module(module_name=module_name, module_args=call, task_vars=task_vars)
+        if res.get("failed"):
+            return res
+        if first is None:
+            first = res
+        elapsed = time.monotonic() - start
+        display.display(line(res, elapsed, first))
+        if res.get("done") or action._play_context.check_mode:
+            return {**res, "changed": False, "seconds": round(elapsed, 1)}
+        if elapsed >= timeout:
+            return {**res, "failed": True, "msg": timeout_msg(res, timeout), "seconds": round(elapsed, 1)}

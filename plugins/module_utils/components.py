@@ -47,9 +47,12 @@ def render(kubectl: str, kustomize_dir: str, timeout: int = 120) -> list[dict]:
     return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
 
-def rewrite(docs: list[dict], url: str, ca_pem: bytes) -> list[dict]:
-    """Keep CRDs and webhook configurations; every clientConfig -> url + path, caBundle = our CA."""
-    ca = base64.b64encode(ca_pem).decode()
+def rewrite(docs: list[dict], url: str | None, ca_pem: bytes | None) -> list[dict]:
+    """Keep CRDs and webhook configurations; every clientConfig -> url + path, caBundle = our CA.
+
+    url and ca_pem may be None for a configuration without webhooks (BMO's CRDs); one with webhooks fails then.
+    """
+    ca = base64.b64encode(ca_pem).decode() if ca_pem is not None else None
     out = []
     for d in docs:
         if d.get("kind") not in KEPT:
@@ -73,7 +76,9 @@ def rewrite(docs: list[dict], url: str, ca_pem: bytes) -> list[dict]:
     return out
 
 
-def _client_config(cc: dict, url: str, ca: str, default_path: str) -> dict:
+def _client_config(cc: dict, url: str | None, ca: str | None, default_path: str) -> dict:
+    if not url or ca is None:
+        raise ComponentsError("the rendered configuration has webhooks: webhook_url and ca_file are required")
     path = (cc.get("service") or {}).get("path") or default_path
     return {"url": url.rstrip("/") + path, "caBundle": ca}
 

@@ -14,16 +14,19 @@ import tempfile
 import time
 
 from ansible_collections.scalelab.capi.plugins.module_utils.clusterset import CLUSTER_NAME_LABEL
+from ansible_collections.scalelab.capi.plugins.module_utils.hosttimeline import HostAccumulator
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import KubeClient, KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.timeline import Accumulator
 
 SCHEMA = 1
-KINDS = ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine")
+KINDS = ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine", "BareMetalHost")
+CLUSTER_KINDS = KINDS[:4]
 GROUPS = {
     "Cluster": "cluster.x-k8s.io",
     "KubeadmControlPlane": "controlplane.cluster.x-k8s.io",
     "MachineDeployment": "cluster.x-k8s.io",
     "Machine": "cluster.x-k8s.io",
+    "BareMetalHost": "metal3.io",
 }
 RETURNED_NOT_READY = 5
 
@@ -71,53 +74,72 @@ def gather(client: KubeClient, params: dict) -> dict:
     if unknown:
         raise ResultsError(f"kinds={unknown} must be among {', '.join(KINDS)}")
     selector = params["label_selector"]
+    with_clusters = any(k in CLUSTER_KINDS for k in kinds)
     served: dict[str, str | None] = {}
-    for kind in {"Cluster", *kinds}:
+    for kind in ({"Cluster"} if with_clusters else set()) | set(kinds):
         group = GROUPS[kind]
         if group not in served:
             versions = client.served_versions(group)
             served[group] = f"{group}/{versions[0]}" if versions else None
-    clusters = Accumulator("Cluster")
-    names: set[tuple[str, str]] = set()
-    # Clusters are always read (small): the summary is about them and they select everything else.
-    for item in _items(client, served[GROUPS["Cluster"]], "Cluster", selector, params["page_size"]):
-        record = clusters.add(item)
-        names.add((record.namespace, record.name))
     results = {}
+    cluster_result = None
+    if with_clusters:
+        clusters = Accumulator("Cluster")
+        names: set[tuple[str, str]] = set()
+        # Clusters are read whenever a Cluster API kind is: they select the objects of the other kinds.
+        for item in _items(client, served[GROUPS["Cluster"]], "Cluster", selector, params["page_size"]):
+            record = clusters.add(item)
+            names.add((record.namespace, record.name))
+        cluster_result = clusters.result()
     for kind in kinds:
         if kind == "Cluster":
-            results[kind] = clusters.result()
+            results[kind] = cluster_result
+            continue
+        if kind == "BareMetalHost":
+            acc = HostAccumulator()  # hosts carry the set label themselves
+            for item in _items(client, served[GROUPS[kind]], kind, selector, params["page_size"]):
+                acc.add(item)
+            results[kind] = acc.result()
             continue
         acc = Accumulator(kind)
         for item in _items(client, served[GROUPS[kind]], kind, "", params["page_size"]):
             if not selector or owner_cluster(item) in names:
                 acc.add(item)
         results[kind] = acc.result()
-    cluster_result = results.get("Cluster") or clusters.result()
     return {
         "schema": SCHEMA,
         "run": params["metadata"] or {},
         "api_version": {kind: served[GROUPS[kind]] for kind in kinds},
         "kinds": results,
-        "summary": summary(cluster_result),
+        "summary": summary(cluster_result, results.get("BareMetalHost")),
     }
 
 
-def summary(cluster_result: dict) -> dict:
-    ttr = cluster_result["time_to_ready"]
-    out = {"clusters": cluster_result["count"], "clusters_ready": cluster_result["ready"]}
-    for q in ("p50", "p90", "p99", "max"):
-        out[f"cluster_{q}_seconds"] = ttr[q]
-    out["drift_pct"] = cluster_result["drift"]["drift_pct"]
+def summary(cluster_result: dict | None, host_result: dict | None = None) -> dict:
+    out: dict = {}
+    if cluster_result is not None:
+        ttr = cluster_result["time_to_ready"]
+        out = {"clusters": cluster_result["count"], "clusters_ready": cluster_result["ready"]}
+        for q in ("p50", "p90", "p99", "max"):
+            out[f"cluster_{q}_seconds"] = ttr[q]
+        out["drift_pct"] = cluster_result["drift"]["drift_pct"]
+    if host_result is not None:
+        out.update(hosts=host_result["count"], hosts_available=host_result["available"])
+        out["hosts_provisioned"] = host_result["provisioned"]
+        for q in ("p50", "p90", "p99", "max"):
+            out[f"host_available_{q}_seconds"] = host_result["time_to_available"][q]
+        for q in ("p50", "p99"):
+            out[f"host_provision_{q}_seconds"] = host_result["provision"][q]
+        out["host_drift_pct"] = host_result["drift"]["drift_pct"]
     return out
 
 
 def returned(doc: dict) -> dict:
     """The document for the module's return value: per-object lists cut to a few."""
-    cut = {
-        kind: {**r, "not_ready_objects": r["not_ready_objects"][:RETURNED_NOT_READY]}
-        for kind, r in doc["kinds"].items()
-    }
+    cut = {}
+    for kind, r in doc["kinds"].items():
+        field = "stuck_objects" if kind == "BareMetalHost" else "not_ready_objects"
+        cut[kind] = {**r, field: r[field][:RETURNED_NOT_READY]}
     return {**doc, "kinds": cut}
 
 
@@ -146,6 +168,39 @@ def _drift(d: dict) -> str:
     return f"{d['drift_pct']:+.1f}% ({d['first_mean']:.1f} s -> {d['last_mean']:.1f} s, {d['window']} each)"
 
 
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:+.1f}%"
+
+
+def _host_section(r: dict, api_version: str | None) -> list[str]:
+    out = ["", "## BareMetalHost", "", f"API: {api_version or 'not served'}", ""]
+    out += ["Hosts per state: " + (", ".join(f"{k} {v}" for k, v in r["states"].items()) or "none"), ""]
+    rows = []
+    for label, t, d in (
+        ("creation -> available", r["time_to_available"], r["drift"]),
+        ("provisioning", r["provision"], r["provision_drift"]),
+    ):
+        rows.append([label, t["count"], _num(t["p50"]), _num(t["p90"]), _num(t["p99"]), _num(t["max"]), _drift(d)])
+    for op, t in r["phases"].items():
+        rows.append(
+            [f"operation {op}", t["count"], _num(t["p50"]), _num(t["p90"]), _num(t["p99"]), _num(t["max"]), "-"]
+        )
+    out += _table(["seconds", "hosts", "P50", "P90", "P99", "max", "drift first 10% vs last 10%"], rows)
+    if r.get("first_created"):
+        out += ["", f"First created {r['first_created']}, last available {r['last_available'] or '-'}."]
+    if r["stuck_objects"]:
+        shown = len(r["stuck_objects"])
+        title = (
+            f"Not settled or in error ({shown} of {r['stuck']})" if shown < r["stuck"] else "Not settled or in error"
+        )
+        out += ["", f"{title}:", ""]
+        out += _table(
+            ["host", "state", "error type", "message"],
+            [[f"{o['namespace']}/{o['name']}", o["state"], o["error_type"], o["message"]] for o in r["stuck_objects"]],
+        )
+    return out
+
+
 def markdown(doc: dict) -> str:
     """A readable report: run metadata, the headline, then per kind its numbers and what is not ready."""
     s = doc["summary"]
@@ -164,23 +219,43 @@ def markdown(doc: dict) -> str:
                 out.append(f"- **{k}**: {v}")
         out.append("")
     out += ["## Summary", ""]
-    out += _table(
-        ["clusters", "ready", "P50 s", "P90 s", "P99 s", "max s", "drift"],
-        [
+    if "clusters" in s:
+        out += _table(
+            ["clusters", "ready", "P50 s", "P90 s", "P99 s", "max s", "drift"],
             [
-                s["clusters"],
-                s["clusters_ready"],
-                _num(s["cluster_p50_seconds"]),
-                _num(s["cluster_p90_seconds"]),
-                _num(s["cluster_p99_seconds"]),
-                _num(s["cluster_max_seconds"]),
-                "-" if s["drift_pct"] is None else f"{s['drift_pct']:+.1f}%",
-            ]
-        ],
-    )
-    out.append("")
-    out.append("Seconds from creation to ready; drift compares the mean of the first and the last 10% created.")
+                [
+                    s["clusters"],
+                    s["clusters_ready"],
+                    _num(s["cluster_p50_seconds"]),
+                    _num(s["cluster_p90_seconds"]),
+                    _num(s["cluster_p99_seconds"]),
+                    _num(s["cluster_max_seconds"]),
+                    _pct(s["drift_pct"]),
+                ]
+            ],
+        )
+        out += ["", "Seconds from creation to ready; drift compares the mean of the first and the last 10% created."]
+    if "hosts" in s:
+        out += _table(
+            ["hosts", "available", "provisioned", "to available P50 s", "P99 s", "drift", "provision P50 s", "P99 s"],
+            [
+                [
+                    s["hosts"],
+                    s["hosts_available"],
+                    s["hosts_provisioned"],
+                    _num(s["host_available_p50_seconds"]),
+                    _num(s["host_available_p99_seconds"]),
+                    _pct(s["host_drift_pct"]),
+                    _num(s["host_provision_p50_seconds"]),
+                    _num(s["host_provision_p99_seconds"]),
+                ]
+            ],
+        )
+        out += ["", "Hosts: seconds from creation to the end of inspection; provisioning from its start to its end."]
     for kind, r in doc["kinds"].items():
+        if kind == "BareMetalHost":
+            out += _host_section(r, doc.get("api_version", {}).get(kind))
+            continue
         t = r["time_to_ready"]
         out += ["", f"## {kind}", "", f"API: {doc.get('api_version', {}).get(kind) or 'not served'}", ""]
         out += _table(

@@ -19,9 +19,10 @@ description:
 author: scalelab contributors
 options:
   ca_file:
-    description: PEM file of the CA that signed the manager's webhook serving certificate.
+    description:
+      - PEM file of the CA that signed the manager's webhook serving certificate.
+      - Required when the configuration has webhooks (conversion or admission).
     type: path
-    required: true
   context:
     description: Context of O(kubeconfig); empty uses its current context.
     type: str
@@ -45,9 +46,10 @@ options:
     type: float
     default: 60.0
   webhook_url:
-    description: Base URL of the manager's webhook server, for example C(https://127.0.0.1:9400).
+    description:
+      - Base URL of the manager's webhook server, for example C(https://127.0.0.1:9400).
+      - Required when the configuration has webhooks (conversion or admission).
     type: str
-    required: true
 notes:
   - Supports check mode (server-side apply with C(dryRun=All)) and reports the objects that would change.
 requirements:
@@ -88,11 +90,11 @@ from ansible_collections.scalelab.capi.plugins.module_utils import components, k
 
 ARGUMENT_SPEC = {
     **kube.KUBE_ARGUMENT_SPEC,
-    "ca_file": {"type": "path", "required": True},
+    "ca_file": {"type": "path"},
     "kubectl": {"type": "path", "default": "kubectl"},
     "kustomize_dir": {"type": "path", "required": True},
     "timeout": {"type": "float", "default": 60.0},
-    "webhook_url": {"type": "str", "required": True},
+    "webhook_url": {"type": "str"},
 }
 
 
@@ -101,8 +103,10 @@ def main() -> None:
     kube.require_libs(module)
     p = module.params
     try:
-        with open(p["ca_file"], "rb") as f:
-            ca = f.read()
+        ca = None
+        if p["ca_file"]:
+            with open(p["ca_file"], "rb") as f:
+                ca = f.read()
         docs = components.rewrite(components.render(p["kubectl"], p["kustomize_dir"]), p["webhook_url"], ca)
         with kube.KubeClient(p["kubeconfig"], p["context"]) as client:
             changed, result = components.ensure(client, docs, module.check_mode, p["timeout"])

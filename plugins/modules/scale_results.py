@@ -26,10 +26,13 @@ options:
     type: str
     default: ""
   kinds:
-    description: Kinds to report. Clusters are always read, for the summary and to select the other kinds.
+    description:
+      - Kinds to report. With any Cluster API kind, Clusters are read too, for the summary and to select the others.
+      - C(BareMetalHost) reports hosts (selected by O(label_selector) themselves) from BMO's C(operationHistory),
+        time from creation to available, provisioning time, each operation's duration, drift and hosts in error.
     type: list
     elements: str
-    choices: [Cluster, KubeadmControlPlane, Machine, MachineDeployment]
+    choices: [BareMetalHost, Cluster, KubeadmControlPlane, Machine, MachineDeployment]
     default: [Cluster, KubeadmControlPlane, MachineDeployment, Machine]
   kubeconfig:
     description: Kubeconfig of the management cluster.
@@ -82,6 +85,14 @@ EXAMPLES = r"""
     kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
     kinds: [Cluster, Machine]
     path: /tmp/all.json
+
+- name: The BareMetalHosts of the set "hosts" (time to available, provisioning, drift, hosts in error)
+  scalelab.capi.scale_results:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    kinds: [BareMetalHost]
+    label_selector: scalelab.io/set=hosts
+    path: ~/.local/share/scalelab/scalelab/results/hosts.json
+    markdown_path: ~/.local/share/scalelab/scalelab/results/hosts.md
 """
 
 RETURN = r"""
@@ -90,7 +101,10 @@ report:
     The JSON document: C(schema), C(run) (O(metadata)), C(api_version) (kind to apiVersion, null when not
     served), C(summary) (clusters, clusters_ready, cluster_p50/p90/p99/max_seconds, drift_pct) and C(kinds) (per
     kind count, ready, not_ready, time_to_ready, drift, conditions, first_created, last_ready, span_seconds and
-    not_ready_objects, cut to the first 5 here).
+    not_ready_objects, cut to the first 5 here). With C(BareMetalHost) the summary adds hosts, hosts_available,
+    hosts_provisioned, host_available_p50/p90/p99/max_seconds, host_provision_p50/p99_seconds and host_drift_pct,
+    and its kind entry holds states, available, provisioned, time_to_available, drift, provision, provision_drift,
+    phases (per operation), stuck and stuck_objects (cut to 5 here).
   type: dict
   returned: always
   sample:
@@ -118,7 +132,7 @@ ARGUMENT_SPEC = {
     "kinds": {
         "type": "list",
         "elements": "str",
-        "choices": ["Cluster", "KubeadmControlPlane", "Machine", "MachineDeployment"],
+        "choices": ["BareMetalHost", "Cluster", "KubeadmControlPlane", "Machine", "MachineDeployment"],
         "default": ["Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine"],
     },
     "label_selector": {"type": "str", "default": ""},

@@ -1,5 +1,6 @@
-// rawcreate is the benchmark's raw limit: an unthrottled client-go client creating the same Cluster objects as
-// cluster_bulk (a ClusterClass topology), from many goroutines, with no client-side rate limit (QPS -1).
+// rawcreate is the benchmark's raw limit: an unthrottled client-go client creating the same objects as our bulk
+// modules, from many goroutines, with no client-side rate limit (QPS -1): -kind cluster makes cluster_bulk's
+// Cluster (a ClusterClass topology), -kind host makes bmh_bulk's pair (BMC Secret, then BareMetalHost).
 package main
 
 import (
@@ -12,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
@@ -28,7 +29,12 @@ func main() {
 	version := flag.String("version", "v1.35.4", "Kubernetes version of the workload clusters")
 	apiVersion := flag.String("api-version", "v1beta2", "cluster.x-k8s.io version")
 	workers := flag.Int("concurrency", 32, "goroutines")
+	kind := flag.String("kind", "cluster", "cluster or host")
 	flag.Parse()
+	if *kind != "cluster" && *kind != "host" {
+		fmt.Fprintln(os.Stderr, "-kind must be cluster or host")
+		os.Exit(2)
+	}
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
@@ -43,6 +49,8 @@ func main() {
 		os.Exit(1)
 	}
 	gvr := schema.GroupVersionResource{Group: "cluster.x-k8s.io", Version: *apiVersion, Resource: "clusters"}
+	secrets := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	hosts := schema.GroupVersionResource{Group: "metal3.io", Version: "v1alpha1", Resource: "baremetalhosts"}
 	jobs := make(chan int)
 	var created, failed atomic.Int64
 	var wg sync.WaitGroup
@@ -52,8 +60,18 @@ func main() {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				obj := cluster(*apiVersion, fmt.Sprintf("%s-%04d", *set, i), *namespace, *set, *class, *version)
-				_, err := client.Resource(gvr).Namespace(*namespace).Create(context.Background(), obj, metav1.CreateOptions{})
+				name := fmt.Sprintf("%s-%04d", *set, i)
+				var err error
+				if *kind == "host" {
+					secret, host := hostPair(name, *namespace, *set, i)
+					_, err = client.Resource(secrets).Namespace(*namespace).Create(context.Background(), secret, metav1.CreateOptions{})
+					if err == nil {
+						_, err = client.Resource(hosts).Namespace(*namespace).Create(context.Background(), host, metav1.CreateOptions{})
+					}
+				} else {
+					obj := cluster(*apiVersion, name, *namespace, *set, *class, *version)
+					_, err = client.Resource(gvr).Namespace(*namespace).Create(context.Background(), obj, metav1.CreateOptions{})
+				}
 				if err != nil {
 					if failed.Add(1) == 1 {
 						fmt.Fprintln(os.Stderr, err)
@@ -103,4 +121,33 @@ func cluster(apiVersion, name, namespace, set, class, version string) *unstructu
 			"topology": topology,
 		},
 	}}
+}
+
+// hostPair is what bmh_bulk writes for host i with its defaults: the BMC Secret and the BareMetalHost using it.
+func hostPair(name, namespace, set string, i int) (*unstructured.Unstructured, *unstructured.Unstructured) {
+	labels := map[string]any{"scalelab.io/set": set, "scalelab.io/index": fmt.Sprint(i)}
+	secret := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Secret",
+		"metadata": map[string]any{
+			"name": name + "-bmc-secret", "namespace": namespace,
+			"labels": map[string]any{"scalelab.io/set": set, "scalelab.io/index": fmt.Sprint(i), "environment.metal3.io": "baremetal"},
+		},
+		"type": "Opaque",
+		"data": map[string]any{"username": "YWRtaW4=", "password": "cGFzc3dvcmQ="},
+	}}
+	host := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "metal3.io/v1alpha1",
+		"kind":       "BareMetalHost",
+		"metadata":   map[string]any{"name": name, "namespace": namespace, "labels": labels},
+		"spec": map[string]any{
+			"bmc": map[string]any{
+				"address":         fmt.Sprintf("ipmi://10.200.%d.%d:623", i/256, i%256),
+				"credentialsName": name + "-bmc-secret",
+			},
+			"bootMACAddress": fmt.Sprintf("02:5c:a2:%02x:%02x:%02x", (i>>16)&0xff, (i>>8)&0xff, i&0xff),
+			"online":         true,
+		},
+	}}
+	return secret, host
 }

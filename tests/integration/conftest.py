@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from .lab import running_lab
@@ -29,3 +31,34 @@ def lab(tmp_path_factory):
     """One real host lab (management cluster, Cluster API stack, 3 clusters) for the session, removed at the end."""
     with running_lab("itest", str(tmp_path_factory.mktemp("lab")), PORTS, CAPI) as lab:
         yield lab
+
+
+# The Cluster API v1.7 lab (test_zzz_*, test_zzzz_*): started after test_zz_teardown removed the first lab, because
+# the in-memory provider's workload servers use fixed ports on every address upstream; the Metal3 stack joins it.
+PORTS17 = {
+    "etcd_client": 33379,
+    "etcd_peer": 33380,
+    "etcd_metrics": 33381,
+    "apiserver": 37443,
+    "controller_manager": 31257,
+}
+VARS17 = {
+    "binaries_stack": "capi-1.7",
+    "capi_stack_port_base": 36400,
+    "capi_stack_inmemory_address": "127.0.0.4",
+    "scale_set_name": "it17",
+    "scale_clusters": 2,
+    # The Metal3 stack and the hosts scenario (test_zzzz_metal3): ports 36450-36462, their own namespace.
+    "metal3_stack_port_base": 36450,
+    "scale_hosts_set_name": "ith",
+    "scale_hosts_namespace": "itest-metal3",
+    "scale_hosts": 12,
+    "scale_hosts_provisioned": 3,
+}
+
+
+@pytest.fixture(scope="session")
+def lab17(tmp_path_factory):
+    with running_lab("itest17", str(tmp_path_factory.mktemp("lab17")), PORTS17, VARS17) as lab:
+        yield lab
+    assert lab.processes() == [] and not os.path.exists(lab.dir)

@@ -1,39 +1,16 @@
 """The other stack of the version matrix: Cluster API v1.7 with the in-memory provider (InMemoryCluster), the line
-the Metal3 providers build on. Its own lab, started and removed in this module. It runs after test_zz_teardown
-(file order) because the in-memory provider's workload servers use fixed ports on every address upstream, so two
-labs' in-memory providers cannot run on one host at once."""
+the Metal3 providers build on. Its own lab (fixture lab17 in conftest, kept for test_zzzz_metal3). It runs after
+test_zz_teardown (file order) because the in-memory provider's workload servers use fixed ports on every address
+upstream, so two labs' in-memory providers cannot run on one host at once."""
 
 from __future__ import annotations
 
 import json
 import os
 
-import pytest
 import yaml
 
-from .lab import ROOT, running_lab
-
-PORTS = {
-    "etcd_client": 33379,
-    "etcd_peer": 33380,
-    "etcd_metrics": 33381,
-    "apiserver": 37443,
-    "controller_manager": 31257,
-}
-VARS = {
-    "binaries_stack": "capi-1.7",
-    "capi_stack_port_base": 36400,
-    "capi_stack_inmemory_address": "127.0.0.4",
-    "scale_set_name": "it17",
-    "scale_clusters": 2,
-}
-
-
-@pytest.fixture(scope="module")
-def lab17(tmp_path_factory):
-    with running_lab("itest17", str(tmp_path_factory.mktemp("lab17")), PORTS, VARS) as lab:
-        yield lab
-    assert lab.processes() == [] and not os.path.exists(lab.dir)
+from .lab import ROOT
 
 
 def test_v17_clusters_are_ready_with_nodes(lab17):

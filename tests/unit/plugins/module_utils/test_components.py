@@ -265,3 +265,52 @@ def test_rewrite_webhook_client_configs(webhooks, expected):
 def test_rewrite_without_crd_fails(docs):
     with pytest.raises(ComponentsError, match="^the rendered configuration holds no CustomResourceDefinition$"):
         components.rewrite(docs, URL, b"PEM")
+
+
+# BMO's CRDs: no conversion webhook, no webhook configuration (their webhooks are off in scalelab labs).
+BMH_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "baremetalhosts.metal3.io", "annotations": {"controller-gen.kubebuilder.io/version": "v0"}},
+    "spec": {"group": "metal3.io", "scope": "Namespaced"},
+}
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [
+        [BMH_CRD],
+        [DEPLOYMENT, BMH_CRD, CRD_PLAIN, SERVICE_DOC],
+        [_crd(...), _crd(None), _crd({"strategy": "None"})],
+        [BMH_CRD, {**VALIDATING, "webhooks": []}, {**MUTATING, "webhooks": None}],  # configurations without hooks
+    ],
+)
+@pytest.mark.parametrize(("url", "ca_pem"), [(None, None), (URL, None), (None, b"PEM"), ("", b"PEM")])
+def test_rewrite_without_webhooks_needs_no_url_or_ca(docs, url, ca_pem):
+    before = copy.deepcopy(docs)
+    out = components.rewrite(docs, url, ca_pem)
+    assert [d["metadata"]["name"] for d in out] == [d["metadata"]["name"] for d in docs if d.get("kind") in components.KEPT]
+    assert "clientConfig" not in str(out)
+    assert docs == before
+
+
+def test_rewrite_without_webhooks_same_as_with_url():
+    assert components.rewrite([BMH_CRD, CRD_PLAIN], None, None) == components.rewrite([BMH_CRD, CRD_PLAIN], URL, b"PEM")
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [
+        [CRD_CONVERTED],
+        [BMH_CRD, VALIDATING],
+        [BMH_CRD, MUTATING],
+        [_crd({"strategy": "Webhook"})],
+        [BMH_CRD, {**VALIDATING, "webhooks": [{"name": "v.metal3.io"}]}],
+    ],
+)
+@pytest.mark.parametrize(("url", "ca_pem"), [(None, None), (URL, None), (None, b"PEM"), ("", b"PEM")])
+def test_rewrite_webhooks_without_url_or_ca_fail(docs, url, ca_pem):
+    with pytest.raises(
+        ComponentsError, match=r"^the rendered configuration has webhooks: webhook_url and ca_file are required$"
+    ):
+        components.rewrite(docs, url, ca_pem)

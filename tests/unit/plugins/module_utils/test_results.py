@@ -288,3 +288,223 @@ def test_gather_kind_missing_from_served_group(tmp_path, status, raises):
             results.gather(Client(lab()), p)
     else:
         assert results.gather(Client(lab()), p)["kinds"]["MachineDeployment"]["count"] == 0
+
+
+def bmh(name, created, state, inspect_end=None, provision=None, error="", labels=None):
+    """A BareMetalHost of set "scale" created at `created` s; inspected until `inspect_end` s; (start, end) provision."""
+    history = {"register": {"start": at(created + 1), "end": at(created + 2)}}
+    if inspect_end is not None:
+        history["inspect"] = {"start": at(created + 2), "end": at(inspect_end)}
+    if provision is not None:
+        history["provision"] = {"start": at(provision[0]), "end": at(provision[1])}
+    status = {"provisioning": {"state": state}, "operationHistory": history, "operationalStatus": "OK"}
+    if error:
+        status.update(errorType="inspection error", errorMessage=error, operationalStatus="error")
+    return {
+        "apiVersion": "metal3.io/v1alpha1",
+        "kind": "BareMetalHost",
+        "metadata": {
+            "name": name,
+            "namespace": "metal3",
+            "creationTimestamp": at(created),
+            "labels": {"scalelab.io/set": "scale"} if labels is None else labels,
+        },
+        "status": status,
+    }
+
+
+METAL3 = {"metal3.io": ["v1alpha1"]}
+
+
+def hosts_lab():
+    """10 hosts available 30 + i s after creation at i s (the first 2 then provisioned), 7 stuck, 1 of another set."""
+    objs = []
+    for i in range(10):
+        prov = (i + 50, i + 50 + 100 + 10 * i) if i < 2 else None
+        objs.append(bmh(f"h-{i:04d}", i, "provisioned" if prov else "available", i + 30 + i, prov))
+    for i in range(10, 17):
+        objs.append(bmh(f"h-{i:04d}", i, "inspecting", error="timeout | waiting\nfor IPA" if i == 10 else ""))
+    objs.append(bmh("other", 0, "available", 5, labels={"scalelab.io/set": "other"}))
+    return objs
+
+
+def test_gather_hosts_only(tmp_path):
+    client = FakeClient(hosts_lab(), groups=METAL3)
+    doc = results.gather(client, params(tmp_path, kinds=["BareMetalHost"]))
+    assert doc["api_version"] == {"BareMetalHost": "metal3.io/v1alpha1"}
+    assert [path for path, _, _ in client.lists] == ["metal3.io/v1alpha1/BareMetalHost"]  # no Cluster list
+    assert client.lists[0][1] == "scalelab.io/set=scale"  # hosts carry the set label
+    r = doc["kinds"]["BareMetalHost"]
+    assert (r["count"], r["available"], r["provisioned"], r["stuck"]) == (17, 10, 2, 7)
+    assert r["states"] == {"available": 8, "inspecting": 7, "provisioned": 2}
+    # Host i: available 30 + 2i - i = 30 + i s after its creation; provisioned in 100 + 10i s.
+    assert doc["summary"] == {
+        "hosts": 17,
+        "hosts_available": 10,
+        "hosts_provisioned": 2,
+        "host_available_p50_seconds": 34.5,
+        "host_available_p90_seconds": 38.1,
+        "host_available_p99_seconds": 38.91,
+        "host_available_max_seconds": 39.0,
+        "host_provision_p50_seconds": 105.0,
+        "host_provision_p99_seconds": 109.9,
+        "host_drift_pct": 30.0,
+    }
+
+
+def test_gather_hosts_unserved(tmp_path):
+    doc = results.gather(FakeClient(hosts_lab(), groups={}), params(tmp_path, kinds=["BareMetalHost"]))
+    assert doc["api_version"] == {"BareMetalHost": None}
+    assert doc["summary"]["hosts"] == 0
+    assert doc["summary"]["host_available_p50_seconds"] is None
+    assert "clusters" not in doc["summary"]
+
+
+def test_gather_clusters_and_hosts(tmp_path):
+    groups = {"cluster.x-k8s.io": ["v1beta2"], "controlplane.cluster.x-k8s.io": ["v1beta2"], **METAL3}
+    doc = results.gather(FakeClient(lab() + hosts_lab(), groups=groups), params(tmp_path, kinds=list(results.KINDS)))
+    assert doc["summary"]["clusters"] == 12
+    assert doc["summary"]["hosts"] == 17
+    assert doc["summary"]["drift_pct"] == 100.0
+    assert doc["summary"]["host_drift_pct"] == 30.0
+    assert list(doc["kinds"]) == list(results.KINDS)
+
+
+def _host_result(**kw):
+    r = {
+        "count": 4,
+        "available": 3,
+        "provisioned": 1,
+        "time_to_available": {"count": 3, "mean": 20.0, "p50": 20.0, "p90": 28.0, "p99": 29.8, "max": 30.0},
+        "drift": {"count": 3, "window": 1, "first_mean": 10.0, "last_mean": 30.0, "drift_pct": 200.0},
+        "provision": {"count": 1, "mean": 90.0, "p50": 90.0, "p90": 90.0, "p99": 90.0, "max": 90.0},
+    }
+    r.update(kw)
+    return r
+
+
+HOST_SUMMARY = {
+    "hosts": 4,
+    "hosts_available": 3,
+    "hosts_provisioned": 1,
+    "host_available_p50_seconds": 20.0,
+    "host_available_p90_seconds": 28.0,
+    "host_available_p99_seconds": 29.8,
+    "host_available_max_seconds": 30.0,
+    "host_provision_p50_seconds": 90.0,
+    "host_provision_p99_seconds": 90.0,
+    "host_drift_pct": 200.0,
+}
+CLUSTER_RESULT = {
+    "count": 2,
+    "ready": 1,
+    "time_to_ready": {"count": 1, "mean": 5.0, "p50": 5.0, "p90": 5.0, "p99": 5.0, "max": 5.0},
+    "drift": {"count": 1, "window": 0, "first_mean": None, "last_mean": None, "drift_pct": None},
+}
+CLUSTER_SUMMARY = {
+    "clusters": 2,
+    "clusters_ready": 1,
+    "cluster_p50_seconds": 5.0,
+    "cluster_p90_seconds": 5.0,
+    "cluster_p99_seconds": 5.0,
+    "cluster_max_seconds": 5.0,
+    "drift_pct": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("cluster_result", "host_result", "expected"),
+    [
+        (None, None, {}),
+        (CLUSTER_RESULT, None, CLUSTER_SUMMARY),
+        (None, _host_result(), HOST_SUMMARY),
+        (CLUSTER_RESULT, _host_result(), {**CLUSTER_SUMMARY, **HOST_SUMMARY}),
+        (
+            None,
+            _host_result(
+                provisioned=0,
+                provision={"count": 0, "mean": None, "p50": None, "p90": None, "p99": None, "max": None},
+                drift={"count": 3, "window": 1, "first_mean": 0.0, "last_mean": 30.0, "drift_pct": None},
+            ),
+            {
+                **HOST_SUMMARY,
+                "hosts_provisioned": 0,
+                "host_provision_p50_seconds": None,
+                "host_provision_p99_seconds": None,
+                "host_drift_pct": None,
+            },
+        ),
+    ],
+)
+def test_summary(cluster_result, host_result, expected):
+    assert results.summary(cluster_result, host_result) == expected
+
+
+def test_summary_host_result_defaults_to_none():
+    assert results.summary(CLUSTER_RESULT) == CLUSTER_SUMMARY
+
+
+def test_markdown_host_section(tmp_path):
+    doc = results.gather(FakeClient(hosts_lab(), groups=METAL3), params(tmp_path, kinds=["BareMetalHost"]))
+    md = results.markdown(doc)
+    assert "| clusters |" not in md  # no Cluster API kind was asked for
+    assert "| hosts | available | provisioned | to available P50 s | P99 s | drift | provision P50 s | P99 s |" in md
+    assert "| 17 | 10 | 2 | 34.5 | 38.9 | +30.0% | 105.0 | 109.9 |" in md
+    assert "\n## BareMetalHost\n\nAPI: metal3.io/v1alpha1\n\nHosts per state: available 8, inspecting 7, provisioned 2\n" in md
+    assert "| creation -> available | 10 | 34.5 | 38.1 | 38.9 | 39.0 | +30.0% (30.0 s -> 39.0 s, 1 each) |" in md
+    assert "| provisioning | 2 | 105.0 | 109.0 | 109.9 | 110.0 | +10.0% (100.0 s -> 110.0 s, 1 each) |" in md
+    assert "| operation register | 17 | 1.0 | 1.0 | 1.0 | 1.0 | - |" in md
+    assert "| operation inspect | 10 |" in md
+    assert "operation deprovision" not in md
+    assert f"First created {at(0)}, last available {at(39 + 9)}." in md
+    assert "Not settled or in error:\n" in md  # all 7 are listed
+    assert "| host | state | error type | message |" in md
+    assert "| metal3/h-0010 | inspecting | inspection error | timeout \\| waiting for IPA |" in md
+    assert "| metal3/h-0016 | inspecting | - | - |" in md
+    assert md.endswith("\n") and not md.endswith("\n\n")
+
+
+def test_markdown_host_section_cut_and_empty(tmp_path):
+    doc = results.gather(FakeClient(hosts_lab(), groups=METAL3), params(tmp_path, kinds=["BareMetalHost"]))
+    r = doc["kinds"]["BareMetalHost"]
+    r["stuck_objects"] = r["stuck_objects"][:3]
+    assert "Not settled or in error (3 of 7):" in results.markdown(doc)
+    empty = results.gather(FakeClient([], groups={}), params(tmp_path, kinds=["BareMetalHost"]))
+    md = results.markdown(empty)
+    assert "API: not served" in md
+    assert "Hosts per state: none" in md
+    assert "| creation -> available | 0 | - | - | - | - | - |" in md
+    assert "| provisioning | 0 | - | - | - | - | - |" in md
+    assert "| 0 | 0 | 0 | - | - | - | - | - |" in md
+    assert "First created" not in md
+    assert "Not settled" not in md
+
+
+def test_returned_cuts_stuck_hosts():
+    doc = {
+        "kinds": {
+            "Cluster": {"not_ready_objects": list(range(8)), "count": 8},
+            "BareMetalHost": {"stuck_objects": list(range(30)), "stuck": 30, "count": 40},
+        },
+        "summary": {"hosts": 40},
+    }
+    got = results.returned(doc)
+    assert got["kinds"]["BareMetalHost"] == {"stuck_objects": [0, 1, 2, 3, 4], "stuck": 30, "count": 40}
+    assert got["kinds"]["Cluster"]["not_ready_objects"] == [0, 1, 2, 3, 4]
+    assert got["summary"] is doc["summary"]
+    assert len(doc["kinds"]["BareMetalHost"]["stuck_objects"]) == 30  # the written document keeps them all
+
+
+def test_run_returns_cut_host_lists_and_writes_them_all(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "KubeClient", lambda *a, **kw: FakeClient(hosts_lab(), groups=METAL3))
+    p = params(tmp_path, kinds=["BareMetalHost"])
+    changed, result, diff = results.run(p, check_mode=False)
+    assert changed is True
+    assert [o["name"] for o in result["report"]["kinds"]["BareMetalHost"]["stuck_objects"]] == [
+        f"h-{i:04d}" for i in range(10, 15)
+    ]
+    assert result["report"]["kinds"]["BareMetalHost"]["stuck"] == 7
+    written = json.loads((tmp_path / "scale.json").read_text())
+    assert len(written["kinds"]["BareMetalHost"]["stuck_objects"]) == 7
+    assert diff["after"]["hosts_available"] == 10
+    assert "## BareMetalHost" in (tmp_path / "scale.md").read_text()

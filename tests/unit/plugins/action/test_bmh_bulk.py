@@ -132,3 +132,12 @@ def test_run_fails_when_the_wait_times_out():
     )
     assert res["changed"] is True  # the hosts were created all the same
     assert res["wait"]["done"] is False
+
+
+def test_run_fails_when_the_wait_module_fails():
+    failed = {"failed": True, "msg": "kubeconfig=/k: connection refused"}
+    action = Action({**BASE, "wait": {"state": "available"}}, [CREATED, failed])
+    res = action.run(task_vars={})
+    assert res["failed"] is True
+    assert res["msg"] == "kubeconfig=/k: connection refused"
+    assert res["wait"] == dict.fromkeys(("reached", "total", "states", "errors", "seconds", "done"))

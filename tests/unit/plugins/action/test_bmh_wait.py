@@ -116,4 +116,3 @@ def test_valid_args_are_the_module_options():
     from ansible_collections.scalelab.capi.plugins.modules import bmh_wait as module
 
     assert frozenset(bmh_wait.WAIT_ARGS) == frozenset(module.ARGUMENT_SPEC)
-    assert bmh_wait.ActionModule._VALID_ARGS == frozenset(module.ARGUMENT_SPEC)

@@ -289,7 +289,9 @@ BMH_CRD = {
 def test_rewrite_without_webhooks_needs_no_url_or_ca(docs, url, ca_pem):
     before = copy.deepcopy(docs)
     out = components.rewrite(docs, url, ca_pem)
-    assert [d["metadata"]["name"] for d in out] == [d["metadata"]["name"] for d in docs if d.get("kind") in components.KEPT]
+    assert [d["metadata"]["name"] for d in out] == [
+        d["metadata"]["name"] for d in docs if d.get("kind") in components.KEPT
+    ]
     assert "clientConfig" not in str(out)
     assert docs == before
 

@@ -111,4 +111,3 @@ def test_validate_accepts(override):
 def test_validate_rejects(override, match):
     with pytest.raises(SetError, match=match):
         hostops._validate(params(**override))
-

@@ -188,7 +188,8 @@ def test_bmc_address(pattern, network, member, expected):
 )
 def test_bmc_address_rejects(pattern, error):
     r = HostRenderer(params(bmc_address_pattern=pattern))
-    match = rf"^bmc_address_pattern={re.escape(repr(pattern))}: {error}\(.*; use the fields \{{ip\}}, \{{index\}} and \{{name\}}"
+    fields = re.escape("; use the fields {ip}, {index} and {name}, e.g. 'ipmi://{ip}:623'")
+    match = rf"^bmc_address_pattern={re.escape(repr(pattern))}: {error}\(.*\){fields}$"
     with pytest.raises(SetError, match=match):
         r.bmc_address(M1)
 
@@ -379,7 +380,9 @@ def test_rendering_1000_hosts_is_deterministic_and_unique():
     assert hosts[999]["spec"]["bootMACAddress"] == "02:5c:a1:00:03:e8"
     assert hosts[999]["spec"]["bmc"]["address"] == "ipmi://10.200.3.232:623"
     assert hosts[999]["metadata"]["name"] == "hosts-1000"
-    assert all(h["spec"]["image"] == {"url": "http://i/a.img", "checksum": "abc", "checksumType": "auto"} for h in hosts)
+    assert all(
+        h["spec"]["image"] == {"url": "http://i/a.img", "checksum": "abc", "checksumType": "auto"} for h in hosts
+    )
     # Labels are per object: changing one host's leaves the others alone.
     hosts[0]["metadata"]["labels"]["team"] = "changed"
     assert hosts[1]["metadata"]["labels"]["team"] == "metal"

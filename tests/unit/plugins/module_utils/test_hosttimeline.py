@@ -58,7 +58,11 @@ PROVISIONED = {**INSPECTED, "provision": (60, 150)}
             ),
         ),
         (
-            bmh(created=10, state="provisioned", history={"register": (12, 13), "inspect": (13, 50), "provision": (80, 200)}),
+            bmh(
+                created=10,
+                state="provisioned",
+                history={"register": (12, 13), "inspect": (13, 50), "provision": (80, 200)},
+            ),
             HostTimeline(
                 name="h-0001",
                 namespace="metal3",
@@ -176,7 +180,12 @@ def test_host_timeline_without_creation_time():
         (
             "registering",
             {"errorType": "registration error", "errorMessage": "x" * 300, "operationalStatus": "error"},
-            {"state": "registering", "error_type": "registration error", "message": "x" * 200, "operational_status": "error"},
+            {
+                "state": "registering",
+                "error_type": "registration error",
+                "message": "x" * 200,
+                "operational_status": "error",
+            },
         ),
         (
             "provisioned",

@@ -291,7 +291,7 @@ def test_gather_kind_missing_from_served_group(tmp_path, status, raises):
 
 
 def bmh(name, created, state, inspect_end=None, provision=None, error="", labels=None):
-    """A BareMetalHost of set "scale" created at `created` s; inspected until `inspect_end` s; (start, end) provision."""
+    """A host of set "scale" created at `created` s, inspected until `inspect_end` s, provisioned (start, end) s."""
     history = {"register": {"start": at(created + 1), "end": at(created + 2)}}
     if inspect_end is not None:
         history["inspect"] = {"start": at(created + 2), "end": at(inspect_end)}
@@ -450,7 +450,10 @@ def test_markdown_host_section(tmp_path):
     assert "| clusters |" not in md  # no Cluster API kind was asked for
     assert "| hosts | available | provisioned | to available P50 s | P99 s | drift | provision P50 s | P99 s |" in md
     assert "| 17 | 10 | 2 | 34.5 | 38.9 | +30.0% | 105.0 | 109.9 |" in md
-    assert "\n## BareMetalHost\n\nAPI: metal3.io/v1alpha1\n\nHosts per state: available 8, inspecting 7, provisioned 2\n" in md
+    assert (
+        "\n## BareMetalHost\n\nAPI: metal3.io/v1alpha1\n\nHosts per state: available 8, inspecting 7, provisioned 2\n"
+        in md
+    )
     assert "| creation -> available | 10 | 34.5 | 38.1 | 38.9 | 39.0 | +30.0% (30.0 s -> 39.0 s, 1 each) |" in md
     assert "| provisioning | 2 | 105.0 | 109.0 | 109.9 | 110.0 | +10.0% (100.0 s -> 110.0 s, 1 each) |" in md
     assert "| operation register | 17 | 1.0 | 1.0 | 1.0 | 1.0 | - |" in md

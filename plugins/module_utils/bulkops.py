@@ -93,12 +93,12 @@ class Bulk:
 
     def wait_gone(self, api_version: str, kind: str, set_name: str, timeout: float) -> list[dict]:
         """Poll the set's objects of a kind until none is left; return what is left at the timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = []
+
+        def left() -> list[dict]:
+            out = []
             path = self.client.path(api_version, kind)
             for page in self.client.list_pages(path, label_selector=f"{SET_LABEL}={set_name}", policy=self.policy):
-                left.extend(
+                out.extend(
                     {
                         "name": i["metadata"]["name"],
                         "namespace": i["metadata"].get("namespace", ""),
@@ -106,9 +106,19 @@ class Bulk:
                     }
                     for i in page
                 )
-            if not left or time.monotonic() >= deadline:
-                return left
-            time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+            return out
+
+        return wait_until(left, timeout)
+
+
+def wait_until(left: Callable[[], list], timeout: float, interval: float = 2.0) -> list:
+    """Call left() until it returns nothing or timeout passes; return its last answer (what is still pending)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = left()
+        if not pending or time.monotonic() >= deadline:
+            return pending
+        time.sleep(min(interval, max(0.1, deadline - time.monotonic())))
 
 
 def call_report(result: BulkResult, policy: RetryPolicy) -> dict:

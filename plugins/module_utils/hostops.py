@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.scalelab.capi.plugins.module_utils.bulkops import Bulk, call_report
+from ansible_collections.scalelab.capi.plugins.module_utils.bulkops import Bulk, call_report, wait_until
 from ansible_collections.scalelab.capi.plugins.module_utils.clusterops import BulkFailed
 from ansible_collections.scalelab.capi.plugins.module_utils.clusterset import SET_LABEL, namespace_object
 from ansible_collections.scalelab.capi.plugins.module_utils.hostset import (
@@ -42,6 +42,8 @@ STATES = (
     "deleting",
     "unmanaged",
 )
+# States in which a host still holds (or is giving up) an image: not yet free to be provisioned again.
+BUSY_STATES = ("provisioning", "provisioned", "deprovisioning")
 __all__ = ["BulkFailed", "SetError", "run", "snapshot"]
 
 
@@ -64,6 +66,7 @@ def hosts(client: KubeClient, set_name: str, policy=None) -> dict[str, dict]:
             out[md["name"]] = {
                 "namespace": md.get("namespace", ""),
                 "image": ((h.get("spec") or {}).get("image") or {}).get("url", ""),
+                "provisioned_image": ((status.get("provisioning") or {}).get("image") or {}).get("url", ""),
                 "state": (status.get("provisioning") or {}).get("state", ""),
                 "error": status.get("errorMessage", ""),
                 "error_type": status.get("errorType", ""),
@@ -155,6 +158,9 @@ def ensure_present(
 
     todo = [m for m in set_members if renderer.secret_name(m) not in secrets or m.name not in found]
     images = [(m, img) for m, img in _image_changes(p, set_members, found) if m.name in found]
+    # A host whose image goes away or is replaced gives its image up first (see _set_images).
+    removals = [m for m, _ in images if found[m.name]["image"]]
+    sets = [(m, img) for m, img in images if img]
     hosts_state = {
         "wanted": len(set_members),
         "existing_before": sum(1 for m in set_members if m.name in found),
@@ -165,7 +171,7 @@ def ensure_present(
     }
     before_prov = sum(1 for h in found.values() if h["image"])
     state = {"hosts": hosts_state, "objects": 0, "calls": {}}
-    after_prov = before_prov + sum(1 for _, i in images if i) - sum(1 for _, i in images if not i)
+    after_prov = before_prov + sum(1 for _, i in images if i) - len(removals)
     after_prov += sum(1 for m in todo if m.name not in found and m.name in with_image)
     state["diff"] = {
         "before": {"hosts": hosts_state["existing_before"], "with_image": before_prov},
@@ -175,8 +181,8 @@ def ensure_present(
         return False, state
     if check:
         hosts_state["created"] = sum(1 for m in todo if m.name not in found)
-        hosts_state["image_set"] = sum(1 for _, i in images if i)
-        hosts_state["image_removed"] = len(images) - hosts_state["image_set"]
+        hosts_state["image_set"] = len(sets)
+        hosts_state["image_removed"] = len(images) - len(sets)
         return True, state
 
     total = None
@@ -199,24 +205,11 @@ def ensure_present(
         if not total.failed:
             hosts_state["created"] = sum(1 for m in todo if m.name not in found)
     if images and (total is None or not total.failed):
-        res = _batches(
-            bulk,
-            p,
-            images,
-            lambda mi, acquire: [
-                bulk.patch(("BareMetalHost", mi[0].namespace, mi[0].name), BMH_API, {"spec": {"image": mi[1]}}, acquire)
-            ],
-            lambda mi: f"BareMetalHost {mi[0].namespace}/{mi[0].name} image",
-        )
+        res = _set_images(bulk, p, removals, sets)
         if not res.failed:
-            hosts_state["image_set"] = sum(1 for _, i in images if i)
-            hosts_state["image_removed"] = len(images) - hosts_state["image_set"]
-        if total is None:
-            total = res
-        else:
-            seconds = total.seconds + res.seconds
-            total.merge(res)
-            total.seconds = seconds
+            hosts_state["image_set"] = len(sets)
+            hosts_state["image_removed"] = len(images) - len(sets)
+        total = _merged(total, res)
     state["calls"] = call_report(total, bulk.policy)
     if total.failed:
         raise BulkFailed(
@@ -227,6 +220,56 @@ def ensure_present(
     if hosts_state["created"] and total.seconds > 0:
         state["hosts_per_second"] = round(hosts_state["created"] / total.seconds, 2)
     return True, state
+
+
+def _set_images(bulk: Bulk, p: dict, removals: list[Member], sets: list[tuple[Member, dict]]):
+    """Remove images, wait until no host of the set is deprovisioning, then set images.
+
+    Sequential because BMO's test mode (v0.6.0) keeps one fixture state for every host: a host deprovisioning
+    while another provisions clear each other's image forever. Real provisioners only lose a little time.
+    """
+
+    def patch(pairs: list[tuple[Member, dict | None]]):
+        return _batches(
+            bulk,
+            p,
+            pairs,
+            lambda mi, acquire: [
+                bulk.patch(("BareMetalHost", mi[0].namespace, mi[0].name), BMH_API, {"spec": {"image": mi[1]}}, acquire)
+            ],
+            lambda mi: f"BareMetalHost {mi[0].namespace}/{mi[0].name} image",
+        )
+
+    total = patch([(m, None) for m in removals]) if removals else None
+    if total is not None and (total.failed or not sets):
+        return total
+    names = {m.name for m in removals}
+
+    def busy() -> list[str]:
+        # The hosts giving an image up now, and any host of the set still deprovisioning from an earlier run.
+        now = hosts(bulk.client, p["name"], bulk.policy)
+        return sorted(
+            n for n, h in now.items() if (n in names and h["state"] in BUSY_STATES) or h["state"] == "deprovisioning"
+        )
+
+    left = wait_until(busy, p["delete_timeout"])
+    if left:
+        raise BulkFailed(
+            f"set {p['name']}: {len(left)} host(s) still deprovisioning after delete_timeout="
+            f"{p['delete_timeout']}s (first: {left[0]}); images are set once they are done, run again to resume",
+            {"changed": total is not None, "left": left[:20]},
+        )
+    return _merged(total, patch(sets))
+
+
+def _merged(total, res):
+    """Two bulk phases as one result (calls, failures, latencies; seconds added)."""
+    if total is None:
+        return res
+    seconds = total.seconds + res.seconds
+    total.merge(res)
+    total.seconds = seconds
+    return total
 
 
 def _ensure_namespace(bulk: Bulk, p: dict) -> None:
@@ -284,6 +327,21 @@ def ensure_absent(bulk: Bulk, p: dict, check: bool) -> tuple[bool, dict]:
     return changed, state
 
 
+def reached_state(h: dict, target: str) -> bool:
+    """Whether a host (as hosts() reads it) has settled in `target`, not merely passing through it.
+
+    Right after bmh_bulk changes images BMO has not acted yet: a host still "provisioned" with its old image, or
+    "available" with an image it is about to get, must not count.
+    """
+    if h["state"] != target:
+        return False
+    if target == "provisioned":
+        return bool(h["image"]) and h["provisioned_image"] == h["image"]
+    if target == "available":
+        return not h["image"]
+    return True
+
+
 def snapshot(client: KubeClient, set_name: str, target: str, count: int) -> dict:
     """One poll of a set for waiting: hosts per state, how many reached `target`, the first errors."""
     check_served(client)
@@ -302,7 +360,7 @@ def snapshot(client: KubeClient, set_name: str, target: str, count: int) -> dict
                     "error": h["error"][:200],
                 }
             )
-    reached = states.get(target, 0)
+    reached = sum(1 for h in bulk_hosts.values() if reached_state(h, target))
     return {
         "total": len(bulk_hosts),
         "states": dict(sorted(states.items())),

@@ -11,6 +11,10 @@ version_added: 0.3.0
 description:
   - Polls the BareMetalHosts labelled C(scalelab.io/set=<name>) (one paginated list per poll) until O(count) of
     them are in O(state) (C(status.provisioning.state)), or O(timeout) passes.
+  - Only settled hosts count, so a wait right after M(scalelab.capi.bmh_bulk) changed images does not count
+    hosts BMO has not acted on yet. C(provisioned) counts hosts provisioned with the image their spec asks for
+    (C(status.provisioning.image.url) equal to C(spec.image.url)); C(available) counts available hosts whose spec
+    has no image.
   - The action plugin of the same name prints one progress line per O(report_every) seconds on the controller
     (hosts per state, hosts per minute, ETA); the module itself polls for at most O(window) seconds per call.
   - On timeout it fails listing the hosts per state and the first hosts with an error (C(status.errorMessage)).

@@ -52,8 +52,10 @@ class Lab:
             cmd.append("--check")
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        # Action plugins that wait print progress lines before the JSON document.
+        doc = proc.stdout if proc.stdout.startswith("{") else proc.stdout[proc.stdout.find("\n{") + 1 :]
         try:
-            out = json.loads(proc.stdout)
+            out = json.loads(doc)
             res = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
         except (ValueError, KeyError, IndexError) as e:
             raise AssertionError(f"ansible {module}: no JSON: {proc.stdout[-2000:]} {proc.stderr[-2000:]}") from e

@@ -76,9 +76,10 @@ def test_results_report_time_to_available_and_provisioning(hosts_lab):
     with open(os.path.join(hosts_lab.dir, "results", "ith.json")) as f:
         doc = json.load(f)
     s = doc["summary"]
-    assert s["hosts"] == 12 and s["hosts_available"] == 9 and s["hosts_provisioned"] == 3, s
-    assert 0 <= s["host_available_p50"] <= s["host_available_max"] < 300
-    assert s["host_provision_p50"] is not None and s["host_provision_p50"] >= 0
+    # hosts_available counts every host that reached available, the provisioned ones included.
+    assert s["hosts"] == 12 and s["hosts_available"] == 12 and s["hosts_provisioned"] == 3, s
+    assert 0 <= s["host_available_p50_seconds"] <= s["host_available_max_seconds"] < 300
+    assert s["host_provision_p50_seconds"] is not None and s["host_provision_p50_seconds"] >= 0
     assert doc["run"]["stack"] == "capi-1.7" and doc["run"]["versions"]["baremetal_operator"] == "v0.6.0"
     with open(os.path.join(hosts_lab.dir, "results", "ith.md")) as f:
         md = f.read()
@@ -92,7 +93,13 @@ def test_second_hosts_converge_changes_nothing(hosts_lab):
 
 
 def test_fewer_provisioned_deprovisions_the_others(hosts_lab):
-    image = {"url": "http://127.0.0.1/i.qcow2", "checksum": "abc", "disk_format": "qcow2"}
+    # The scenario's image (scale.yml's default): only the number of provisioned hosts changes.
+    image = {
+        "url": "http://127.0.0.1/images/scalelab.qcow2",
+        "checksum": "http://127.0.0.1/images/scalelab.qcow2.sha256sum",
+        "checksum_type": "sha256",
+        "disk_format": "qcow2",
+    }
     args = {"kubeconfig": hosts_lab.kubeconfig, "name": "ith", "count": 12, "namespace": "itest-metal3", "image": image}
     check = hosts_lab.module("bmh_bulk", check=True, provisioned=1, **args)
     assert check["changed"] and check["hosts"]["image_removed"] == 2, check
@@ -155,7 +162,10 @@ def test_interrupted_create_resumes_and_delete_leaves_nothing(hosts_lab):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    time.sleep(2)  # calls already sent may still land
     before = {h["metadata"]["name"] for h in bmhs(hosts_lab, "itest-res", "res")}
+    time.sleep(3)
+    assert len(bmhs(hosts_lab, "itest-res", "res")) == len(before), "a writer survived the kill"
     assert 8 <= len(before) < 60, len(before)
     # Secrets are written before their host: a host never lacks its credentials, even when cut off.
     sec = {s["metadata"]["name"] for s in secrets(hosts_lab, "itest-res", "res")}

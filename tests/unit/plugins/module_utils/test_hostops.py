@@ -111,3 +111,38 @@ def test_validate_accepts(override):
 def test_validate_rejects(override, match):
     with pytest.raises(SetError, match=match):
         hostops._validate(params(**override))
+
+
+A, B = "http://img/a.qcow2", "http://img/b.qcow2"
+
+
+@pytest.mark.parametrize(
+    ("state", "image", "provisioned_image", "target", "want"),
+    [
+        ("provisioned", A, A, "provisioned", True),
+        # the spec asks for a new image BMO has not acted on yet: still the old one
+        ("provisioned", B, A, "provisioned", False),
+        # the image was just removed: still provisioned, about to deprovision
+        ("provisioned", "", A, "provisioned", False),
+        ("provisioning", A, "", "provisioned", False),
+        ("available", "", "", "available", True),
+        # about to be provisioned
+        ("available", A, "", "available", False),
+        ("deprovisioning", "", A, "available", False),
+        ("inspecting", "", "", "inspecting", True),
+        ("ready", "", "", "available", False),
+    ],
+)
+def test_reached_state_counts_only_settled_hosts(state, image, provisioned_image, target, want):
+    h = {"state": state, "image": image, "provisioned_image": provisioned_image}
+    assert hostops.reached_state(h, target) is want
+
+
+@pytest.mark.parametrize("state", ["provisioning", "provisioned", "deprovisioning"])
+def test_busy_states_hold_an_image(state):
+    assert state in hostops.BUSY_STATES
+
+
+@pytest.mark.parametrize("state", ["available", "ready", "registering", "inspecting", ""])
+def test_free_states_are_not_busy(state):
+    assert state not in hostops.BUSY_STATES

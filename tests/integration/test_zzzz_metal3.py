@@ -5,6 +5,8 @@ refused before any write, the BMC password kept out of logs, and deletion that l
 from __future__ import annotations
 
 import base64
+import contextlib
+import glob
 import json
 import os
 import signal
@@ -34,6 +36,21 @@ def bmhs(lab, namespace: str, set_name: str) -> list[dict]:
 
 def secrets(lab, namespace: str, set_name: str) -> list[dict]:
     return lab.objects(f"/api/v1/namespaces/{namespace}/secrets", f"scalelab.io/set={set_name}")
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
 
 
 def namespace_exists(lab, namespace: str) -> bool:
@@ -152,7 +169,7 @@ def test_interrupted_create_resumes_and_delete_leaves_nothing(hosts_lab):
     args = {"kubeconfig": hosts_lab.kubeconfig, "name": "res", "count": 60, "namespace": "itest-res"}
     # Slow on purpose (5 calls/s, 2 objects per host) so the kill lands mid-run.
     cmd = hosts_lab.module_cmd("bmh_bulk", qps=5, burst=1, concurrency=2, **args)
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -160,7 +177,10 @@ def test_interrupted_create_resumes_and_delete_leaves_nothing(hosts_lab):
                 break
             time.sleep(0.5)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        # The whole tree: Ansible's workers run in sessions of their own, the module under them.
+        for pid in [proc.pid, *descendants(proc.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait()
     time.sleep(2)  # calls already sent may still land
     before = {h["metadata"]["name"] for h in bmhs(hosts_lab, "itest-res", "res")}

@@ -19,8 +19,8 @@ description:
   - O(provisioned=K) makes the first K hosts (by index) carry O(image), which makes BMO provision them, and
     removes the image from the others (BMO deprovisions them); unset leaves images as they are. Images are
     removed (or replaced) first and set only once no host of the set is deprovisioning (waiting up to
-    O(delete_timeout)): the Bare Metal Operator's test mode (v0.6.0) keeps one fixture state for all hosts, so a
-    host provisioning while another deprovisions would keep both from ever finishing.
+    O(delete_timeout)), because the Bare Metal Operator's test mode (v0.6.0) keeps one fixture state for all
+    hosts, so a host provisioning while another deprovisions would keep both from ever finishing.
   - Before the first write the first missing host's objects are sent with C(dryRun=All), so objects the API
     refuses fail at once. API calls share one token bucket (O(qps), O(burst)) over O(concurrency) threads;
     429 answers honour C(Retry-After), 5xx and connection errors are retried for O(retry_timeout) seconds.

@@ -124,7 +124,9 @@ class Lab:
         for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
             try:
                 with open(cmdline, "rb") as f:
-                    if self.dir.encode() in f.read():
+                    # The directory or a path under it (arguments end in NUL): not .../itest17 for .../itest.
+                    args, d = f.read(), self.dir.encode()
+                    if d + b"/" in args or d + b"\0" in args or args.endswith(d):
                         pids.append(int(cmdline.split("/")[2]))
             except OSError:
                 continue

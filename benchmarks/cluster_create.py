@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from common import BIN, LAB_KUBECONFIG, ROOT, module
+from common import BIN, LAB_KUBECONFIG, ROOT, module, rawcreate, timed_bash
 
 CLUSTER_YAML = """\
 apiVersion: cluster.x-k8s.io/{api}
@@ -62,9 +62,7 @@ def seed_loop(kubeconfig: str, kubectl: str, n: int, api: str) -> float:
             f"for i in $(seq -w 1 {n}); do name=bench-seed-00$i; "
             f'sed "s/in-memory-test/$name/g" {path} | {kubectl} --kubeconfig {kubeconfig} apply -f - >/dev/null; done'
         )
-        t0 = time.monotonic()
-        subprocess.run(["bash", "-c", script], check=True)
-        return time.monotonic() - t0
+        return timed_bash(script)
 
 
 def k8s_loop(kubeconfig: str, n: int, api: str) -> float:
@@ -113,16 +111,7 @@ def k8s_loop(kubeconfig: str, n: int, api: str) -> float:
 
 
 def raw(kubeconfig: str, n: int, api: str) -> dict:
-    binary = os.path.expanduser("~/.cache/scalelab/bench/rawcreate")
-    src = os.path.join(ROOT, "benchmarks", "rawcreate")
-    subprocess.run(["go", "build", "-mod=readonly", "-o", binary, "."], cwd=src, check=True)
-    out = subprocess.run(
-        [binary, "-kubeconfig", kubeconfig, "-n", str(n), "-set", "bench-raw", "-api-version", api],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout)
+    return rawcreate(kubeconfig, "-n", str(n), "-set", "bench-raw", "-api-version", api)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".venv", "bin")
@@ -23,3 +24,18 @@ def module(module_name: str, **args) -> dict:
     if res.get("failed"):
         sys.exit(f"{module_name} failed: {res.get('msg')}")
     return res
+
+
+def rawcreate(kubeconfig: str, *args: str) -> dict:
+    """Build benchmarks/rawcreate (its own go.mod) and run it; returns its JSON (created, failed, seconds)."""
+    binary = os.path.expanduser("~/.cache/scalelab/bench/rawcreate")
+    subprocess.run(["go", "build", "-mod=readonly", "-o", binary, "."], cwd=f"{ROOT}/benchmarks/rawcreate", check=True)
+    out = subprocess.run([binary, "-kubeconfig", kubeconfig, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def timed_bash(script: str) -> float:
+    """Seconds one bash script takes (the shell workflows the benchmarks compare with)."""
+    t0 = time.monotonic()
+    subprocess.run(["bash", "-c", script], check=True)
+    return time.monotonic() - t0

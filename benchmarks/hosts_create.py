@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from common import LAB_KUBECONFIG, ROOT, module
+from common import LAB_KUBECONFIG, module, rawcreate, timed_bash
 
 HOST_YAML = """\
 apiVersion: v1
@@ -84,9 +84,7 @@ def seed_loop(kubeconfig: str, kubectl: str, n: int) -> float:
             f'sed -e "s/HOSTNAME/$name/g" -e "s/MACBYTE/$mac/" -e "s/IPBYTE/$i/" {path} '
             f"| {kubectl} --kubeconfig {kubeconfig} apply -f - >/dev/null; done"
         )
-        t0 = time.monotonic()
-        subprocess.run(["bash", "-c", script], check=True)
-        return time.monotonic() - t0
+        return timed_bash(script)
 
 
 def stream_apply(kubeconfig: str, kubectl: str, n: int) -> float:
@@ -102,9 +100,7 @@ def stream_apply(kubeconfig: str, kubectl: str, n: int) -> float:
             f'sed -e "s/HOSTNAME/$name/g" -e "s/00:00:MACBYTE/00:$mac/" -e "s/0.IPBYTE/$((i / 256)).$((i % 256))/" '
             f"{path}; done | {kubectl} --kubeconfig {kubeconfig} apply -f - >/dev/null"
         )
-        t0 = time.monotonic()
-        subprocess.run(["bash", "-c", script], check=True)
-        return time.monotonic() - t0
+        return timed_bash(script)
 
 
 def bmo(kubeconfig: str, action: str) -> None:
@@ -117,17 +113,7 @@ def bmo(kubeconfig: str, action: str) -> None:
 
 def raw(kubectl: str, kubeconfig: str, n: int) -> dict:
     make_namespace(kubectl, kubeconfig, "bench-raw")
-    binary = os.path.expanduser("~/.cache/scalelab/bench/rawcreate")
-    src = os.path.join(ROOT, "benchmarks", "rawcreate")
-    subprocess.run(["go", "build", "-mod=readonly", "-o", binary, "."], cwd=src, check=True)
-    out = subprocess.run(
-        [binary, "-kubeconfig", kubeconfig, "-kind", "host", "-n", str(n), "-set", "bench-raw"]
-        + ["-namespace", "bench-raw"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout)
+    return rawcreate(kubeconfig, "-kind", "host", "-n", str(n), "-set", "bench-raw", "-namespace", "bench-raw")
 
 
 def main() -> None:

@@ -52,14 +52,18 @@ def sha256_file(path: str) -> str:
 
 
 def wrapper_digest(src: str) -> str:
-    """Digest of go.mod and go.sum: the whole input of a wrapper module."""
+    """Digest of go.mod, go.sum and any Go sources of our own beside them (a program such as the API server farm).
+
+    Upstream wrappers hold only go.mod and go.sum, so their digest is that of those two files.
+    """
     h = hashlib.sha256()
     for name in ("go.mod", "go.sum"):
-        path = os.path.join(src, name)
-        if not os.path.isfile(path):
+        if not os.path.isfile(os.path.join(src, name)):
             raise GoBuildError(f"src={src}: {name} is missing (a wrapper module is go.mod + go.sum)")
+    sources = sorted(n for n in os.listdir(src) if n.endswith(".go") and os.path.isfile(os.path.join(src, n)))
+    for name in ["go.mod", "go.sum", *sources]:
         h.update(name.encode() + b"\0")
-        with open(path, "rb") as f:
+        with open(os.path.join(src, name), "rb") as f:
             h.update(f.read())
     return h.hexdigest()
 

@@ -79,6 +79,18 @@ def test_wrapper_digest_follows_content(tmp_path):
     assert gobuild.wrapper_digest(src) != before
 
 
+def test_wrapper_digest_follows_own_go_sources(tmp_path):
+    src = _wrapper(tmp_path)
+    before = gobuild.wrapper_digest(src)
+    with open(os.path.join(src, "main.go"), "w") as f:
+        f.write("package main\n")
+    with_source = gobuild.wrapper_digest(src)
+    assert with_source != before
+    with open(os.path.join(src, "main.go"), "a") as f:
+        f.write("func main() {}\n")
+    assert gobuild.wrapper_digest(src) != with_source
+
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [

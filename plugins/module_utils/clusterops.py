@@ -11,6 +11,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.clusterset import (
     Member,
     Renderer,
     SetError,
+    endpoints,
     key,
     members,
     namespace_object,
@@ -81,7 +82,8 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
 
 def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Member], check: bool) -> tuple[bool, dict]:
     docs, variables = _documents(p, api_version)
-    renderer = Renderer(docs, variables, p["name"], p["labels"])
+    pool = p.get("endpoint_pool") or []
+    renderer = Renderer(docs, variables, p["name"], p["labels"], endpoints(pool, len(set_members)))
     kinds = sorted({(d["apiVersion"], d["kind"]) for d in docs})
     if p["namespace_per_cluster"]:
         kinds.append(("v1", "Namespace"))

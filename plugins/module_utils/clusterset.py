@@ -124,6 +124,41 @@ def parse_template(text: str) -> list[dict]:
     return docs
 
 
+ENDPOINT_VARS = ("CONTROL_PLANE_HOST", "CONTROL_PLANE_PORT")
+
+
+def endpoints(pool: list[dict], count: int) -> list[tuple[str, int]]:
+    """The control-plane endpoint of clusters 1..count, dealt round-robin over the pool's farms.
+
+    Cluster i (0-based slot i-1) goes to farm (i-1) % len(pool) at its port_min + (i-1) // len(pool): fixed by
+    the index, so a re-run or a resumed run gives every cluster the endpoint it was created with.
+    """
+    if not pool:
+        return []
+    for n, farm in enumerate(pool):
+        host, lo, hi = farm.get("host"), farm.get("port_min"), farm.get("port_max")
+        if not host or not isinstance(lo, int) or not isinstance(hi, int) or not 0 < lo <= hi < 65536:
+            raise SetError(f"endpoint_pool[{n}]={farm!r} needs host and port_min <= port_max within 1-65535")
+    seen: dict[str, int] = {}
+    for n, farm in enumerate(pool):
+        if farm["host"] in seen:
+            raise SetError(f"endpoint_pool[{n}]: host {farm['host']} is already endpoint_pool[{seen[farm['host']]}]")
+        seen[farm["host"]] = n
+    out = []
+    for slot in range(count):
+        farm = pool[slot % len(pool)]
+        port = farm["port_min"] + slot // len(pool)
+        if port > farm["port_max"]:
+            capacity = sum(f["port_max"] - f["port_min"] + 1 for f in pool)
+            raise SetError(
+                f"count={count} needs more endpoints than endpoint_pool has ({farm['host']} "
+                f"{farm['port_min']}-{farm['port_max']} is full; {capacity} ports in all): widen the farms' "
+                "port ranges or add a farm"
+            )
+        out.append((farm["host"], port))
+    return out
+
+
 class Renderer:
     """Substitutes ${VARS} in a template's documents for each member, fast enough for 10k clusters.
 
@@ -131,18 +166,35 @@ class Renderer:
     that is a whole string ("${COUNT}") takes the variable's JSON type, so numbers stay numbers.
     """
 
-    def __init__(self, docs: list[dict], variables: dict, set_name: str, extra_labels: dict):
+    def __init__(
+        self,
+        docs: list[dict],
+        variables: dict,
+        set_name: str,
+        extra_labels: dict,
+        cluster_endpoints: list[tuple[str, int]] | None = None,
+    ):
         self.text = json.dumps(docs)
         self.variables = dict(variables)
         self.set_name = set_name
         self.extra_labels = dict(extra_labels)
+        self.endpoints = cluster_endpoints or []
         used = set(_VAR.findall(self.text))
         missing = used - set(self.variables) - {"CLUSTER_NAME", "NAMESPACE", "INDEX"}
+        if self.endpoints:
+            missing -= set(ENDPOINT_VARS)
+        if missing & set(ENDPOINT_VARS):
+            raise SetError(
+                f"template uses ${{{'}, ${'.join(sorted(missing & set(ENDPOINT_VARS)))}}}: set endpoint_pool "
+                "(the API server farms the clusters' endpoints are dealt from)"
+            )
         if missing:
             raise SetError(f"template uses ${{{'}, ${'.join(sorted(missing))}}} but variables does not set it")
 
     def render(self, m: Member) -> list[dict]:
         values = {**self.variables, "CLUSTER_NAME": m.name, "NAMESPACE": m.namespace, "INDEX": m.index}
+        if self.endpoints:
+            values["CONTROL_PLANE_HOST"], values["CONTROL_PLANE_PORT"] = self.endpoints[m.index - 1]
         # One pass each, so a value that itself contains ${...} is never substituted again.
         text = _WHOLE.sub(lambda x: json.dumps(values[x.group(1)]), self.text)
         text = _VAR.sub(lambda x: json.dumps(str(values[x.group(1)]))[1:-1], text)

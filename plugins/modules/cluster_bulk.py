@@ -51,6 +51,29 @@ options:
     description: Seconds O(state=absent) waits for the set's objects to be gone (finalizers).
     type: float
     default: 900.0
+  endpoint_pool:
+    description:
+      - Where the clusters' control-plane endpoints are served from, one entry per API server farm (role
+        scalelab.capi.apiserver_farm publishes its entry as the fact C(apiserver_farm_endpoint_pool)).
+      - Cluster i gets farm C((i-1) % n) and port C(port_min + (i-1) // n), fixed by its index, and the template
+        reads them as C(${CONTROL_PLANE_HOST}) and C(${CONTROL_PLANE_PORT}). A count the pool cannot hold fails
+        before anything is created.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: Address the farm serves (its apiserver_farm_host).
+        type: str
+        required: true
+      port_max:
+        description: Last port of the farm's range.
+        type: int
+        required: true
+      port_min:
+        description: First port of the farm's range.
+        type: int
+        required: true
   kubeconfig:
     description: Kubeconfig of the management cluster.
     type: path
@@ -170,6 +193,19 @@ EXAMPLES = r"""
     variables:
       KUBERNETES_VERSION: v1.35.4
 
+- name: 50 Metal3 clusters whose API servers the farms serve (endpoints dealt over two farms)
+  scalelab.capi.cluster_bulk:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: m3
+    count: 50
+    namespace: metal3
+    template: "{{ lookup('ansible.builtin.file', 'metal3-cluster.yaml') }}"
+    endpoint_pool:
+      - {host: 10.0.0.11, port_min: 30000, port_max: 30999}
+      - {host: 10.0.0.12, port_min: 30000, port_max: 30999}
+    variables:
+      KUBERNETES_VERSION: v1.29.0
+
 - name: Delete the set and wait for Cluster API to finish
   scalelab.capi.cluster_bulk:
     kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
@@ -216,6 +252,16 @@ ARGUMENT_SPEC = {
     "concurrency": {"type": "int", "default": 16},
     "count": {"type": "int", "default": 0},
     "delete_timeout": {"type": "float", "default": 900.0},
+    "endpoint_pool": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "host": {"type": "str", "required": True},
+            "port_max": {"type": "int", "required": True},
+            "port_min": {"type": "int", "required": True},
+        },
+    },
     "labels": {"type": "dict", "default": {}},
     "name": {"type": "str", "required": True},
     "name_pattern": {"type": "str", "default": "{name}-{index:04d}"},

@@ -445,3 +445,60 @@ def test_key_matches_rendered_and_listed_objects():
     (rendered,) = clusterset.Renderer([_doc("v")], {}, "lab", {}).render(M7)
     listed = {"kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "ns-a", "resourceVersion": "12"}}
     assert clusterset.key(rendered) == clusterset.key(listed) == ("ConfigMap", "ns-a", "cm")
+
+
+FARM_A = {"host": "10.0.0.1", "port_min": 30000, "port_max": 30002}
+FARM_B = {"host": "10.0.0.2", "port_min": 31000, "port_max": 31000}
+
+
+@pytest.mark.parametrize(
+    ("pool", "count", "expected"),
+    [
+        ([], 3, []),
+        ([FARM_A], 0, []),
+        ([FARM_A], 3, [("10.0.0.1", 30000), ("10.0.0.1", 30001), ("10.0.0.1", 30002)]),
+        # Round-robin over farms: cluster 1 -> A, 2 -> B, 3 -> A's next port.
+        ([FARM_A, FARM_B], 3, [("10.0.0.1", 30000), ("10.0.0.2", 31000), ("10.0.0.1", 30001)]),
+    ],
+)
+def test_endpoints(pool, count, expected):
+    assert clusterset.endpoints(pool, count) == expected
+
+
+@pytest.mark.parametrize(
+    ("pool", "count", "match"),
+    [
+        ([FARM_A], 4, r"^count=4 needs more endpoints than endpoint_pool has \(10\.0\.0\.1 30000-30002 is full"),
+        ([FARM_A, FARM_B], 4, r"10\.0\.0\.2 31000-31000 is full"),
+        ([{"host": "h", "port_min": 5, "port_max": 4}], 1, r"^endpoint_pool\[0\]=.*port_min <= port_max"),
+        ([{"host": "", "port_min": 1, "port_max": 4}], 1, r"^endpoint_pool\[0\]=.*needs host"),
+        ([{"host": "h", "port_min": 1, "port_max": 70000}], 1, r"within 1-65535"),
+        ([FARM_A, dict(FARM_A)], 1, r"^endpoint_pool\[1\]: host 10\.0\.0\.1 is already endpoint_pool\[0\]$"),
+    ],
+)
+def test_endpoints_rejects(pool, count, match):
+    with pytest.raises(SetError, match=match):
+        clusterset.endpoints(pool, count)
+
+
+def test_renderer_endpoints_per_member():
+    doc = {
+        "apiVersion": "v1",
+        "kind": "X",
+        "metadata": {"name": "${CLUSTER_NAME}"},
+        "spec": {"host": "${CONTROL_PLANE_HOST}", "port": "${CONTROL_PLANE_PORT}"},
+    }
+    eps = clusterset.endpoints([FARM_A, FARM_B], 3)
+    r = clusterset.Renderer([doc], {}, "lab", {}, eps)
+    got = [r.render(Member(i, f"c-{i}", "ns"))[0]["spec"] for i in (1, 2, 3)]
+    assert got == [
+        {"host": "10.0.0.1", "port": 30000},
+        {"host": "10.0.0.2", "port": 31000},
+        {"host": "10.0.0.1", "port": 30001},
+    ]
+
+
+def test_renderer_endpoint_vars_need_a_pool():
+    doc = {"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "spec": {"port": "${CONTROL_PLANE_PORT}"}}
+    with pytest.raises(SetError, match=r"^template uses \$\{CONTROL_PLANE_PORT\}: set endpoint_pool"):
+        clusterset.Renderer([doc], {}, "lab", {})

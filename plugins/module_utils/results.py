@@ -19,13 +19,14 @@ from ansible_collections.scalelab.capi.plugins.module_utils.kube import KubeClie
 from ansible_collections.scalelab.capi.plugins.module_utils.timeline import Accumulator
 
 SCHEMA = 1
-KINDS = ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine", "BareMetalHost")
-CLUSTER_KINDS = KINDS[:4]
+KINDS = ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine", "Metal3Machine", "BareMetalHost")
+CLUSTER_KINDS = KINDS[:5]
 GROUPS = {
     "Cluster": "cluster.x-k8s.io",
     "KubeadmControlPlane": "controlplane.cluster.x-k8s.io",
     "MachineDeployment": "cluster.x-k8s.io",
     "Machine": "cluster.x-k8s.io",
+    "Metal3Machine": "infrastructure.cluster.x-k8s.io",
     "BareMetalHost": "metal3.io",
 }
 RETURNED_NOT_READY = 5
@@ -96,8 +97,9 @@ def gather(client: KubeClient, params: dict) -> dict:
             results[kind] = cluster_result
             continue
         if kind == "BareMetalHost":
-            acc = HostAccumulator()  # hosts carry the set label themselves
-            for item in _items(client, served[GROUPS[kind]], kind, selector, params["page_size"]):
+            acc = HostAccumulator()  # hosts carry a set label themselves (their own set's, in the metal3 scenario)
+            host_selector = params.get("host_label_selector") or selector
+            for item in _items(client, served[GROUPS[kind]], kind, host_selector, params["page_size"]):
                 acc.add(item)
             results[kind] = acc.result()
             continue

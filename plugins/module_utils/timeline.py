@@ -16,12 +16,19 @@ from typing import NamedTuple
 from ansible_collections.scalelab.capi.plugins.module_utils import stats
 
 READY_TYPES = {
-    "v1beta1": {"Cluster": "Ready", "KubeadmControlPlane": "Ready", "MachineDeployment": "Ready", "Machine": "Ready"},
+    "v1beta1": {
+        "Cluster": "Ready",
+        "KubeadmControlPlane": "Ready",
+        "MachineDeployment": "Ready",
+        "Machine": "Ready",
+        "Metal3Machine": "Ready",
+    },
     "v1beta2": {
         "Cluster": "Available",
         "KubeadmControlPlane": "Available",
         "MachineDeployment": "Available",
         "Machine": "Ready",
+        "Metal3Machine": "Ready",
     },
 }
 
@@ -39,6 +46,8 @@ TRACKED = {
     "KubeadmControlPlane": ("CertificatesAvailable", "Initialized", "MachinesReady", "Available", "Ready"),
     "MachineDeployment": ("MachineSetReady", "MachinesReady", "Available", "Ready"),
     "Machine": ("BootstrapReady", "BootstrapConfigReady", "InfrastructureReady", "NodeReady", "NodeHealthy", "Ready"),
+    # CAPM3: a host chosen, then the node found in the workload cluster (its providerID set).
+    "Metal3Machine": ("AssociateBMH", "KubernetesNodeReady", "Ready"),
 }
 
 MESSAGE_MAX = 200

@@ -25,14 +25,21 @@ options:
     description: Context of O(kubeconfig); empty uses its current context.
     type: str
     default: ""
+  host_label_selector:
+    description:
+      - Label selector of the BareMetalHosts to report; empty uses O(label_selector). The metal3 scenario's hosts
+        are a set of their own (C(scalelab.io/set=hosts)) beside the clusters' (C(scalelab.io/set=scale)).
+    type: str
+    default: ""
   kinds:
     description:
       - Kinds to report. With any Cluster API kind, Clusters are read too, for the summary and to select the others.
+      - C(Metal3Machine) (CAPM3) reports when each got its host (C(AssociateBMH)) and its node (C(KubernetesNodeReady)).
       - C(BareMetalHost) reports hosts (selected by O(label_selector) themselves) from BMO's C(operationHistory),
         time from creation to available, provisioning time, each operation's duration, drift and hosts in error.
     type: list
     elements: str
-    choices: [BareMetalHost, Cluster, KubeadmControlPlane, Machine, MachineDeployment]
+    choices: [BareMetalHost, Cluster, KubeadmControlPlane, Machine, MachineDeployment, Metal3Machine]
     default: [Cluster, KubeadmControlPlane, MachineDeployment, Machine]
   kubeconfig:
     description: Kubeconfig of the management cluster.
@@ -132,9 +139,10 @@ ARGUMENT_SPEC = {
     "kinds": {
         "type": "list",
         "elements": "str",
-        "choices": ["BareMetalHost", "Cluster", "KubeadmControlPlane", "Machine", "MachineDeployment"],
+        "choices": ["BareMetalHost", "Cluster", "KubeadmControlPlane", "Machine", "MachineDeployment", "Metal3Machine"],
         "default": ["Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine"],
     },
+    "host_label_selector": {"type": "str", "default": ""},
     "label_selector": {"type": "str", "default": ""},
     "markdown_path": {"type": "path"},
     "metadata": {"type": "dict", "default": {}},

@@ -113,8 +113,9 @@ func NewFarm(manager inmemoryruntime.Manager, host, bindHost string, minPort, ma
 		}
 		return "", fmt.Errorf("no workload cluster serves port %s", port)
 	}
-	api := inmemoryapi.NewAPIServerHandler(manager, log, resolver)
-	etcd := inmemoryetcd.NewEtcdServerHandler(manager, log, resolver)
+	// The library logs every request and watch at info level: quieter at V(2) (its errors still show).
+	api := inmemoryapi.NewAPIServerHandler(manager, log.V(2), resolver)
+	etcd := inmemoryetcd.NewEtcdServerHandler(manager, log.V(2), resolver)
 	mixed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("content-type"), "application/grpc") {
 			etcd.ServeHTTP(w, r)

@@ -1,4 +1,5 @@
-"""Testinfra verify of the hosts scenario: the Metal3 managers as supervised processes and the hosts they manage."""
+"""Testinfra verify of the metal3 scenario: the Metal3 managers and the API server farm as supervised processes,
+the hosts they manage and the Metal3 clusters the farm serves."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ NAME = "molecule-metal3"
 API = "https://127.0.0.1:47443"
 BASE = 45450
 # BMO: +1 health, +2 metrics (webhooks off). CAPM3: +11 health, +12 metrics/diagnostics (+10 webhook: every address).
-LOOPBACK_PORTS = {"metal3-baremetal-operator": [BASE + 1, BASE + 2], "metal3-capm3": [BASE + 11, BASE + 12]}
+LOOPBACK_PORTS = {
+    "metal3-baremetal-operator": [BASE + 1, BASE + 2],
+    "metal3-capm3": [BASE + 11, BASE + 12],
+    # The farm: metrics, health, and one fake API server per cluster.
+    "apiserver-farm": [48480, 48481, 48500, 48501],
+}
 
 
 def lab_dir(host):
@@ -48,16 +54,42 @@ def test_bmo_runs_in_test_mode(host):
     assert host.file(f"{lab_dir(host)}/logs/metal3-baremetal-operator.log").exists
 
 
-def test_hosts_are_available_and_one_provisioned(host):
+def test_hosts_are_provisioned_for_the_clusters_and_one_spare(host):
     items = get(host, "/apis/metal3.io/v1alpha1/namespaces/molecule-metal3/baremetalhosts")["items"]
     states = sorted(h["status"]["provisioning"]["state"] for h in items)
-    assert states == ["available", "available", "available", "provisioned"], states
+    assert states == ["available", "provisioned", "provisioned"], states
+    consumers = sorted((h["spec"].get("consumerRef") or {}).get("kind", "") for h in items)
+    assert consumers == ["", "Metal3Machine", "Metal3Machine"]
 
 
-def test_host_results_were_written(host):
-    doc = json.loads(host.file(f"{lab_dir(host)}/results/molecule-hosts.json").content_string)
-    assert doc["summary"]["hosts"] == 4 and doc["summary"]["hosts_provisioned"] == 1
-    assert host.file(f"{lab_dir(host)}/results/molecule-hosts.md").contains("BareMetalHost")
+def test_clusters_are_ready_and_machines_have_farm_nodes(host):
+    clusters = get(host, "/apis/cluster.x-k8s.io/v1beta1/namespaces/molecule-metal3/clusters")["items"]
+    assert len(clusters) == 2
+    for c in clusters:
+        assert c["spec"]["controlPlaneEndpoint"]["host"] == "127.0.0.1"
+        assert 48500 <= c["spec"]["controlPlaneEndpoint"]["port"] <= 48501
+        assert {x["type"]: x["status"] for x in c["status"]["conditions"]}["Ready"] == "True"
+    machines = get(host, "/apis/cluster.x-k8s.io/v1beta1/namespaces/molecule-metal3/machines")["items"]
+    assert len(machines) == 2
+    assert all(m["status"]["nodeRef"]["name"] and m["spec"]["providerID"].startswith("metal3://") for m in machines)
+
+
+def test_farm_lists_the_clusters_it_serves(host):
+    out = host.run(
+        "python3 -c %s",
+        "import urllib.request as u; print(u.urlopen('http://127.0.0.1:48480/farm/servers').read().decode())",
+    )
+    assert out.rc == 0, out.stderr
+    servers = json.loads(out.stdout)
+    assert sorted(s["endpoint"] for s in servers) == ["127.0.0.1:48500", "127.0.0.1:48501"]
+    assert all(s["listening"] and s["nodes"] == 1 for s in servers), servers
+
+
+def test_results_were_written(host):
+    doc = json.loads(host.file(f"{lab_dir(host)}/results/molecule-m3.json").content_string)
+    assert doc["summary"]["clusters_ready"] == 2 and doc["summary"]["hosts"] == 3
+    assert doc["kinds"]["Metal3Machine"]["ready"] == 2
+    assert host.file(f"{lab_dir(host)}/results/molecule-m3.md").contains("Metal3Machine")
 
 
 def test_kubeconfig_is_private(host):

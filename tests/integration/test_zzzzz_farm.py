@@ -1,0 +1,200 @@
+"""The metal3 scenario on the Cluster API v1.7 lab: the API server farm serving Metal3 clusters end to end (CAPM3
+provisions a BareMetalHost per machine, the farm makes its node, Cluster API sees the cluster ready), each cluster
+with its own CA, faults injected per cluster, a farm restart survived, and deletion that leaves nothing behind."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+
+import pytest
+import requests
+import yaml
+
+from .lab import listeners_of
+
+SET, HOSTS_SET, NS = "itm3", "itm3h", "itest-m3"
+FARM = {
+    "scale_scenario": "metal3",
+    "scale_set_name": SET,
+    "scale_hosts_set_name": HOSTS_SET,
+    "scale_hosts_namespace": NS,
+    "scale_clusters": 2,
+    # Apart from the developer's default farm (30000-30999, 9480) and the test labs' ports.
+    "apiserver_farm_port_min": 38500,
+    "apiserver_farm_port_max": 38599,
+    "apiserver_farm_port_base": 38480,
+}
+CAPI = "/apis/cluster.x-k8s.io/v1beta1"
+INFRA = "/apis/infrastructure.cluster.x-k8s.io/v1beta1"
+BMH = "/apis/metal3.io/v1alpha1"
+
+
+@pytest.fixture(scope="module")
+def m3_lab(lab17):
+    lab17.write_vars(**FARM)
+    res = lab17.playbook("scale.yml")
+    assert res["rc"] == 0, res["stdout"][-4000:] + res["stderr"][-2000:]
+    lab17.m3_converge = res
+    yield lab17
+    lab17.write_vars()
+
+
+def farm_servers(lab) -> list[dict]:
+    resp = requests.get(f"http://127.0.0.1:{FARM['apiserver_farm_port_base']}/farm/servers", timeout=10)
+    resp.raise_for_status()
+    return sorted(resp.json(), key=lambda s: s["cluster"])
+
+
+def workload(lab, cluster: str, tmp_path) -> tuple[str, dict]:
+    """The cluster's API URL and requests arguments, from the kubeconfig secret Cluster API wrote."""
+    secret = lab.request("GET", f"/api/v1/namespaces/{NS}/secrets/{cluster}-kubeconfig").json()
+    cfg = yaml.safe_load(base64.b64decode(secret["data"]["value"]))
+    c, u = cfg["clusters"][0]["cluster"], cfg["users"][0]["user"]
+    files = {}
+    for name, data in (
+        ("ca", c["certificate-authority-data"]),
+        ("crt", u["client-certificate-data"]),
+        ("key", u["client-key-data"]),
+    ):
+        path = tmp_path / f"{cluster}.{name}"
+        path.write_bytes(base64.b64decode(data))
+        os.chmod(path, 0o600)
+        files[name] = str(path)
+    return c["server"], {"verify": files["ca"], "cert": (files["crt"], files["key"]), "timeout": 10}
+
+
+def machines(lab) -> list[dict]:
+    return [
+        m
+        for m in lab.objects(f"{CAPI}/namespaces/{NS}/machines")
+        if m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"].startswith(SET + "-")
+    ]
+
+
+def test_metal3_clusters_are_ready_with_nodes_served_by_the_farm(m3_lab, tmp_path):
+    clusters = m3_lab.objects(f"{CAPI}/namespaces/{NS}/clusters", f"scalelab.io/set={SET}")
+    assert sorted(c["metadata"]["name"] for c in clusters) == ["itm3-0001", "itm3-0002"]
+    for c in clusters:
+        ready = {x["type"]: x["status"] for x in c["status"]["conditions"]}
+        assert ready["Ready"] == "True", c["status"]
+    hosts = {h["metadata"]["name"]: h for h in m3_lab.objects(f"{BMH}/namespaces/{NS}/baremetalhosts")}
+    ms = machines(m3_lab)
+    assert len(ms) == 2
+    for m in ms:
+        node = m["status"]["nodeRef"]["name"]
+        # CAPM3's new providerID format: metal3://<namespace>/<host>/<Metal3Machine>.
+        ns, host, m3m = m["spec"]["providerID"].removeprefix("metal3://").split("/")
+        assert (ns, host, m3m) == (NS, node, m["spec"]["infrastructureRef"]["name"])
+        assert hosts[host]["status"]["provisioning"]["state"] == "provisioned"
+        url, kw = workload(m3_lab, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
+        got = requests.get(f"{url}/api/v1/nodes/{node}", **kw)
+        assert got.status_code == 200, got.text
+        n = got.json()
+        assert n["metadata"]["labels"]["metal3.io/uuid"] == hosts[host]["metadata"]["uid"]
+        assert n["spec"]["providerID"] == m["spec"]["providerID"]
+        pods = requests.get(f"{url}/api/v1/namespaces/kube-system/pods", **kw).json()["items"]
+        assert {p["metadata"]["name"] for p in pods} >= {f"etcd-{node}", f"kube-apiserver-{node}"}
+    assert "report: " in m3_lab.m3_converge["stdout"]
+
+
+def test_results_report_metal3_machines_and_hosts(m3_lab):
+    with open(os.path.join(m3_lab.dir, "results", f"{SET}.json")) as f:
+        doc = json.load(f)
+    assert doc["run"]["scenario"] == "metal3"
+    assert doc["kinds"]["Metal3Machine"]["count"] == 2 and doc["kinds"]["Metal3Machine"]["ready"] == 2
+    assert doc["kinds"]["BareMetalHost"]["count"] == 2 and doc["kinds"]["BareMetalHost"]["provisioned"] == 2
+    assert doc["summary"]["clusters_ready"] == 2
+
+
+def test_farm_serves_each_cluster_with_its_own_ca_on_loopback(m3_lab, tmp_path):
+    servers = farm_servers(m3_lab)
+    assert [s["cluster"] for s in servers] == [f"{NS}/itm3-0001", f"{NS}/itm3-0002"]
+    assert [s["endpoint"] for s in servers] == ["127.0.0.1:38500", "127.0.0.1:38501"]
+    assert all(s["listening"] and s["nodes"] == 1 and s["etcdMembers"] == 1 for s in servers), servers
+    url1, kw1 = workload(m3_lab, "itm3-0001", tmp_path)
+    url2, kw2 = workload(m3_lab, "itm3-0002", tmp_path)
+    assert url1 != url2
+    assert requests.get(f"{url1}/api/v1/nodes", **kw1).status_code == 200
+    # Cluster 2's CA does not vouch for cluster 1's server: each serving certificate is signed by its own CA.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{url1}/api/v1/nodes", **{**kw1, "verify": kw2["verify"]})
+    pid = m3_lab.pid("apiserver-farm")
+    addrs = listeners_of(pid)
+    assert "127.0.0.1:38500" in addrs and "127.0.0.1:38480" in addrs
+    assert [a for a in addrs if not a.startswith("127.0.0.1:")] == [], addrs
+
+
+def test_second_metal3_converge_changes_nothing(m3_lab):
+    res = m3_lab.playbook("scale.yml")
+    assert res["rc"] == 0 and res["recap"]["changed"] == 0, res["stdout"][-3000:]
+
+
+def test_injected_faults_per_cluster(m3_lab, tmp_path):
+    url, kw = workload(m3_lab, "itm3-0002", tmp_path)
+    path = f"{INFRA}/namespaces/{NS}/metal3clusters/itm3-0002"
+    patch = {"metadata": {"annotations": {"farm.scalelab.io/latency": "400ms", "farm.scalelab.io/error-rate": "1"}}}
+    hdr = {"Content-Type": "application/merge-patch+json"}
+    assert m3_lab.request("PATCH", path, data=json.dumps(patch), headers=hdr).status_code == 200
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and farm_servers(m3_lab)[1]["errorRate"] != 1:
+            time.sleep(0.5)
+        start = time.monotonic()
+        got = requests.get(f"{url}/api/v1/nodes", **kw)
+        assert time.monotonic() - start >= 0.4
+        assert got.status_code == 500 and "injected" in got.json()["message"]
+        # The other cluster is untouched.
+        url1, kw1 = workload(m3_lab, "itm3-0001", tmp_path)
+        assert requests.get(f"{url1}/api/v1/nodes", **kw1).status_code == 200
+    finally:
+        clear = {"metadata": {"annotations": {"farm.scalelab.io/latency": None, "farm.scalelab.io/error-rate": None}}}
+        m3_lab.request("PATCH", path, data=json.dumps(clear), headers=hdr)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and farm_servers(m3_lab)[1]["errorRate"] != 0:
+        time.sleep(0.5)
+    assert requests.get(f"{url}/api/v1/nodes", **kw).status_code == 200
+
+
+def test_farm_restart_brings_the_clusters_back(m3_lab, tmp_path):
+    before = m3_lab.pid("apiserver-farm")
+    out = m3_lab.supervisorctl("restart", "apiserver-farm")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert m3_lab.pid("apiserver-farm") not in (0, before)
+    # Everything the farm served was in memory: it comes back from the management cluster's objects.
+    deadline = time.monotonic() + 90
+    servers = []
+    while time.monotonic() < deadline:
+        try:
+            servers = farm_servers(m3_lab)
+        except requests.RequestException:
+            servers = []
+        if len(servers) == 2 and all(s["listening"] and s["nodes"] == 1 for s in servers):
+            break
+        time.sleep(1)
+    assert len(servers) == 2 and all(s["listening"] and s["nodes"] == 1 for s in servers), servers
+    for m in machines(m3_lab):
+        url, kw = workload(m3_lab, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
+        n = requests.get(f"{url}/api/v1/nodes/{m['status']['nodeRef']['name']}", **kw).json()
+        assert n["spec"]["providerID"] == m["spec"]["providerID"]
+    wait = m3_lab.module("cluster_wait", kubeconfig=m3_lab.kubeconfig, name=SET, count=2, machines=2, timeout=300)
+    assert wait["rc"] == 0 and wait["ready"] == 2, wait
+
+
+def test_deleting_the_set_leaves_nothing(m3_lab):
+    gone = m3_lab.module("cluster_bulk", kubeconfig=m3_lab.kubeconfig, name=SET, state="absent", delete_timeout=600)
+    assert gone["rc"] == 0 and gone["changed"], gone
+    assert m3_lab.objects(f"{CAPI}/namespaces/{NS}/clusters", f"scalelab.io/set={SET}") == []
+    assert machines(m3_lab) == []
+    # CAPM3 gave the hosts back (deprovisioned, no consumer) and the farm dropped both servers.
+    hosts = m3_lab.objects(f"{BMH}/namespaces/{NS}/baremetalhosts", f"scalelab.io/set={HOSTS_SET}")
+    assert [h.get("spec", {}).get("consumerRef") for h in hosts] == [None, None]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and farm_servers(m3_lab):
+        time.sleep(0.5)
+    assert farm_servers(m3_lab) == []
+    rm = m3_lab.module("bmh_bulk", kubeconfig=m3_lab.kubeconfig, name=HOSTS_SET, state="absent", delete_timeout=600)
+    assert rm["rc"] == 0 and rm["changed"], rm
+    assert m3_lab.objects(f"{BMH}/namespaces/{NS}/baremetalhosts") == []

@@ -157,6 +157,23 @@ def test_format_time_round_trips():
             None,
             {"type": "Ready", "reason": "NoNodeRef", "message": "status.nodeRef is not set"},
         ),
+        # CAPM3 v1beta1: Ready once the host is associated and the node found (no nodeRef on a Metal3Machine).
+        (
+            obj("Metal3Machine", "v1beta1", [cond("AssociateBMH", seconds=2), cond("Ready", seconds=7)]),
+            "Metal3Machine",
+            EPOCH0 + 7,
+            None,
+        ),
+        (
+            obj(
+                "Metal3Machine",
+                "v1beta1",
+                [cond("AssociateBMH", seconds=2), cond("Ready", "False", reason="SettingProviderIDOnNodeFailed")],
+            ),
+            "Metal3Machine",
+            None,
+            {"type": "Ready", "reason": "SettingProviderIDOnNodeFailed", "message": ""},
+        ),
     ],
 )
 def test_ready_time(o, kind, ready_at, failing):

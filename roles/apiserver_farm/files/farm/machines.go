@@ -138,12 +138,10 @@ func (r *MachineReconciler) controlPlane(ctx context.Context, store inmemoryclie
 		return ctrl.Result{}, err
 	}
 	if !r.Farm.HasEtcdMember(key, etcdPod) {
-		caCert, caKey, err := r.ca(ctx, namespace, clusterName+"-etcd")
-		if err != nil || caCert == nil {
-			return ctrl.Result{RequeueAfter: 5 * time.Second}, err
-		}
-		if err := r.Farm.AddEtcdMember(key, etcdPod, caCert, caKey); err != nil {
-			return ctrl.Result{}, err
+		if res, err := r.withCA(ctx, namespace, clusterName+"-etcd", func(c *x509.Certificate, k *rsa.PrivateKey) error {
+			return r.Farm.AddEtcdMember(key, etcdPod, c, k)
+		}); err != nil || !res.IsZero() {
+			return res, err
 		}
 	}
 	apiPod := "kube-apiserver-" + node
@@ -153,12 +151,10 @@ func (r *MachineReconciler) controlPlane(ctx context.Context, store inmemoryclie
 		}
 	}
 	if !r.Farm.HasAPIServer(key, apiPod) {
-		caCert, caKey, err := r.ca(ctx, namespace, clusterName+"-ca")
-		if err != nil || caCert == nil {
-			return ctrl.Result{RequeueAfter: 5 * time.Second}, err
-		}
-		if err := r.Farm.AddAPIServer(key, apiPod, caCert, caKey); err != nil {
-			return ctrl.Result{}, err
+		if res, err := r.withCA(ctx, namespace, clusterName+"-ca", func(c *x509.Certificate, k *rsa.PrivateKey) error {
+			return r.Farm.AddAPIServer(key, apiPod, c, k)
+		}); err != nil || !res.IsZero() {
+			return res, err
 		}
 	}
 	for _, o := range kubeadmObjects(version) {
@@ -243,6 +239,15 @@ func (r *MachineReconciler) machineVersion(ctx context.Context, m3m *unstructure
 		}
 	}
 	return "", nil
+}
+
+// withCA runs add with a Cluster API CA; it asks for a requeue while the control plane provider has not made it.
+func (r *MachineReconciler) withCA(ctx context.Context, namespace, name string, add func(*x509.Certificate, *rsa.PrivateKey) error) (ctrl.Result, error) {
+	caCert, caKey, err := r.ca(ctx, namespace, name)
+	if err != nil || caCert == nil {
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, err
+	}
+	return ctrl.Result{}, add(caCert, caKey)
 }
 
 // ca reads a Cluster API CA secret (tls.crt, tls.key); nil while the control plane provider has not made it.

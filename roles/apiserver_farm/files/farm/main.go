@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -41,7 +42,7 @@ type options struct {
 	kubeconfig, host, bindHost, namespace, metricsAddr, healthAddr string
 	minPort, maxPort, concurrency, burst                           int
 	qps, errorRate                                                 float64
-	latency                                                        time.Duration
+	latency, heartbeat                                             time.Duration
 }
 
 func parseFlags(args []string) (options, error) {
@@ -59,6 +60,7 @@ func parseFlags(args []string) (options, error) {
 	fs.Float64Var(&o.qps, "kube-api-qps", 20, "Client rate limit towards the management cluster.")
 	fs.IntVar(&o.burst, "kube-api-burst", 30, "Client burst towards the management cluster.")
 	fs.DurationVar(&o.latency, "latency", 0, "Latency added to every API request (annotation "+latencyAnnotation+" overrides per cluster).")
+	fs.DurationVar(&o.heartbeat, "node-heartbeat", time.Minute, "How often every node's Ready condition is refreshed, like a kubelet's status report (0: never).")
 	fs.Float64Var(&o.errorRate, "error-rate", 0, "Share of API requests answered 500 (annotation "+errorsAnnotation+" overrides per cluster).")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -77,6 +79,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("--error-rate=%v must be within 0 and 1", o.errorRate)
 	case o.latency < 0:
 		return o, fmt.Errorf("--latency=%v must not be negative", o.latency)
+	case o.heartbeat < 0:
+		return o, fmt.Errorf("--node-heartbeat=%v must not be negative", o.heartbeat)
 	}
 	return o, nil
 }
@@ -167,6 +171,23 @@ func run(ctx context.Context, o options) error {
 		Complete(&ClusterReconciler{Client: mgr.GetClient(), Farm: farm})
 	if err != nil {
 		return err
+	}
+	if o.heartbeat > 0 {
+		err = mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			t := time.NewTicker(o.heartbeat)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C:
+					farm.Heartbeat(ctx)
+				}
+			}
+		}))
+		if err != nil {
+			return err
+		}
 	}
 	log.Info("Starting", "host", o.host, "bind", o.bindHost, "ports", fmt.Sprintf("%d-%d", o.minPort, o.maxPort))
 	err = mgr.Start(ctx)

@@ -26,6 +26,7 @@ FARM = {
     "apiserver_farm_port_min": 38500,
     "apiserver_farm_port_max": 38599,
     "apiserver_farm_port_base": 38480,
+    "apiserver_farm_node_heartbeat": "5s",
 }
 CAPI = "/apis/cluster.x-k8s.io/v1beta1"
 INFRA = "/apis/infrastructure.cluster.x-k8s.io/v1beta1"
@@ -179,6 +180,18 @@ def test_farm_restart_brings_the_clusters_back(m3_lab, tmp_path):
         url, kw = workload(m3_lab, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
         n = requests.get(f"{url}/api/v1/nodes/{m['status']['nodeRef']['name']}", **kw).json()
         assert n["spec"]["providerID"] == m["spec"]["providerID"]
+    # The farm refreshes every node like a kubelet (a new resourceVersion, a watch event for Cluster API).
+    m = machines(m3_lab)[0]
+    url, kw = workload(m3_lab, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
+    node_url = f"{url}/api/v1/nodes/{m['status']['nodeRef']['name']}"
+    first = requests.get(node_url, **kw).json()["metadata"]
+    deadline = time.monotonic() + 30
+    beat = first
+    while time.monotonic() < deadline and beat["resourceVersion"] == first["resourceVersion"]:
+        time.sleep(1)
+        beat = requests.get(node_url, **kw).json()["metadata"]
+    assert beat["resourceVersion"] != first["resourceVersion"]
+    assert "farm.scalelab.io/heartbeat" in beat["annotations"]
     wait = m3_lab.module("cluster_wait", kubeconfig=m3_lab.kubeconfig, name=SET, count=2, machines=2, timeout=300)
     assert wait["rc"] == 0 and wait["ready"] == 2, wait
 

@@ -34,15 +34,17 @@ import (
 )
 
 const (
-	hostAnnotation     = "metal3.io/BareMetalHost"
-	uuidLabel          = "metal3.io/uuid"
-	controlPlaneLabel  = "cluster.x-k8s.io/control-plane"
-	latencyAnnotation  = "farm.scalelab.io/latency"
-	errorsAnnotation   = "farm.scalelab.io/error-rate"
-	etcdClusterIDAnno  = "etcd.inmemory.infrastructure.cluster.x-k8s.io/cluster-id"
-	etcdMemberIDAnno   = "etcd.inmemory.infrastructure.cluster.x-k8s.io/member-id"
-	etcdLeaderFromAnno = "etcd.inmemory.infrastructure.cluster.x-k8s.io/leader-from"
-	etcdRemovedAnno    = "etcd.inmemory.infrastructure.cluster.x-k8s.io/member-removed"
+	hostAnnotation    = "metal3.io/BareMetalHost"
+	uuidLabel         = "metal3.io/uuid"
+	controlPlaneLabel = "cluster.x-k8s.io/control-plane"
+	latencyAnnotation = "farm.scalelab.io/latency"
+	errorsAnnotation  = "farm.scalelab.io/error-rate"
+	// Set on every node at each heartbeat: the last time the farm refreshed it.
+	heartbeatAnnotation = "farm.scalelab.io/heartbeat"
+	etcdClusterIDAnno   = "etcd.inmemory.infrastructure.cluster.x-k8s.io/cluster-id"
+	etcdMemberIDAnno    = "etcd.inmemory.infrastructure.cluster.x-k8s.io/member-id"
+	etcdLeaderFromAnno  = "etcd.inmemory.infrastructure.cluster.x-k8s.io/leader-from"
+	etcdRemovedAnno     = "etcd.inmemory.infrastructure.cluster.x-k8s.io/member-removed"
 )
 
 var (

@@ -447,6 +447,10 @@ func (f *Farm) Heartbeat(ctx context.Context) {
 		}
 		for i := range nodes.Items {
 			n := &nodes.Items[i]
+			if n.Annotations == nil {
+				n.Annotations = map[string]string{}
+			}
+			n.Annotations[heartbeatAnnotation] = now.UTC().Format(time.RFC3339)
 			for j := range n.Status.Conditions {
 				if n.Status.Conditions[j].Type == corev1.NodeReady {
 					n.Status.Conditions[j].LastHeartbeatTime = now

@@ -72,10 +72,13 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
         except OSError as e:  # requests' connection errors are OSErrors
             raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {e}") from e
         bulk = Bulk(client, p["qps"], p["burst"], p["concurrency"], p["retry_timeout"])
-        if p["state"] == "absent":
-            changed, state = ensure_absent(bulk, p, api_version, check_mode)
-        else:
-            changed, state = ensure_present(bulk, p, api_version, set_members, check_mode)
+        try:
+            if p["state"] == "absent":
+                changed, state = ensure_absent(bulk, p, api_version, check_mode)
+            else:
+                changed, state = ensure_present(bulk, p, api_version, set_members, check_mode)
+        except OSError as e:  # the API went away mid-run, past retry_timeout
+            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {e}") from e
     state["api_version"] = api_version
     return changed, state
 

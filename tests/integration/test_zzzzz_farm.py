@@ -122,6 +122,7 @@ def test_farm_serves_each_cluster_with_its_own_ca_on_loopback(m3_lab, tmp_path):
     # Cluster 2's CA does not vouch for cluster 1's server: each serving certificate is signed by its own CA.
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f"{url1}/api/v1/nodes", **{**kw1, "verify": kw2["verify"]})
+    assert os.path.isdir(os.path.join(m3_lab.dir, "farm"))  # in the lab's own directory, removed with it
     pid = m3_lab.pid("apiserver-farm")
     addrs = listeners_of(pid)
     assert "127.0.0.1:38500" in addrs and "127.0.0.1:38480" in addrs

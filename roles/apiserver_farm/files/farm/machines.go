@@ -126,9 +126,13 @@ func (r *MachineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if !cp {
 		return ctrl.Result{}, nil
 	}
-	version, err := r.machineVersion(ctx, m3m)
-	if err != nil {
-		return ctrl.Result{}, err
+	// The version only names kube-proxy's image: read the Machine (uncached) once, while kube-proxy is missing.
+	version := ""
+	proxy := &appsv1.DaemonSet{}
+	if err := store.Get(ctx, client.ObjectKey{Namespace: metav1.NamespaceSystem, Name: "kube-proxy"}, proxy); apierrors.IsNotFound(err) {
+		if version, err = r.machineVersion(ctx, m3m); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	return r.controlPlane(ctx, store, key, clusterName, m3m.GetNamespace(), node, version)
 }
@@ -177,10 +181,7 @@ func (r *MachineReconciler) forget(ctx context.Context, name types.NamespacedNam
 		return
 	}
 	r.Farm.RemoveMachine(p.cluster, p.node)
-	r.Farm.mu.RLock()
-	_, registered := r.Farm.byKey[p.cluster]
-	r.Farm.mu.RUnlock()
-	if !registered {
+	if !r.Farm.Registered(p.cluster) {
 		return
 	}
 	store := r.Farm.manager.GetResourceGroup(p.cluster).GetClient()

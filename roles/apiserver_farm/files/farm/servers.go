@@ -236,6 +236,14 @@ func (f *Farm) Register(key, clusterName string, port int, faults Faults) error 
 	return nil
 }
 
+// Registered tells whether the cluster has a store here.
+func (f *Farm) Registered(key string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	_, ok := f.byKey[key]
+	return ok
+}
+
 // SetFaults changes a registered server's faults; false when the cluster is not registered.
 func (f *Farm) SetFaults(key string, faults Faults) bool {
 	f.mu.Lock()

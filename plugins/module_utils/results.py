@@ -30,6 +30,8 @@ GROUPS = {
     "BareMetalHost": "metal3.io",
 }
 RETURNED_NOT_READY = 5
+# Top-level keys written by other modules into the same JSON, kept when scale_results rewrites it.
+ATTACHED_KEYS = ("prometheus", "profiles")
 
 
 class ResultsError(Exception):
@@ -142,7 +144,8 @@ def returned(doc: dict) -> dict:
     for kind, r in doc["kinds"].items():
         field = "stuck_objects" if kind == "BareMetalHost" else "not_ready_objects"
         cut[kind] = {**r, field: r[field][:RETURNED_NOT_READY]}
-    return {**doc, "kinds": cut}
+    # Attached sections (a Prometheus snapshot holds thousands of points) stay in the file.
+    return {**{k: v for k, v in doc.items() if k not in ATTACHED_KEYS}, "kinds": cut}
 
 
 def dumps(doc: dict) -> str:
@@ -342,6 +345,21 @@ def write_if_changed(path: str, text: str, check_mode: bool = False) -> bool:
     return True
 
 
+def _old_doc(path: str) -> dict:
+    try:
+        old = json.loads(read_text(path) or "{}")
+    except (OSError, ValueError):
+        return {}
+    return old if isinstance(old, dict) else {}
+
+
+def merge_key(path: str, key: str, value, check_mode: bool = False) -> bool:
+    """Set one top-level key of a results JSON (created when missing), keeping the rest; True if it changed."""
+    doc = _old_doc(path)
+    doc[key] = value
+    return write_if_changed(path, dumps(doc), check_mode)
+
+
 def _old_summary(path: str) -> dict:
     try:
         old = json.loads(read_text(path) or "{}")
@@ -361,6 +379,11 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
         except OSError as e:  # requests' connection errors are OSErrors
             raise ResultsError(f"kubeconfig={params['kubeconfig']}: cannot reach {client.server}: {e}") from e
     seconds = round(time.monotonic() - t0, 3)
+    # Sections other modules attach (prometheus_snapshot, profile_top) survive a re-gather.
+    old = _old_doc(params["path"])
+    for key in ATTACHED_KEYS:
+        if key in old:
+            doc[key] = old[key]
     diff = {"before": _old_summary(params["path"]), "after": doc["summary"]}
     changed = False
     for opt, text in (("path", dumps(doc)), ("markdown_path", markdown(doc))):

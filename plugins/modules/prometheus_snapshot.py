@@ -1,0 +1,173 @@
+#!/usr/bin/python
+# Copyright: scalelab contributors
+# Apache-2.0
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: prometheus_snapshot
+short_description: Keep a run's Prometheus metrics in its results JSON (statistics and downsampled points)
+version_added: 0.5.0
+description:
+  - Range-queries a set of PromQL expressions over the run's window (O(start) to O(end)) and writes, under O(key)
+    of the JSON file O(path), per query and per series its labels, min/avg/max/P50/P99/last and at most
+    O(max_points) points, plus a C(summary) per manager (peak CPU cores and RSS, worst reconcile P99, deepest work
+    queue) and run-wide API server and etcd peaks. A report made from it needs no live Prometheus.
+  - The default queries are the recording rules of the C(scalelab.capi.observability) role (reconcile P99 and
+    errors, work-queue depth and latency, client-side 429s and throttling, API server P99, 5xx and 429s, etcd size
+    and fsync P99, objects per resource, CPU and memory per process, C(up)).
+  - Waits until O(settle) seconds have passed since O(end) so that the last scrapes of the window have landed;
+    the same window then gives the same snapshot, and a second run changes nothing.
+  - A query Prometheus refuses is kept with its C(error) (the others are still taken); an unreachable Prometheus
+    fails the task.
+  - Other keys of O(path) are kept (M(scalelab.capi.scale_results) writes the rest of the document, and keeps this
+    key when it rewrites it).
+author: scalelab contributors
+options:
+  default_queries:
+    description: Take the default queries; O(queries) adds to them (and replaces one of the same name).
+    type: bool
+    default: true
+  end:
+    description: End of the window, unix seconds or RFC 3339 (e.g. the last cluster's ready time).
+    type: str
+    required: true
+  key:
+    description: Top-level key of O(path) to write.
+    type: str
+    default: prometheus
+  max_points:
+    description: Points kept per series (evenly picked; statistics use every point).
+    type: int
+    default: 120
+  path:
+    description: The results JSON to write into (created when missing; its directory must exist).
+    type: path
+    required: true
+  queries:
+    description: More queries, name -> PromQL expression.
+    type: dict
+    default: {}
+  settle:
+    description: Seconds that must have passed since O(end) before querying.
+    type: float
+    default: 30
+  start:
+    description: Start of the window, unix seconds or RFC 3339 (e.g. the first cluster's creation time).
+    type: str
+    required: true
+  step:
+    description: Query resolution in seconds; 0 picks the window over O(max_points), at least 1 s.
+    type: float
+    default: 0
+  timeout:
+    description: Seconds one request (with its retries) may take.
+    type: float
+    default: 60
+  url:
+    description: Base URL of Prometheus (the fact C(observability_prometheus_url) of the observability role).
+    type: str
+    required: true
+requirements: [requests]
+"""
+
+EXAMPLES = r"""
+- name: Keep the run's metrics with its results
+  scalelab.capi.prometheus_snapshot:
+    url: "{{ observability_prometheus_url }}"
+    start: "{{ scale_results.report.kinds.Cluster.first_created }}"
+    end: "{{ scale_results.report.kinds.Cluster.last_ready }}"
+    path: ~/.local/share/scalelab/scalelab/results/scale.json
+
+- name: Only two queries of ours, at 15 s resolution, into a file of their own
+  scalelab.capi.prometheus_snapshot:
+    url: http://127.0.0.1:9490
+    start: "2026-11-27T10:00:00Z"
+    end: "2026-11-27T10:30:00Z"
+    step: 15
+    default_queries: false
+    queries:
+      etcd_db_mib: max(etcd_mvcc_db_total_size_in_bytes) / 2^20
+      kcp_cpu: scalelab:process_cpu_cores{job="capi-control-plane"}
+    path: /tmp/metrics.json
+"""
+
+RETURN = r"""
+summary:
+  description: Per manager (job) cpu_cores_max/avg, rss_mib_max, reconcile_p99_seconds_max, workqueue_depth_max; run-wide
+    apiserver_mutating_p99_seconds_max, apiserver_5xx_ratio_max, apiserver_429_rate_max, client_requests_429_rate_max,
+    etcd_db_size_bytes_max, etcd_wal_fsync_p99_seconds_max and targets_down (jobs whose C(up) was ever 0).
+  type: dict
+  returned: always
+  sample:
+    managers: {capi-control-plane: {cpu_cores_max: 0.41, rss_mib_max: 88.2, reconcile_p99_seconds_max: 0.09}}
+    targets_down: []
+queries:
+  description: Per query name its series count and error (null when it answered).
+  type: dict
+  returned: always
+  sample: {reconcile_p99_seconds: {series: 14, error: null}}
+window:
+  description: start, end and step (unix seconds) of the snapshot.
+  type: dict
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scalelab.capi.plugins.module_utils import promsnap, results
+
+ARGUMENT_SPEC = {
+    "default_queries": {"type": "bool", "default": True},
+    "end": {"type": "str", "required": True},
+    "key": {"type": "str", "default": "prometheus", "no_log": False},
+    "max_points": {"type": "int", "default": 120},
+    "path": {"type": "path", "required": True},
+    "queries": {"type": "dict", "default": {}},
+    "settle": {"type": "float", "default": 30},
+    "start": {"type": "str", "required": True},
+    "step": {"type": "float", "default": 0},
+    "timeout": {"type": "float", "default": 60},
+    "url": {"type": "str", "required": True},
+}
+
+
+def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
+    if p["max_points"] < 2:
+        raise promsnap.SnapshotError(f"max_points={p['max_points']} must be at least 2")
+    queries = {**(promsnap.DEFAULT_QUERIES if p["default_queries"] else {}), **p["queries"]}
+    if not queries:
+        raise promsnap.SnapshotError("queries is empty and default_queries=false: nothing to snapshot")
+    start = promsnap.parse_time(p["start"], "start")
+    end = promsnap.parse_time(p["end"], "end")
+    step = promsnap.choose_step(start, end, p["step"], p["max_points"])
+    promsnap.settle(end, p["settle"])
+    prom = promsnap.Prometheus(p["url"], p["timeout"])
+    try:
+        prom.ready()
+        snap = promsnap.snapshot(prom, queries, start, end, step, p["max_points"])
+    finally:
+        prom.close()
+    summary = promsnap.summary(snap)
+    window = {"start": start, "end": end, "step": step}
+    doc = {"url": p["url"], "window": window, "summary": summary, "queries": snap}
+    try:
+        changed = results.merge_key(p["path"], p["key"], doc, check_mode)
+    except OSError as e:
+        raise promsnap.SnapshotError(f"path={p['path']}: cannot write it: {e}") from e
+    queries_out = {n: {"series": len(q["series"]), "error": q["error"]} for n, q in snap.items()}
+    return changed, {"summary": summary, "queries": queries_out, "window": window, "path": p["path"]}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if promsnap.requests is None:
+        module.fail_json(msg=missing_required_lib("requests"))
+    try:
+        changed, result = run(module.params, module.check_mode)
+    except promsnap.SnapshotError as e:
+        module.fail_json(msg=str(e))
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

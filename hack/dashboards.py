@@ -13,9 +13,11 @@ import sys
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "roles", "observability", "files", "dashboards")
 DS = {"type": "prometheus", "uid": "${datasource}"}
-CAPI_KINDS = "clusters.cluster.x-k8s.io|machines.cluster.x-k8s.io|machinedeployments.cluster.x-k8s.io|" \
-    "kubeadmcontrolplanes.controlplane.cluster.x-k8s.io|baremetalhosts.metal3.io|metal3machines.infrastructure.cluster.x-k8s.io|" \
+CAPI_KINDS = (
+    "clusters.cluster.x-k8s.io|machines.cluster.x-k8s.io|machinedeployments.cluster.x-k8s.io|"
+    "kubeadmcontrolplanes.controlplane.cluster.x-k8s.io|baremetalhosts.metal3.io|metal3machines.infrastructure.cluster.x-k8s.io|"
     "secrets|events|leases.coordination.k8s.io"
+)
 
 # (title, unit, [(expr, legend)]); panels are laid out two per row.
 DASHBOARDS = {
@@ -23,10 +25,17 @@ DASHBOARDS = {
         "scalelab / Management cluster overview",
         [
             ("Objects per resource", "short", [(f'scalelab:objects{{resource=~"{CAPI_KINDS}"}}', "{{resource}}")]),
-            ("Clusters ready", "short", [
-                ('sum by (type) (capi_cluster_status_condition{type=~"Ready|Available", status="True"})', "{{type}}"),
-                ("count(capi_cluster_created)", "created"),
-            ]),
+            (
+                "Clusters ready",
+                "short",
+                [
+                    (
+                        'sum by (type) (capi_cluster_status_condition{type=~"Ready|Available", status="True"})',
+                        "{{type}}",
+                    ),
+                    ("count(capi_cluster_created)", "created"),
+                ],
+            ),
             ("Scrape targets up", "short", [("up", "{{job}}")]),
             ("Reconcile errors per second", "ops", [("sum by (job) (scalelab:reconcile_errors_rate)", "{{job}}")]),
             ("CPU per process (cores)", "short", [("scalelab:process_cpu_cores", "{{job}}")]),
@@ -36,14 +45,34 @@ DASHBOARDS = {
     "scalelab-etcd": (
         "scalelab / etcd",
         [
-            ("Database size", "bytes", [("scalelab:etcd_db_size_bytes", "db size"),
-                                        ("max(etcd_mvcc_db_total_size_in_use_in_bytes)", "in use")]),
-            ("WAL fsync and backend commit P99", "s", [("scalelab:etcd_wal_fsync_p99_seconds", "wal fsync"),
-                                                        ("scalelab:etcd_backend_commit_p99_seconds", "backend commit")]),
+            (
+                "Database size",
+                "bytes",
+                [
+                    ("scalelab:etcd_db_size_bytes", "db size"),
+                    ("max(etcd_mvcc_db_total_size_in_use_in_bytes)", "in use"),
+                ],
+            ),
+            (
+                "WAL fsync and backend commit P99",
+                "s",
+                [
+                    ("scalelab:etcd_wal_fsync_p99_seconds", "wal fsync"),
+                    ("scalelab:etcd_backend_commit_p99_seconds", "backend commit"),
+                ],
+            ),
             ("Leader changes", "short", [("scalelab:etcd_leader_changes", "leader changes")]),
-            ("Requests from kube-apiserver, P99 by operation", "s", [(
-                "histogram_quantile(0.99, sum by (operation, le) (rate(etcd_request_duration_seconds_bucket[1m])))",
-                "{{operation}}")]),
+            (
+                "Requests from kube-apiserver, P99 by operation",
+                "s",
+                [
+                    (
+                        "histogram_quantile(0.99, sum by (operation, le)"
+                        " (rate(etcd_request_duration_seconds_bucket[1m])))",
+                        "{{operation}}",
+                    )
+                ],
+            ),
             ("etcd CPU (cores)", "short", [('scalelab:process_cpu_cores{job="etcd"}', "cpu")]),
             ("etcd resident memory", "bytes", [('scalelab:process_resident_memory_bytes{job="etcd"}', "rss")]),
         ],
@@ -51,18 +80,40 @@ DASHBOARDS = {
     "scalelab-apiserver": (
         "scalelab / API server",
         [
-            ("Request P99 (mutating, read-only)", "s", [("scalelab:apiserver_mutating_p99_seconds", "mutating"),
-                                                        ("scalelab:apiserver_readonly_p99_seconds", "read-only")]),
+            (
+                "Request P99 (mutating, read-only)",
+                "s",
+                [
+                    ("scalelab:apiserver_mutating_p99_seconds", "mutating"),
+                    ("scalelab:apiserver_readonly_p99_seconds", "read-only"),
+                ],
+            ),
             ("Requests per second by verb", "reqps", [("scalelab:apiserver_requests_rate", "{{verb}}")]),
             ("5xx ratio", "percentunit", [("scalelab:apiserver_5xx_ratio", "5xx")]),
-            ("429s per second (server and clients)", "reqps", [("scalelab:apiserver_429_rate", "apiserver"),
-                                                               ("scalelab:client_requests_429_rate", "{{job}}")]),
+            (
+                "429s per second (server and clients)",
+                "reqps",
+                [("scalelab:apiserver_429_rate", "apiserver"), ("scalelab:client_requests_429_rate", "{{job}}")],
+            ),
             ("In-flight requests", "short", [("scalelab:apiserver_inflight_requests", "{{request_kind}}")]),
-            ("Priority and fairness: queued requests", "short", [(
-                "sum by (priority_level) (apiserver_flowcontrol_current_inqueue_requests)", "{{priority_level}}")]),
-            ("Watches", "short", [('sum by (resource) (apiserver_longrunning_requests{verb="WATCH"})', "{{resource}}")]),
-            ("API server CPU and memory", "short", [('scalelab:process_cpu_cores{job="kube-apiserver"}', "cores"),
-                                                    ('scalelab:process_resident_memory_bytes{job="kube-apiserver"} / 2^30', "RSS GiB")]),
+            (
+                "Priority and fairness: queued requests",
+                "short",
+                [("sum by (priority_level) (apiserver_flowcontrol_current_inqueue_requests)", "{{priority_level}}")],
+            ),
+            (
+                "Watches",
+                "short",
+                [('sum by (resource) (apiserver_longrunning_requests{verb="WATCH"})', "{{resource}}")],
+            ),
+            (
+                "API server CPU and memory",
+                "short",
+                [
+                    ('scalelab:process_cpu_cores{job="kube-apiserver"}', "cores"),
+                    ('scalelab:process_resident_memory_bytes{job="kube-apiserver"} / 2^30', "RSS GiB"),
+                ],
+            ),
         ],
     ),
     "scalelab-controllers": (
@@ -72,30 +123,61 @@ DASHBOARDS = {
             ("Reconciles per second", "ops", [("scalelab:reconcile_rate", "{{job}} {{controller}}")]),
             ("Work-queue depth", "short", [("scalelab:workqueue_depth", "{{job}} {{name}}")]),
             ("Work-queue wait P99", "s", [("scalelab:workqueue_queue_p99_seconds", "{{job}} {{name}}")]),
-            ("CPU per manager (cores)", "short", [('scalelab:process_cpu_cores{job=~"capi-.*|metal3-.*|apiserver-farm"}', "{{job}}")]),
-            ("Resident memory per manager", "bytes", [(
-                'scalelab:process_resident_memory_bytes{job=~"capi-.*|metal3-.*|apiserver-farm"}', "{{job}}")]),
-            ("Client requests per second (and 429s)", "reqps", [("scalelab:client_requests_rate", "{{job}}"),
-                                                                ("scalelab:client_requests_429_rate", "{{job}} 429")]),
+            (
+                "CPU per manager (cores)",
+                "short",
+                [('scalelab:process_cpu_cores{job=~"capi-.*|metal3-.*|apiserver-farm"}', "{{job}}")],
+            ),
+            (
+                "Resident memory per manager",
+                "bytes",
+                [('scalelab:process_resident_memory_bytes{job=~"capi-.*|metal3-.*|apiserver-farm"}', "{{job}}")],
+            ),
+            (
+                "Client requests per second (and 429s)",
+                "reqps",
+                [("scalelab:client_requests_rate", "{{job}}"), ("scalelab:client_requests_429_rate", "{{job}} 429")],
+            ),
             ("Reconcile errors per second", "ops", [("scalelab:reconcile_errors_rate", "{{job}} {{controller}}")]),
         ],
     ),
     "scalelab-provisioning": (
         "scalelab / Provisioning progress",
         [
-            ("Clusters created and ready", "short", [
-                ("count(capi_cluster_created)", "created"),
-                ('sum(capi_cluster_status_condition{type=~"Ready|Available", status="True"})', "ready"),
-            ]),
+            (
+                "Clusters created and ready",
+                "short",
+                [
+                    ("count(capi_cluster_created)", "created"),
+                    ('sum(capi_cluster_status_condition{type=~"Ready|Available", status="True"})', "ready"),
+                ],
+            ),
             ("Machines by phase", "short", [("sum by (phase) (capi_machine_status_phase)", "{{phase}}")]),
-            ("Control-plane and worker replicas ready", "short", [(
-                'sum by (kind) (label_replace(capi_kubeadmcontrolplane_status_ready_replicas, "kind", "KubeadmControlPlane", "", "")'
-                ' or label_replace(capi_machinedeployment_status_ready_replicas, "kind", "MachineDeployment", "", ""))',
-                "{{kind}}")]),
-            ("BareMetalHosts by provisioning state", "short", [(
-                "sum by (state) (metal3_baremetalhost_status_provisioning_state)", "{{state}}")]),
-            ("Metal3Machines ready", "short", [("sum(metal3_metal3machine_status_ready)", "ready"),
-                                               ("count(metal3_metal3machine_created)", "created")]),
+            (
+                "Control-plane and worker replicas ready",
+                "short",
+                [
+                    (
+                        "sum by (kind) (label_replace(capi_kubeadmcontrolplane_status_ready_replicas,"
+                        ' "kind", "KubeadmControlPlane", "", "") or label_replace('
+                        'capi_machinedeployment_status_ready_replicas, "kind", "MachineDeployment", "", ""))',
+                        "{{kind}}",
+                    )
+                ],
+            ),
+            (
+                "BareMetalHosts by provisioning state",
+                "short",
+                [("sum by (state) (metal3_baremetalhost_status_provisioning_state)", "{{state}}")],
+            ),
+            (
+                "Metal3Machines ready",
+                "short",
+                [
+                    ("sum(metal3_metal3machine_status_ready)", "ready"),
+                    ("count(metal3_metal3machine_created)", "created"),
+                ],
+            ),
             ("BareMetalHost errors", "short", [("sum(metal3_baremetalhost_status_error_count)", "errors")]),
         ],
     ),

@@ -20,8 +20,19 @@ _ROW_RE = re.compile(
 _TOTAL_RE = re.compile(r"of (?P<total>[\d.]+)(?P<unit>[a-zA-Z]*) total")
 # pprof's units: time for CPU profiles, bytes for heap profiles.
 UNITS = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "hrs": 3600.0,
-    "B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "": 1,
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "min": 60.0,
+    "hrs": 3600.0,
+    "B": 1,
+    "kB": 1024,
+    "MB": 1024**2,
+    "GB": 1024**3,
+    "TB": 1024**4,
+    "": 1,
 }
 
 
@@ -88,7 +99,9 @@ def pprof_top(go: str, files: list[str], nodes: int, extra: list[str], timeout: 
     return parse_top(proc.stdout)
 
 
-def summarize(go: str, directory: str, start: float, end: float, nodes: int, seconds: float, timeout: float = 300) -> dict:
+def summarize(
+    go: str, directory: str, start: float, end: float, nodes: int, seconds: float, timeout: float = 300
+) -> dict:
     """Per job: CPU (merged profiles: profiled seconds, CPU seconds, cores while profiled, top by flat and by cum)
     and heap (the last capture: in-use bytes, top by flat)."""
     out = {}
@@ -108,6 +121,10 @@ def summarize(go: str, directory: str, start: float, end: float, nodes: int, sec
             }
         if found["heap"]:
             heap = pprof_top(go, found["heap"][-1:], nodes, ["-sample_index=inuse_space"], timeout)
-            entry["heap"] = {"file": os.path.basename(found["heap"][-1]), "inuse_bytes": heap["total"], "top_flat": heap["rows"]}
+            entry["heap"] = {
+                "file": os.path.basename(found["heap"][-1]),
+                "inuse_bytes": heap["total"],
+                "top_flat": heap["rows"],
+            }
         out[job] = entry
     return out

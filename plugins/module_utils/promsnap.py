@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ansible_collections.scalelab.capi.plugins.module_utils.retry import RetryPolicy, call_with_retry
 from ansible_collections.scalelab.capi.plugins.module_utils.stats import percentile
@@ -66,7 +66,7 @@ def parse_time(value, option: str) -> float:
     except ValueError as e:
         raise SnapshotError(f"{option}={value!r} is neither unix seconds nor an RFC 3339 time") from e
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -222,7 +222,9 @@ def summary(snap: dict) -> dict:
     }
 
     def peak(name: str):
-        vals = [s["stats"].get("max") for s in snap.get(name, {}).get("series", []) if s["stats"].get("max") is not None]
+        vals = [
+            s["stats"].get("max") for s in snap.get(name, {}).get("series", []) if s["stats"].get("max") is not None
+        ]
         return max(vals) if vals else None
 
     down = sorted(j for j, v in by_job(snap, "up", "min").items() if v < 1)

@@ -15,7 +15,7 @@ description:
     CPU seconds, the cores used while profiled and the O(nodes) top functions by own (flat) and by cumulative time;
     from the last heap profile, the in-use bytes and the top functions by in-use memory.
   - Writes them under O(key) of the JSON file O(path), keeping its other keys. The same captures give the same
-    document: a second run changes nothing. No capture in the window gives an empty mapping, not a failure.
+    document, so a second run changes nothing. No capture in the window gives an empty mapping, not a failure.
 author: scalelab contributors
 options:
   dir:
@@ -48,7 +48,8 @@ options:
     type: path
     required: true
   seconds:
-    description: Length of each CPU capture (the role's C(observability_profile_seconds)), to turn CPU seconds into cores.
+    description: Length of each CPU capture (the role's C(observability_profile_seconds)), to turn CPU seconds
+      into cores.
     type: float
     default: 10
   start:
@@ -70,7 +71,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 summary:
-  description: Per job the cores used while profiled, the top flat and cumulative CPU function and the in-use heap bytes.
+  description: Per job the cores used while profiled, the top flat and cumulative CPU function and the in-use heap
+    bytes.
   type: dict
   returned: always
   sample:
@@ -106,7 +108,9 @@ def short(tops: dict) -> dict:
             "cores": cpu.get("cores"),
             "top_flat": _first(cpu.get("top_flat", [])),
             # The first cumulative rows are the runtime and the reconcile loop; the first of ours is the news.
-            "top_cum": next((r["function"] for r in cpu.get("top_cum", []) if not r["function"].startswith("runtime.")), None),
+            "top_cum": next(
+                (r["function"] for r in cpu.get("top_cum", []) if not r["function"].startswith("runtime.")), None
+            ),
             "heap_inuse_bytes": heap.get("inuse_bytes"),
         }
     return out
@@ -126,7 +130,9 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
         )
     tops = pproftop.summarize(p["go"], p["dir"], start - p["lookback"], end, p["nodes"], p["seconds"])
     try:
-        changed = results.merge_key(p["path"], p["key"], {"window": {"start": start, "end": end}, "jobs": tops}, check_mode)
+        changed = results.merge_key(
+            p["path"], p["key"], {"window": {"start": start, "end": end}, "jobs": tops}, check_mode
+        )
     except OSError as e:
         raise pproftop.ProfileError(f"path={p['path']}: cannot write it: {e}") from e
     return changed, {"summary": short(tops), "path": p["path"]}

@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "common"))
+from observability_checks import check_stack, non_loopback_listeners  # noqa: E402
 
 NAME = "molecule"
 PORTS = {"etcd": [42379, 42380, 42381], "kube-apiserver": [46443], "kube-controller-manager": [40257]}
@@ -123,3 +127,16 @@ def test_results_were_written(host):
 def test_webhook_key_is_private(host):
     assert host.file(f"{lab_dir(host)}/capi/pki/ca.key").mode == 0o600
     assert host.file(f"{lab_dir(host)}/capi/pki/webhook/tls.key").mode == 0o600
+
+
+def test_observability_stack_scrapes_every_component_and_kept_the_run(host):
+    check_stack(host, lab_dir(host), 44490, f"{lab_dir(host)}/results/molecule.json")
+
+
+def test_only_upstream_fixed_listeners_leave_loopback(host):
+    # Upstream binds the managers' webhook servers (base+0) and the in-memory provider's workload API servers
+    # (19000, 20000 up) on every address; everything of ours is on loopback.
+    webhooks = {f"{p}:{b}" for p, b in MANAGERS.items()}
+    for program, addr in non_loopback_listeners(host, lab_dir(host)):
+        port = int(addr.rsplit(":", 1)[1])
+        assert f"{program}:{port}" in webhooks or (program == "capi-in-memory" and port >= 19000), (program, addr)

@@ -4,6 +4,11 @@ the hosts they manage and the Metal3 clusters the farm serves."""
 from __future__ import annotations
 
 import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "common"))
+from observability_checks import check_stack, get_json, non_loopback_listeners  # noqa: E402
 
 NAME = "molecule-metal3"
 API = "https://127.0.0.1:47443"
@@ -94,3 +99,25 @@ def test_results_were_written(host):
 
 def test_kubeconfig_is_private(host):
     assert host.file(f"{lab_dir(host)}/admin.kubeconfig").mode == 0o600
+
+
+def test_observability_stack_scrapes_every_component_and_kept_the_run(host):
+    check_stack(host, lab_dir(host), 45490, f"{lab_dir(host)}/results/molecule-m3.json")
+    active = get_json(host, "http://127.0.0.1:45490/api/v1/targets?state=active")["data"]["activeTargets"]
+    jobs = {t["labels"]["job"] for t in active}
+    assert {"metal3-baremetal-operator", "metal3-capm3", "apiserver-farm", "kube-state-metrics"} <= jobs
+
+
+def test_only_upstream_fixed_listeners_leave_loopback(host):
+    # Upstream binds the managers' webhook servers (base+0) and the in-memory provider's workload API servers on
+    # every address; everything of ours (BMO, CAPM3 metrics/health, the farm, observability) is on loopback.
+    webhooks = {
+        ("capi-core", 45400),
+        ("capi-bootstrap", 45410),
+        ("capi-control-plane", 45420),
+        ("capi-in-memory", 45430),
+        ("metal3-capm3", BASE + 10),
+    }
+    for program, addr in non_loopback_listeners(host, lab_dir(host)):
+        port = int(addr.rsplit(":", 1)[1])
+        assert (program, port) in webhooks or (program == "capi-in-memory" and port >= 19000), (program, addr)

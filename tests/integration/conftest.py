@@ -22,6 +22,8 @@ CAPI = {
     "capi_stack_port_base": 35400,
     "capi_stack_inmemory_address": "127.0.0.3",
     "scale_set_name": "itest",
+    # Observability: Prometheus 35490, kube-state-metrics 35491-35492, node_exporter 35493.
+    "observability_port_base": 35490,
     "scale_clusters": 3,
 }
 
@@ -47,6 +49,10 @@ VARS17 = {
     "capi_stack_port_base": 36400,
     "capi_stack_inmemory_address": "127.0.0.4",
     "scale_set_name": "it17",
+    # Observability: Prometheus 36490, kube-state-metrics 36491-36492, node_exporter 36493; captures every 15 s.
+    "observability_port_base": 36490,
+    "observability_profile_interval": 15,
+    "observability_profile_seconds": 5,
     "scale_clusters": 2,
     # The Metal3 stack and the hosts scenario (test_zzzz_metal3): ports 36450-36462, their own namespace.
     "metal3_stack_port_base": 36450,

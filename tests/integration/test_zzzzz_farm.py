@@ -197,6 +197,107 @@ def test_farm_restart_brings_the_clusters_back(m3_lab, tmp_path):
     assert wait["rc"] == 0 and wait["ready"] == 2, wait
 
 
+PROM = "http://127.0.0.1:36490"
+DASHBOARDS = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "observability", "files", "dashboards")
+
+
+def prom_query(expr: str) -> list[dict]:
+    body = requests.get(f"{PROM}/api/v1/query", params={"query": expr}, timeout=30).json()
+    assert body["status"] == "success", (expr, body)
+    return body["data"]["result"]
+
+
+def test_every_dashboard_panel_query_parses_and_returns_series(m3_lab):
+    files = sorted(f for f in os.listdir(DASHBOARDS) if f.endswith(".json"))
+    assert len(files) == 5
+    empty, count = [], 0
+    for name in files:
+        with open(os.path.join(DASHBOARDS, name)) as f:
+            dash = json.load(f)
+        assert dash["uid"] == name[:-5] and dash["panels"]
+        for panel in dash["panels"]:
+            for target in panel["targets"]:
+                count += 1
+                if not prom_query(target["expr"]):
+                    empty.append(f"{name} / {panel['title']} / {target['refId']}: {target['expr']}")
+    assert count >= 40 and empty == [], "\n".join(empty)
+
+
+def test_kube_state_metrics_reports_the_cluster_api_and_metal3_objects(m3_lab):
+    created = prom_query(f'capi_cluster_created{{namespace="{NS}"}}')
+    assert sorted(r["metric"]["name"] for r in created) == ["itm3-0001", "itm3-0002"]
+    ready = prom_query(f'capi_cluster_status_condition{{namespace="{NS}", type="Ready", status="True"}} == 1')
+    assert len(ready) == 2
+    provisioned = prom_query(f'metal3_baremetalhost_status_provisioning_state{{namespace="{NS}", state="provisioned"}}')
+    assert len(provisioned) == 2
+    assert len(prom_query(f'metal3_metal3machine_status_ready{{namespace="{NS}"}} == 1')) == 2
+
+
+def test_the_monitoring_identity_reads_metrics_and_nothing_else(m3_lab):
+    pki, obs = os.path.join(m3_lab.dir, "pki"), os.path.join(m3_lab.dir, "observability", "pki")
+    kw = {"verify": f"{pki}/ca.crt", "cert": (f"{obs}/monitoring.crt", f"{obs}/monitoring.key"), "timeout": 10}
+    assert requests.get(f"{m3_lab.api}/metrics", **kw).status_code == 200
+    assert requests.get(f"{m3_lab.api}/api/v1/secrets", **kw).status_code == 403
+    assert requests.get(f"{m3_lab.api}/api/v1/namespaces", **kw).status_code == 403
+    assert os.stat(f"{obs}/monitoring.key").st_mode & 0o777 == 0o600
+
+
+def test_results_hold_the_runs_metrics_and_top_profile_functions(m3_lab):
+    with open(os.path.join(m3_lab.dir, "results", f"{SET}.json")) as f:
+        doc = json.load(f)
+    snap = doc["prometheus"]
+    managers = snap["summary"]["managers"]
+    for job in ("capi-core", "capi-control-plane", "metal3-capm3", "metal3-baremetal-operator", "apiserver-farm"):
+        assert managers[job]["cpu_cores_max"] > 0 and managers[job]["rss_mib_max"] > 5, (job, managers.get(job))
+    assert managers["capi-control-plane"]["reconcile_p99_seconds_max"] > 0
+    assert managers["capi-core"]["workqueue_depth_max"] is not None
+    assert snap["summary"]["targets_down"] == []
+    assert snap["window"]["start"] < snap["window"]["end"]
+    jobs = {s["labels"].get("job") for s in snap["queries"]["reconcile_p99_seconds"]["series"]}
+    assert {"capi-core", "capi-control-plane", "metal3-capm3"} <= jobs
+    assert all(len(s["points"]) <= 120 for q in snap["queries"].values() for s in q["series"])
+    tops = doc["profiles"]["jobs"]
+    assert {"capi-control-plane", "kube-apiserver", "kube-controller-manager"} <= set(tops)
+    cpu = tops["capi-control-plane"]["cpu"]
+    assert cpu["profiles"] >= 1 and cpu["top_cum"] and cpu["cpu_seconds"] > 0
+    assert tops["kube-apiserver"]["heap"]["inuse_bytes"] > 10 * 2**20
+
+
+def test_prometheus_snapshot_is_idempotent_and_names_bad_input(m3_lab, tmp_path):
+    now = time.time()
+    args = {"url": PROM, "start": str(now - 120), "end": str(now - 60), "settle": 0, "path": str(tmp_path / "s.json")}
+    args["queries"] = {"bad": "sum(", "etcd_keys": "max(etcd_debugging_mvcc_keys_total)"}
+    first = m3_lab.module("prometheus_snapshot", **args)
+    assert first["rc"] == 0 and first["changed"], first
+    assert first["queries"]["bad"]["error"] and first["queries"]["bad"]["series"] == 0
+    assert first["queries"]["etcd_keys"] == {"series": 1, "error": None}
+    assert first["summary"]["managers"]["kube-apiserver"]["rss_mib_max"] > 100
+    again = m3_lab.module("prometheus_snapshot", **args)
+    assert again["rc"] == 0 and not again["changed"], again
+    check = m3_lab.module("prometheus_snapshot", check=True, **{**args, "path": str(tmp_path / "c.json")})
+    assert check["changed"] and not (tmp_path / "c.json").exists()
+    down = m3_lab.module("prometheus_snapshot", **{**args, "url": "http://127.0.0.1:1", "timeout": 2})
+    assert down["rc"] != 0 and "url=http://127.0.0.1:1" in down["msg"], down
+    late = m3_lab.module("prometheus_snapshot", **{**args, "start": "yesterday"})
+    assert late["rc"] != 0 and "start='yesterday'" in late["msg"], late
+
+
+def test_profile_top_reads_the_captures_and_is_idempotent(m3_lab, tmp_path):
+    d = os.path.join(m3_lab.dir, "observability", "profiles")
+    now = time.time()
+    args = {"dir": d, "start": str(now - 300), "end": str(now), "path": str(tmp_path / "p.json"), "nodes": 5}
+    first = m3_lab.module("profile_top", **args)
+    assert first["rc"] == 0 and first["changed"], first
+    assert first["summary"]["kube-apiserver"]["cores"] > 0 and first["summary"]["capi-core"]["top_flat"]
+    with open(tmp_path / "p.json") as f:
+        assert all(len(e["cpu"]["top_flat"]) <= 5 for e in json.load(f)["profiles"]["jobs"].values() if e["cpu"])
+    assert not m3_lab.module("profile_top", **args)["changed"]
+    none = m3_lab.module("profile_top", **{**args, "start": "0", "end": "1", "path": str(tmp_path / "n.json")})
+    assert none["rc"] == 0 and none["summary"] == {}, none
+    bad = m3_lab.module("profile_top", **{**args, "go": "/nonexistent/go", "path": str(tmp_path / "b.json")})
+    assert bad["rc"] != 0 and "go=/nonexistent/go" in bad["msg"], bad
+
+
 def test_deleting_the_set_leaves_nothing(m3_lab):
     gone = m3_lab.module("cluster_bulk", kubeconfig=m3_lab.kubeconfig, name=SET, state="absent", delete_timeout=600)
     assert gone["rc"] == 0 and gone["changed"], gone

@@ -1,0 +1,120 @@
+#!/usr/bin/python
+# Copyright: scalelab contributors
+# Apache-2.0
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: scale_compare
+short_description: Compare a scale run with a baseline run, metric by metric, with a verdict against a tolerance
+version_added: 0.5.0
+description:
+  - Reads two results JSON files (M(scalelab.capi.scale_results), with their M(scalelab.capi.prometheus_snapshot)
+    sections) and puts every metric of either side by side (the names M(scalelab.capi.scale_gate) uses) with the
+    delta and a verdict - C(regressed) or C(improved) when the current run is worse or better by more than
+    O(tolerance_pct) percent, C(same) otherwise, C(new) or C(gone) when one run lacks it.
+  - Returns the comparison as rows and as aligned text lines for a terminal; O(markdown_path) also writes it as a
+    Markdown table (rewritten only when it changes, so a second run changes nothing).
+author: scalelab contributors
+options:
+  baseline:
+    description: The results JSON of the baseline run.
+    type: path
+    required: true
+  fail_on_regression:
+    description: Fail the task, naming the regressed metrics, when one regressed.
+    type: bool
+    default: false
+  markdown_path:
+    description: Markdown file to write the comparison to; omitted writes none.
+    type: path
+  path:
+    description: The results JSON of the run to judge.
+    type: path
+    required: true
+  tolerance_pct:
+    description: Change in percent of the baseline within which a metric counts as the same.
+    type: float
+    default: 10
+"""
+
+EXAMPLES = r"""
+- name: This release against the last one; fail on a regression beyond 10%
+  scalelab.capi.scale_compare:
+    path: ~/.local/share/scalelab/scalelab/results/scale.json
+    baseline: ~/baselines/capi-1.13-300.json
+    fail_on_regression: true
+  register: comparison
+
+- name: Show it
+  ansible.builtin.debug:
+    var: comparison.table
+"""
+
+RETURN = r"""
+rows:
+  description: One entry per metric, sorted - metric, baseline, current, delta, delta_pct, verdict.
+  type: list
+  elements: dict
+  returned: always
+regressed:
+  description: Names of the metrics that regressed.
+  type: list
+  elements: str
+  returned: always
+table:
+  description: The comparison as aligned text lines.
+  type: list
+  elements: str
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import results, slo
+
+ARGUMENT_SPEC = {
+    "baseline": {"type": "path", "required": True},
+    "fail_on_regression": {"type": "bool", "default": False},
+    "markdown_path": {"type": "path"},
+    "path": {"type": "path", "required": True},
+    "tolerance_pct": {"type": "float", "default": 10},
+}
+
+
+def markdown(rows: list[dict], path: str, baseline: str, tolerance: float) -> str:
+    out = [f"# {path} against {baseline}", "", f"Tolerance: {tolerance:g}%.", ""]
+    out += ["| metric | baseline | current | delta % | verdict |", "|---|---|---|---|---|"]
+    for r in rows:
+        pct = "-" if r["delta_pct"] is None else f"{r['delta_pct']:+.1f}"
+        out.append(f"| {r['metric']} | {slo._fmt(r['baseline'])} | {slo._fmt(r['current'])} | {pct} | {r['verdict']} |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    changed = False
+    try:
+        cur = slo.metrics(slo.load(p["path"], "path"))
+        base = slo.metrics(slo.load(p["baseline"], "baseline"))
+        rows = slo.compare(cur, base, p["tolerance_pct"])
+        if p["markdown_path"]:
+            text = markdown(rows, p["path"], p["baseline"], p["tolerance_pct"])
+            changed = results.write_if_changed(p["markdown_path"], text, module.check_mode)
+    except slo.SloError as e:
+        module.fail_json(msg=str(e))
+    except OSError as e:
+        module.fail_json(msg=f"markdown_path={p['markdown_path']}: cannot write it: {e}")
+    regressed = [r["metric"] for r in rows if r["verdict"] == "regressed"]
+    result = {"rows": rows, "regressed": regressed, "table": slo.table(rows)}
+    if regressed and p["fail_on_regression"]:
+        module.fail_json(
+            msg=f"{len(regressed)} metrics regressed beyond {p['tolerance_pct']:g}%: " + ", ".join(regressed),
+            changed=changed,
+            **result,
+        )
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

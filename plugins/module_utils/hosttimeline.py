@@ -14,7 +14,7 @@ import sys
 from typing import NamedTuple
 
 from ansible_collections.scalelab.capi.plugins.module_utils import stats
-from ansible_collections.scalelab.capi.plugins.module_utils.timeline import MESSAGE_MAX, format_time, parse_time
+from ansible_collections.scalelab.capi.plugins.module_utils.timeline import MESSAGE_MAX, format_time, parse_time, series
 
 OPERATIONS = ("register", "inspect", "provision", "deprovision")
 # States a host only reaches after being available (or is available in).
@@ -30,6 +30,7 @@ class HostTimeline(NamedTuple):
     available_at: float | None
     seconds_to_available: float | None
     provision_seconds: float | None
+    provisioned_at: float | None
     phases: tuple[tuple[str, float], ...]  # (operation, seconds from start to end), finished ones only
     error: dict | None
 
@@ -68,6 +69,7 @@ def host_timeline(obj: dict) -> HostTimeline:
         available_at=available_at,
         seconds_to_available=(available_at - created if available_at is not None and created is not None else None),
         provision_seconds=provision_seconds,
+        provisioned_at=times["provision"][1] if provision_seconds is not None else None,
         phases=tuple(phases),
         error=error,
     )
@@ -117,4 +119,14 @@ class HostAccumulator:
             "first_created": format_time(first_created),
             "last_available": format_time(last_available),
             "span_seconds": round(span, 3) if span is not None else None,
+            "series": series(
+                ordered,
+                first_created,
+                {
+                    "available": lambda t: t.seconds_to_available,
+                    "provisioned": lambda t: (
+                        None if t.provisioned_at is None or first_created is None else t.provisioned_at - first_created
+                    ),
+                },
+            ),
         }

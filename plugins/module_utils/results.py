@@ -143,7 +143,8 @@ def returned(doc: dict) -> dict:
     cut = {}
     for kind, r in doc["kinds"].items():
         field = "stuck_objects" if kind == "BareMetalHost" else "not_ready_objects"
-        cut[kind] = {**r, field: r[field][:RETURNED_NOT_READY]}
+        # Per-object series are for plots: the file has them, the return value does not.
+        cut[kind] = {**{k: v for k, v in r.items() if k != "series"}, field: r[field][:RETURNED_NOT_READY]}
     # Attached sections (a Prometheus snapshot holds thousands of points) stay in the file.
     return {**{k: v for k, v in doc.items() if k not in ATTACHED_KEYS}, "kinds": cut}
 

@@ -147,6 +147,17 @@ def timeline(obj: dict, kind: str) -> Timeline:
     )
 
 
+def series(ordered: list, t0: float | None, fields: dict) -> dict:
+    """Per object in creation order: creation offset from t0 and each field (None when not reached), for plots."""
+    out: dict = {
+        "t0": t0,
+        "created": [None if t.created is None or t0 is None else round(t.created - t0, 3) for t in ordered],
+    }
+    for name, get in fields.items():
+        out[name] = [None if get(t) is None else round(get(t), 3) for t in ordered]
+    return out
+
+
 def _creation_order(t: Timeline) -> tuple:
     return (t.created is None, t.created or 0.0, t.name, t.namespace)
 
@@ -192,4 +203,5 @@ class Accumulator:
             "first_created": format_time(first_created),
             "last_ready": format_time(last_ready),
             "span_seconds": round(span, 3) if span is not None else None,
+            "series": series(ordered, first_created, {"ready": lambda t: t.seconds_to_ready}),
         }

@@ -53,6 +53,7 @@ PROVISIONED = {**INSPECTED, "provision": (60, 150)}
                 available_at=EPOCH0 + 40,
                 seconds_to_available=40.0,
                 provision_seconds=None,
+                provisioned_at=None,
                 phases=(("register", 3.0), ("inspect", 35.0)),
                 error=None,
             ),
@@ -71,6 +72,7 @@ PROVISIONED = {**INSPECTED, "provision": (60, 150)}
                 available_at=EPOCH0 + 50,
                 seconds_to_available=40.0,
                 provision_seconds=120.0,
+                provisioned_at=EPOCH0 + 200,
                 phases=(("register", 1.0), ("inspect", 37.0), ("provision", 120.0)),
                 error=None,
             ),
@@ -86,6 +88,7 @@ PROVISIONED = {**INSPECTED, "provision": (60, 150)}
                 available_at=EPOCH0 + 4,
                 seconds_to_available=4.0,
                 provision_seconds=None,
+                provisioned_at=None,
                 phases=(("register", 3.0),),
                 error=None,
             ),
@@ -208,6 +211,7 @@ def test_host_timeline_of_a_bare_object():
         available_at=None,
         seconds_to_available=None,
         provision_seconds=None,
+        provisioned_at=None,
         phases=(),
         error={"state": "none", "error_type": "", "message": "", "operational_status": ""},
     )
@@ -314,6 +318,13 @@ def test_accumulator_same_creation_time_orders_by_name_and_unknown_creation_last
     assert r["drift"]["first_mean"] == 10.0
     assert r["drift"]["last_mean"] == 20.0
     assert r["last_available"] == at(20)
+    # Per-host series for plots, in creation order: "a" and "b" at 0 s, "c" (no creation time) last.
+    assert r["series"] == {
+        "t0": EPOCH0,
+        "created": [0.0, 0.0, None],
+        "available": [10.0, 20.0, None],
+        "provisioned": [None] * 3,
+    }
 
 
 def test_accumulator_empty():
@@ -332,6 +343,7 @@ def test_accumulator_empty():
         "first_created": None,
         "last_available": None,
         "span_seconds": None,
+        "series": {"t0": None, "created": [], "available": [], "provisioned": []},
     }
 
 
@@ -340,3 +352,18 @@ def test_accumulator_keeps_no_object_json():
     acc.add(bmh(history=INSPECTED))
     assert acc.kind == "BareMetalHost"
     assert all(type(r) is HostTimeline for r in acc.records)
+
+
+def test_series_hold_provisioning_end_from_the_first_creation():
+    acc = HostAccumulator()
+    acc.add(
+        bmh(
+            name="p",
+            created=10,
+            state="provisioned",
+            history={"register": (12, 13), "inspect": (13, 50), "provision": (80, 200)},
+        )
+    )
+    acc.add(bmh(name="q", created=0, state="available", history={"register": (0, 1), "inspect": (1, 30)}))
+    s = acc.result()["series"]
+    assert s == {"t0": EPOCH0, "created": [0.0, 10.0], "available": [30.0, 40.0], "provisioned": [None, 200.0]}

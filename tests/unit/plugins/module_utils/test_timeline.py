@@ -242,6 +242,9 @@ def test_accumulator_orders_by_creation_not_by_add():
     assert r["first_created"] == T0
     assert r["last_ready"] == at(19 + 29)
     assert r["span_seconds"] == 48.0
+    # Per-object series in creation order (for the report's plots): "late" was created at 30 s, never ready.
+    assert r["series"]["created"] == [float(i) for i in range(20)] + [30.0]
+    assert r["series"]["ready"] == [10.0 + i for i in range(20)] + [None]
 
 
 def test_accumulator_same_creation_time_orders_by_name():

@@ -1,0 +1,125 @@
+#!/usr/bin/python
+# Copyright: scalelab contributors
+# Apache-2.0
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: scale_report
+short_description: Write a scale run's report, one self-contained HTML file with plots, from its results JSON
+version_added: 0.5.0
+description:
+  - Reads the results JSON of a run (M(scalelab.capi.scale_results), with the M(scalelab.capi.prometheus_snapshot) and
+    M(scalelab.capi.profile_top) sections when present) and writes O(output_dir)/report.html plus one PNG per plot.
+    The HTML embeds its plots and needs nothing else (no CDN, no live cluster or Prometheus): it opens offline.
+  - Plots, each when the run has its data - clusters created and ready over time, the distribution of time to ready
+    with P50/P90/P99, time to ready by creation order with the first and last 10% and the drift marked,
+    BareMetalHosts created/available/provisioned over time, reconcile P99, work-queue depth, CPU and memory per
+    manager, API server latency and 429s, top CPU functions per component.
+  - A "what saturated first" table - every signal (queue deeper than 10, reconcile P99 over 1 s, a process over
+    0.9 cores, 429s, API server P99 over 1 s, etcd fsync P99 over 100 ms) by the time it first crossed.
+  - With O(gates), the SLO gates (M(scalelab.capi.scale_gate)'s names) and their verdicts; with O(baseline), every
+    metric side by side with the baseline run's, delta and verdict (M(scalelab.capi.scale_compare)). This module
+    reports them and does not fail on them: run those modules to fail a play.
+  - Files are rewritten only when their bytes change: a second report of the same run changes nothing.
+author: scalelab contributors
+options:
+  baseline:
+    description: Results JSON of a baseline run to compare with; omitted compares with nothing.
+    type: path
+  gates:
+    description: SLO gates, metric name -> threshold, shown with their verdicts; empty shows none.
+    type: dict
+    default: {}
+  output_dir:
+    description: Directory of report.html and the PNGs (created when missing).
+    type: path
+    required: true
+  path:
+    description: The results JSON of the run.
+    type: path
+    required: true
+  title:
+    description: Title of the report; empty uses the run's set name.
+    type: str
+    default: ""
+  tolerance_pct:
+    description: Change in percent of the baseline within which a metric counts as the same.
+    type: float
+    default: 10
+requirements: [matplotlib]
+"""
+
+EXAMPLES = r"""
+- name: The report of the last run, with its gates and against last week's
+  scalelab.capi.scale_report:
+    path: ~/.local/share/scalelab/scalelab/results/scale.json
+    output_dir: ~/.local/share/scalelab/scalelab/results/scale-report
+    baseline: ~/baselines/scale-300.json
+    gates: {drift_pct: 5, objects_failed: 0, apiserver_429_rate_max: 0}
+"""
+
+RETURN = r"""
+html:
+  description: Path of the HTML report.
+  type: str
+  returned: always
+plots:
+  description: Paths of the PNG plots.
+  type: list
+  elements: str
+  returned: always
+saturated_first:
+  description: The first signal that crossed its threshold (signal, job, meaning, first_seconds, peak), or null.
+  type: dict
+  returned: always
+saturation:
+  description: Every signal that crossed its threshold, by first crossing.
+  type: list
+  elements: dict
+  returned: always
+broken:
+  description: Reasons of the broken gates.
+  type: list
+  elements: str
+  returned: always
+regressed:
+  description: Metrics that regressed against the baseline.
+  type: list
+  elements: str
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scalelab.capi.plugins.module_utils import report, reportplots, slo
+
+ARGUMENT_SPEC = {
+    "baseline": {"type": "path"},
+    "gates": {"type": "dict", "default": {}},
+    "output_dir": {"type": "path", "required": True},
+    "path": {"type": "path", "required": True},
+    "title": {"type": "str", "default": ""},
+    "tolerance_pct": {"type": "float", "default": 10},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not reportplots.HAS_MATPLOTLIB:
+        module.fail_json(msg=missing_required_lib("matplotlib"))
+    p = module.params
+    try:
+        doc = slo.load(p["path"], "path")
+        base = slo.load(p["baseline"], "baseline") if p["baseline"] else None
+        title = p["title"] or f"Scale report: {doc.get('run', {}).get('set') or p['path']}"
+        changed, result = report.build(
+            doc, p["output_dir"], title, p["gates"], base, p["baseline"] or "", p["tolerance_pct"], module.check_mode
+        )
+    except (slo.SloError, report.ReportError) as e:
+        module.fail_json(msg=str(e))
+    result.pop("comparison")
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

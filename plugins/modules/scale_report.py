@@ -20,7 +20,7 @@ description:
     0.9 cores, 429s, API server P99 over 1 s, etcd fsync P99 over 100 ms) by the time it first crossed.
   - With O(gates), the SLO gates (M(scalelab.capi.scale_gate)'s names) and their verdicts; with O(baseline), every
     metric side by side with the baseline run's, delta and verdict (M(scalelab.capi.scale_compare)). This module
-    reports them and does not fail on them: run those modules to fail a play.
+    reports them and does not fail on them (run those modules to fail a play).
   - Files are rewritten only when their bytes change: a second report of the same run changes nothing.
 author: scalelab contributors
 options:

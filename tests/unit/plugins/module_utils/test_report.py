@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from ansible_collections.scalelab.capi.plugins.module_utils import report, reportplots
+from ansible_collections.scalelab.capi.plugins.module_utils import report
 
 T0 = 1795788000.0
 

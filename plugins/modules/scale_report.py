@@ -11,7 +11,7 @@ version_added: 0.5.0
 description:
   - Reads the results JSON of a run (M(scalelab.capi.scale_results), with the M(scalelab.capi.prometheus_snapshot) and
     M(scalelab.capi.profile_top) sections when present) and writes O(output_dir)/report.html plus one PNG per plot.
-    The HTML embeds its plots and needs nothing else (no CDN, no live cluster or Prometheus): it opens offline.
+    The HTML embeds its plots and needs nothing else (no CDN, no live cluster or Prometheus), so it opens offline.
   - Plots, each when the run has its data - clusters created and ready over time, the distribution of time to ready
     with P50/P90/P99, time to ready by creation order with the first and last 10% and the drift marked,
     BareMetalHosts created/available/provisioned over time, reconcile P99, work-queue depth, CPU and memory per

@@ -21,7 +21,7 @@ description:
   - With O(gates), the SLO gates (M(scalelab.capi.scale_gate)'s names) and their verdicts; with O(baseline), every
     metric side by side with the baseline run's, delta and verdict (M(scalelab.capi.scale_compare)). This module
     reports them and does not fail on them (run those modules to fail a play).
-  - Files are rewritten only when their bytes change: a second report of the same run changes nothing.
+  - Files are rewritten only when their bytes change, so a second report of the same run changes nothing.
 author: scalelab contributors
 options:
   baseline:

@@ -27,5 +27,7 @@ def test_documentation_matches_argument_spec(name):
         assert d.get("required", False) == spec.get("required", False), opt
         assert d.get("choices") == spec.get("choices"), opt
         assert d.get("description"), opt
+    for line in [doc["description"]] if isinstance(doc["description"], str) else doc["description"]:
+        assert isinstance(line, str), f"a description line parsed as {line!r}: a colon and a space in plain text"
     assert yaml.safe_load(mod.EXAMPLES), "EXAMPLES must not be empty"
     assert yaml.safe_load(mod.RETURN)

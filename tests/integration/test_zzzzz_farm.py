@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
+import subprocess
 import time
 
 import pytest
@@ -261,6 +263,57 @@ def test_results_hold_the_runs_metrics_and_top_profile_functions(m3_lab):
     cpu = tops["capi-control-plane"]["cpu"]
     assert cpu["profiles"] >= 1 and cpu["top_cum"] and cpu["cpu_seconds"] > 0
     assert tops["kube-apiserver"]["heap"]["inuse_bytes"] > 10 * 2**20
+
+
+def test_the_html_report_shows_every_plot_in_a_browser(m3_lab, tmp_path):
+    """As a person would see it: headless Chromium (Debian's) loads the run's report offline, every plot decodes, the
+    page logs nothing, and a screenshot is kept with the test's files."""
+    page = os.path.join(m3_lab.dir, "results", f"{SET}-report", "report.html")
+    with open(page) as f:
+        text = f.read()
+    assert "http://" not in text and "https://" not in text  # nothing to fetch: it works offline
+    base = [
+        "chromium",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path}/profile",
+        "--virtual-time-budget=5000",
+    ]
+    dom = subprocess.run(
+        [*base, "--enable-logging=stderr", "--v=0", "--dump-dom", f"file://{page}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", dom.stdout).group(0)
+    plots = int(re.search(r'data-plots="(\d+)"', body).group(1))
+    assert plots >= 10 and f'data-plots-drawn="{plots}"' in body, body
+    assert [line for line in dom.stderr.splitlines() if "CONSOLE" in line] == []
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [*base, "--window-size=1200,2400", f"--screenshot={shot}", f"file://{page}"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 50_000
+
+
+def test_a_broken_gate_fails_with_one_line_each_and_a_slower_run_is_flagged(m3_lab, tmp_path):
+    results = os.path.join(m3_lab.dir, "results", f"{SET}.json")
+    gate = m3_lab.module("scale_gate", path=results, gates={"cluster_p99_seconds": 1, "objects_failed": 0})
+    assert gate["rc"] != 0 and gate["msg"].splitlines()[0] == "1 of 2 SLO gates broke:", gate
+    assert gate["msg"].splitlines()[1].startswith("cluster_p99_seconds = ")
+    # A "baseline" twice as fast as this run: this run is the slower one and must be flagged.
+    with open(results) as f:
+        doc = json.load(f)
+    doc["summary"] = {k: (v / 2 if k.endswith("_seconds") and v else v) for k, v in doc["summary"].items()}
+    faster = tmp_path / "faster.json"
+    faster.write_text(json.dumps(doc))
+    cmp = m3_lab.module("scale_compare", path=results, baseline=str(faster), fail_on_regression=True)
+    assert cmp["rc"] != 0 and "cluster_p99_seconds" in cmp["msg"], cmp
 
 
 def test_prometheus_snapshot_is_idempotent_and_names_bad_input(m3_lab, tmp_path):

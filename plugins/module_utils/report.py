@@ -36,7 +36,9 @@ def saturation(doc: dict, signals=SATURATION) -> list[dict]:
     t0 = snap.get("window", {}).get("start")
     rows = []
     for name, threshold, meaning in signals:
-        for job, pts in reportplots._by_job(snap.get("queries", {}).get(name, {})).items():
+        for job, pts in reportplots._by_job(
+            snap.get("queries", {}).get(name, {}), default=reportplots.owner(name)
+        ).items():
             over = [(t, v) for t, v in pts if v > threshold]
             if not over or t0 is None:
                 continue

@@ -98,11 +98,18 @@ def by_creation_order(values: list[float | None], drift: dict, title: str) -> by
     return _png(fig)
 
 
-def _by_job(query: dict, reduce=max) -> dict[str, list[tuple[float, float]]]:
+def owner(query_name: str) -> str:
+    """Who a run-wide series (no job label) is about: the API server's and etcd's recording rules."""
+    return (
+        "etcd" if query_name.startswith("etcd_") else "kube-apiserver" if query_name.startswith("apiserver_") else "run"
+    )
+
+
+def _by_job(query: dict, reduce=max, default: str = "run") -> dict[str, list[tuple[float, float]]]:
     """{job: [(t, value)]} of a snapshot query, several series of one job reduced per timestamp."""
     acc: dict[str, dict[float, list[float]]] = {}
     for s in query.get("series", []):
-        job = s["labels"].get("job", s["labels"].get("__name__", "value"))
+        job = s["labels"].get("job", default)
         for t, v in s.get("points", []):
             if v is not None:
                 acc.setdefault(job, {}).setdefault(t, []).append(v)

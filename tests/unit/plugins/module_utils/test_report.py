@@ -85,6 +85,15 @@ def doc(n=40):
     }
 
 
+def test_saturation_names_the_api_server_for_its_run_wide_series():
+    d = doc()
+    d["prometheus"]["queries"]["apiserver_429_rate"] = {
+        "series": [{"labels": {}, "points": [[T0, 0.0], [T0 + 50, 0.04]]}]
+    }
+    first = report.saturation(d)[0]
+    assert (first["signal"], first["job"], first["first_seconds"]) == ("apiserver_429_rate", "kube-apiserver", 50.0)
+
+
 def test_saturation_orders_signals_by_first_crossing():
     rows = report.saturation(doc())
     first = rows[0]

@@ -16,8 +16,10 @@ description:
   - The default queries are the recording rules of the C(scalelab.capi.observability) role (reconcile P99 and
     errors, work-queue depth and latency, client-side 429s and throttling, API server P99, 5xx and 429s, etcd size
     and fsync P99, objects per resource, CPU and memory per process, C(up)).
-  - Waits until O(settle) seconds have passed since O(end) so that the last scrapes of the window have landed;
-    the same window then gives the same snapshot, and a second run changes nothing.
+  - The queries cover O(tail) seconds past O(end) too, since a one-minute rate evaluated a minute after the run's last
+    event still counts it (and a short run would otherwise have no rate point that saw its burst).
+  - Waits until O(settle) seconds have passed since O(end) + O(tail) so that the last scrapes have landed; the same
+    window then gives the same snapshot, and a second run changes nothing.
   - A query Prometheus refuses is kept with its C(error) (the others are still taken); an unreachable Prometheus
     fails the task.
   - Other keys of O(path) are kept (M(scalelab.capi.scale_results) writes the rest of the document, and keeps this
@@ -49,7 +51,7 @@ options:
     type: dict
     default: {}
   settle:
-    description: Seconds that must have passed since O(end) before querying.
+    description: Seconds that must have passed since O(end) + O(tail) before querying.
     type: float
     default: 30
   start:
@@ -58,6 +60,11 @@ options:
     required: true
   step:
     description: Query resolution in seconds; 0 picks the window over O(max_points), at least 1 s.
+    type: float
+    default: 0
+  tail:
+    description: Seconds past O(end) the queries also cover (the rate window of the recording rules, one minute,
+      sees everything up to O(end) only when evaluated up to a minute later); the summary's peaks include it.
     type: float
     default: 0
   timeout:
@@ -85,6 +92,7 @@ EXAMPLES = r"""
     start: "2026-11-27T10:00:00Z"
     end: "2026-11-27T10:30:00Z"
     step: 15
+    tail: 60
     default_queries: false
     queries:
       etcd_db_mib: max(etcd_mvcc_db_total_size_in_bytes) / 2^20
@@ -109,7 +117,7 @@ queries:
   returned: always
   sample: {reconcile_p99_seconds: {series: 14, error: null}}
 window:
-  description: start, end and step (unix seconds) of the snapshot.
+  description: start, end, tail and step (unix seconds) of the snapshot.
   type: dict
   returned: always
 """
@@ -127,6 +135,7 @@ ARGUMENT_SPEC = {
     "settle": {"type": "float", "default": 30},
     "start": {"type": "str", "required": True},
     "step": {"type": "float", "default": 0},
+    "tail": {"type": "float", "default": 0},
     "timeout": {"type": "float", "default": 60},
     "url": {"type": "str", "required": True},
 }
@@ -140,16 +149,18 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
         raise promsnap.SnapshotError("queries is empty and default_queries=false: nothing to snapshot")
     start = promsnap.parse_time(p["start"], "start")
     end = promsnap.parse_time(p["end"], "end")
-    step = promsnap.choose_step(start, end, p["step"], p["max_points"])
-    promsnap.settle(end, p["settle"])
+    if p["tail"] < 0:
+        raise promsnap.SnapshotError(f"tail={p['tail']} must not be negative")
+    step = promsnap.choose_step(start, end + p["tail"], p["step"], p["max_points"])
+    promsnap.settle(end + p["tail"], p["settle"])
     prom = promsnap.Prometheus(p["url"], p["timeout"])
     try:
         prom.ready()
-        snap = promsnap.snapshot(prom, queries, start, end, step, p["max_points"])
+        snap = promsnap.snapshot(prom, queries, start, end + p["tail"], step, p["max_points"])
     finally:
         prom.close()
     summary = promsnap.summary(snap)
-    window = {"start": start, "end": end, "step": step}
+    window = {"start": start, "end": end, "tail": p["tail"], "step": step}
     doc = {"url": p["url"], "window": window, "summary": summary, "queries": snap}
     try:
         changed = results.merge_key(p["path"], p["key"], doc, check_mode)

@@ -235,6 +235,18 @@ def test_kube_state_metrics_reports_the_cluster_api_and_metal3_objects(m3_lab):
     assert len(prom_query(f'metal3_metal3machine_status_ready{{namespace="{NS}"}} == 1')) == 2
 
 
+def test_a_counter_born_during_the_run_has_a_rate_from_its_first_burst(m3_lab):
+    """Prometheus ingests a 0 at each counter's creation time: a counter first seen with a value (a reconcile
+    histogram of a kind nobody had reconciled) starts from 0, so its first burst shows in rate()."""
+    handler = "/api/v1/status/flags"  # nothing else calls it: the counter is born by this request
+    requests.get(f"{PROM}{handler}", timeout=10).raise_for_status()
+    expr = f'min_over_time(prometheus_http_requests_total{{job="prometheus", handler="{handler}"}}[1h])'
+    deadline = time.time() + 60
+    while not (first := prom_query(expr)) and time.time() < deadline:
+        time.sleep(2)
+    assert [r["value"][1] for r in first] == ["0"], first
+
+
 def test_the_monitoring_identity_reads_metrics_and_nothing_else(m3_lab):
     pki, obs = os.path.join(m3_lab.dir, "pki"), os.path.join(m3_lab.dir, "observability", "pki")
     kw = {"verify": f"{pki}/ca.crt", "cert": (f"{obs}/monitoring.crt", f"{obs}/monitoring.key"), "timeout": 10}
@@ -337,6 +349,17 @@ def test_prometheus_snapshot_is_idempotent_and_names_bad_input(m3_lab, tmp_path)
     assert down["rc"] != 0 and "url=http://127.0.0.1:1" in down["msg"], down
     late = m3_lab.module("prometheus_snapshot", **{**args, "start": "yesterday"})
     assert late["rc"] != 0 and "start='yesterday'" in late["msg"], late
+    neg = m3_lab.module("prometheus_snapshot", **{**args, "tail": -1})
+    assert neg["rc"] != 0 and "tail=-1" in neg["msg"], neg
+    # The tail: points up to 30 s past the run's end (the one-minute rates that saw its last events).
+    tailed = m3_lab.module("prometheus_snapshot", **{**args, "tail": 30, "path": str(tmp_path / "t.json")})
+    assert tailed["rc"] == 0 and tailed["window"]["tail"] == 30, tailed
+    with open(tmp_path / "t.json") as f:
+        ups = json.load(f)["prometheus"]["queries"]["up"]["series"]
+    assert max(s["points"][-1][0] for s in ups) >= now - 60 + 25
+    with open(tmp_path / "s.json") as f:
+        ups = json.load(f)["prometheus"]["queries"]["up"]["series"]
+    assert max(s["points"][-1][0] for s in ups) <= now - 60
 
 
 def test_profile_top_reads_the_captures_and_is_idempotent(m3_lab, tmp_path):

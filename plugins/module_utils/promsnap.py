@@ -31,6 +31,8 @@ DEFAULT_QUERIES = {
     "workqueue_queue_p99_seconds": "scalelab:workqueue_queue_p99_seconds",
     "process_cpu_cores": "scalelab:process_cpu_cores",
     "process_resident_memory_bytes": "scalelab:process_resident_memory_bytes",
+    # A new start time is a restart (the supervisor brought a crashed or killed manager back).
+    "process_start_time_seconds": "max by (job, instance) (process_start_time_seconds)",
     "client_requests_rate": "scalelab:client_requests_rate",
     "client_requests_429_rate": "scalelab:client_requests_429_rate",
     "client_rate_limiter_p99_seconds": "scalelab:client_rate_limiter_p99_seconds",
@@ -104,8 +106,11 @@ def downsample(points: list[list], max_points: int) -> list[list]:
 def series_entry(result: dict, max_points: int) -> dict:
     """One matrix series: its labels, min/avg/max/P50/P99/last of its values, and downsampled points."""
     points = [[int(t), _num(v)] for t, v in result.get("values", [])]
-    values = sorted(v for _, v in points if v is not None)
-    stats: dict = {"samples": len(values)}
+    present = [v for _, v in points if v is not None]
+    values = sorted(present)
+    # How often the value moved: restarts for a start time (a gap while a process was down does not count).
+    changes = sum(a != b for a, b in zip(present, present[1:], strict=False))
+    stats: dict = {"samples": len(values), "changes": changes}
     if values:
         stats.update(
             min=_round(values[0]),
@@ -203,13 +208,17 @@ def by_job(snap: dict, name: str, stat: str = "max") -> dict:
 
 
 def summary(snap: dict) -> dict:
-    """Per manager: peak CPU cores, peak RSS MiB, worst reconcile P99 and deepest work queue; run-wide apiserver and
-    etcd peaks; the targets that were ever down."""
+    """Per manager: peak CPU cores, peak RSS MiB, worst reconcile P99, deepest work queue and restarts; run-wide
+    apiserver and etcd peaks; the targets that were ever down."""
     rss = {k: round(v / 2**20, 1) for k, v in by_job(snap, "process_resident_memory_bytes").items()}
     jobs = sorted(set(by_job(snap, "process_cpu_cores")) | set(rss))
     reconcile = by_job(snap, "reconcile_p99_seconds")
     depth = by_job(snap, "workqueue_depth")
     cpu = by_job(snap, "process_cpu_cores")
+    restarts: dict = {}
+    for s in snap.get("process_start_time_seconds", {}).get("series", []):
+        job = s["labels"].get("job", "")
+        restarts[job] = restarts.get(job, 0) + s["stats"].get("changes", 0)
     managers = {
         j: {
             "cpu_cores_max": cpu.get(j),
@@ -217,6 +226,7 @@ def summary(snap: dict) -> dict:
             "rss_mib_max": rss.get(j),
             "reconcile_p99_seconds_max": reconcile.get(j),
             "workqueue_depth_max": depth.get(j),
+            "restarts": restarts.get(j),
         }
         for j in jobs
     }

@@ -140,7 +140,15 @@ def render(
         parts.append(
             "<h2>Managers</h2>"
             + _table(
-                ["job", "peak cores", "avg cores", "peak RSS MiB", "worst reconcile P99 s", "deepest queue"],
+                [
+                    "job",
+                    "peak cores",
+                    "avg cores",
+                    "peak RSS MiB",
+                    "worst reconcile P99 s",
+                    "deepest queue",
+                    "restarts",
+                ],
                 [
                     [
                         j,
@@ -149,6 +157,7 @@ def render(
                         m.get("rss_mib_max"),
                         m.get("reconcile_p99_seconds_max"),
                         m.get("workqueue_depth_max"),
+                        m.get("restarts"),
                     ]
                     for j, m in managers.items()
                 ],

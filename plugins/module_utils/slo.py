@@ -14,7 +14,7 @@ import math
 # Metrics where more is better; every other metric is better when lower (times, drift, CPU, memory, errors).
 HIGHER_IS_BETTER = frozenset({"clusters_ready", "hosts_available", "hosts_provisioned", "clusters_ready_ratio"})
 # Per-manager metrics of the Prometheus snapshot summary: named <metric>.<job>, and <metric> is the worst job.
-MANAGER_METRICS = ("cpu_cores_max", "rss_mib_max", "reconcile_p99_seconds_max", "workqueue_depth_max")
+MANAGER_METRICS = ("cpu_cores_max", "rss_mib_max", "reconcile_p99_seconds_max", "workqueue_depth_max", "restarts")
 RUN_METRICS = (
     "apiserver_mutating_p99_seconds_max",
     "apiserver_5xx_ratio_max",

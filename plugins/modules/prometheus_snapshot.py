@@ -102,9 +102,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 summary:
-  description: Per manager (job) cpu_cores_max/avg, rss_mib_max, reconcile_p99_seconds_max, workqueue_depth_max;
-    run-wide
-    apiserver_mutating_p99_seconds_max, apiserver_5xx_ratio_max, apiserver_429_rate_max, client_requests_429_rate_max,
+  description: Per manager (job) cpu_cores_max/avg, rss_mib_max, reconcile_p99_seconds_max, workqueue_depth_max,
+    restarts (new process start times seen in the window); run-wide apiserver_mutating_p99_seconds_max,
+    apiserver_5xx_ratio_max, apiserver_429_rate_max, client_requests_429_rate_max,
     etcd_db_size_bytes_max, etcd_wal_fsync_p99_seconds_max and targets_down (jobs whose C(up) was ever 0).
   type: dict
   returned: always

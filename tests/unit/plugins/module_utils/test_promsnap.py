@@ -58,6 +58,7 @@ def test_series_entry_stats_skip_nan():
     assert e["labels"] == {"__name__": "x", "job": "capi-core"}
     assert e["stats"] == {
         "samples": 3,
+        "changes": 2,  # 1 -> 3 across the gap, 3 -> 2
         "min": 1.0,
         "avg": 2.0,
         "max": 3.0,
@@ -67,7 +68,21 @@ def test_series_entry_stats_skip_nan():
     }
     assert e["points"] == [[100, 1.0], [110, None], [120, 3.0], [130, 2.0], [140, None]]
     empty = promsnap.series_entry({"metric": {}, "values": [[1, "NaN"]]}, 120)
-    assert empty["stats"] == {"samples": 0}
+    assert empty["stats"] == {"samples": 0, "changes": 0}
+
+
+@pytest.mark.parametrize(
+    ("values", "changes"),
+    [
+        (["5", "5", "5"], 0),  # never restarted
+        (["5", "NaN", "5"], 0),  # a scrape missed: no restart
+        (["5", "5", "9", "9"], 1),  # restarted once
+        (["5", "9", "NaN", "12"], 2),  # twice, once while a scrape was missed
+    ],
+)
+def test_changes_count_new_values_only(values, changes):
+    result = {"metric": {"job": "capi-core"}, "values": [[100 + 10 * i, v] for i, v in enumerate(values)]}
+    assert promsnap.series_entry(result, 120)["stats"]["changes"] == changes
 
 
 def test_round_keeps_six_significant_digits():
@@ -87,6 +102,8 @@ def test_summary_per_manager_and_peaks():
         "process_resident_memory_bytes": {"series": [_series("capi-core", max=100 * 2**20)]},
         "reconcile_p99_seconds": {"series": [_series("capi-core", max=0.2), _series("capi-core", max=0.9)]},
         "workqueue_depth": {"series": [_series("capi-core", max=7)]},
+        # Two instances of one job: one restarted once, one never.
+        "process_start_time_seconds": {"series": [_series("capi-core", changes=1), _series("capi-core", changes=0)]},
         "apiserver_mutating_p99_seconds": {"series": [_series("", max=0.05)]},
         "apiserver_429_rate": {"series": [_series("", max=0)]},
         "up": {"series": [_series("etcd", min=1), _series("apiserver-farm", min=0)]},
@@ -98,8 +115,9 @@ def test_summary_per_manager_and_peaks():
         "rss_mib_max": 100.0,
         "reconcile_p99_seconds_max": 0.9,
         "workqueue_depth_max": 7,
+        "restarts": 1,
     }
-    assert s["managers"]["etcd"]["rss_mib_max"] is None
+    assert s["managers"]["etcd"]["rss_mib_max"] is None and s["managers"]["etcd"]["restarts"] is None
     assert s["apiserver_mutating_p99_seconds_max"] == 0.05
     assert s["apiserver_429_rate_max"] == 0
     assert s["etcd_db_size_bytes_max"] is None

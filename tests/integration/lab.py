@@ -16,6 +16,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.join(ROOT, ".venv", "bin")
 
 
+_JSON_ENV = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+
+
+def _module_result(module: str, rc: int, stdout: str, stderr: str) -> dict:
+    # Action plugins that wait print progress lines before the JSON document.
+    doc = stdout if stdout.startswith("{") else stdout[stdout.find("\n{") + 1 :]
+    try:
+        res = json.loads(doc)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError) as e:
+        raise AssertionError(f"ansible {module}: no JSON: {stdout[-2000:]} {stderr[-2000:]}") from e
+    res["rc"] = rc
+    return res
+
+
 class Lab:
     def __init__(self, name: str, tmp_dir: str, ports: dict[str, int], extra_vars: dict | None = None):
         self.name = name
@@ -50,17 +64,25 @@ class Lab:
         cmd = self.module_cmd(module, **args)
         if check:
             cmd.append("--check")
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
-        # Action plugins that wait print progress lines before the JSON document.
-        doc = proc.stdout if proc.stdout.startswith("{") else proc.stdout[proc.stdout.find("\n{") + 1 :]
-        try:
-            out = json.loads(doc)
-            res = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        except (ValueError, KeyError, IndexError) as e:
-            raise AssertionError(f"ansible {module}: no JSON: {proc.stdout[-2000:]} {proc.stderr[-2000:]}") from e
-        res["rc"] = proc.returncode
-        return res
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=_JSON_ENV)
+        return _module_result(module, proc.returncode, proc.stdout, proc.stderr)
+
+    def module_start(self, module: str, **args) -> subprocess.Popen:
+        """Start scalelab.capi.<module> in the background (its own session, to be signalled); see module_end."""
+        return subprocess.Popen(
+            self.module_cmd(module, **args),
+            cwd=ROOT,
+            env=_JSON_ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    @staticmethod
+    def module_end(proc: subprocess.Popen, timeout: float = 600) -> dict:
+        out, err = proc.communicate(timeout=timeout)
+        return _module_result(" ".join(proc.args[3:4]), proc.returncode, out, err)
 
     def module_cmd(self, module: str, **args) -> list[str]:
         return [os.path.join(BIN, "ansible"), "localhost", "-m", f"scalelab.capi.{module}", "-a", json.dumps(args)]

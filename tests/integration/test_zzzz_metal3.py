@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import glob
 import json
 import os
 import signal
@@ -15,7 +14,7 @@ import time
 
 import pytest
 
-from .lab import ROOT, listeners_of
+from .lab import ROOT, descendants, listeners_of
 
 BMH = "/apis/metal3.io/v1alpha1"
 
@@ -36,21 +35,6 @@ def bmhs(lab, namespace: str, set_name: str) -> list[dict]:
 
 def secrets(lab, namespace: str, set_name: str) -> list[dict]:
     return lab.objects(f"/api/v1/namespaces/{namespace}/secrets", f"scalelab.io/set={set_name}")
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            with open(stat) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def namespace_exists(lab, namespace: str) -> bool:
@@ -206,3 +190,35 @@ def test_interrupted_create_resumes_and_delete_leaves_nothing(hosts_lab):
     assert gone["rc"] == 0 and gone["changed"], gone
     assert not namespace_exists(hosts_lab, "itest-res")
     assert hosts_lab.module("bmh_bulk", state="absent", **args)["changed"] is False
+
+
+def test_apiserver_restart_and_a_killed_bmo_mid_bulk_lose_nothing(hosts_lab):
+    """kube-apiserver restarted while bmh_bulk writes and the Bare Metal Operator killed (SIGKILL) while it
+    registers the hosts: exactly N hosts, each with its Secret, all available once the supervisor brought BMO back."""
+    n = 40
+    args = {"kubeconfig": hosts_lab.kubeconfig, "name": "flt", "count": n, "namespace": "itest-flt"}
+    proc = hosts_lab.module_start("bmh_bulk", qps=5, burst=1, concurrency=2, **args)
+    deadline = time.monotonic() + 120
+    while not (namespace_exists(hosts_lab, "itest-flt") and len(bmhs(hosts_lab, "itest-flt", "flt")) >= 6):
+        assert time.monotonic() < deadline and proc.poll() is None, "the run made no progress"
+        time.sleep(0.3)
+    assert "started" in hosts_lab.supervisorctl("restart", "kube-apiserver").stdout
+    bmo = hosts_lab.pid("metal3-baremetal-operator")
+    os.kill(bmo, signal.SIGKILL)
+    res = hosts_lab.module_end(proc)
+    assert res["rc"] == 0, res
+    assert sum(res["calls"]["retries"].values()) > 0, res["calls"]
+    found = bmhs(hosts_lab, "itest-flt", "flt")
+    names = [h["metadata"]["name"] for h in found]
+    print(
+        f"FAULT kube-apiserver restarted and BMO killed mid bmh_bulk: expected {n}, present {len(set(names))}, "
+        f"duplicated {len(names) - len(set(names))}, retries {res['calls']['retries']}"
+    )
+    assert sorted(names) == [f"flt-{i:04d}" for i in range(1, n + 1)]
+    assert len(secrets(hosts_lab, "itest-flt", "flt")) == n
+    assert len({h["spec"]["bootMACAddress"] for h in found}) == n
+    assert hosts_lab.pid("metal3-baremetal-operator") not in (0, bmo)
+    wait = hosts_lab.module("bmh_wait", kubeconfig=hosts_lab.kubeconfig, name="flt", count=n, timeout=300)
+    assert wait["rc"] == 0, wait
+    gone = hosts_lab.module("bmh_bulk", state="absent", **args)
+    assert gone["rc"] == 0 and not namespace_exists(hosts_lab, "itest-flt"), gone

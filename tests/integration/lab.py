@@ -223,3 +223,57 @@ def descendants(pid: int) -> list[int]:
             out.append(c)
             todo.append(c)
     return out
+
+
+# Where a lab keeps secrets on purpose: key files, kubeconfigs, PKI directories, etcd's data (Secrets live there).
+_SECRET_STORES = ("pki", "etcd", "venv")
+
+
+def key_material(root: str) -> dict[str, list[str]]:
+    """Each private key file under root -> strings that would give it away: its longest PEM body line and a slice
+    of the file in base64 (as a kubeconfig's client-key-data or a slurp would show it)."""
+    import base64
+
+    out: dict[str, list[str]] = {}
+    for path in glob.glob(os.path.join(root, "**", "*.key"), recursive=True):
+        if "/venv/" in path:
+            continue
+        with open(path, "rb") as f:
+            pem = f.read()
+        body = [line for line in pem.decode().splitlines() if line and not line.startswith("-----")]
+        b64 = base64.b64encode(pem).decode()
+        out[os.path.relpath(path, root)] = [max(body, key=len), b64[len(b64) // 2 : len(b64) // 2 + 48]]
+    return out
+
+
+def leaks(text: str, material: dict[str, list[str]], also: tuple[str, ...] = ()) -> list[str]:
+    """What of material (or the literal strings `also`) text shows; a PEM private key header counts too."""
+    found = [name for name, needles in material.items() if any(n in text for n in needles)]
+    found += [a for a in also if a in text]
+    if "PRIVATE KEY-----" in text:
+        found.append("a PEM private key")
+    return found
+
+
+def written_files(root: str) -> list[str]:
+    """Every file a lab writes outside the places that hold secrets on purpose (see _SECRET_STORES, *.key,
+    *.kubeconfig): logs, results, reports, configuration, Prometheus' data, profiles."""
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if x not in _SECRET_STORES]
+        out += [os.path.join(d, f) for f in files if not f.endswith((".key", ".kubeconfig", ".sock"))]
+    return out
+
+
+def files_leaking(root: str, material: dict[str, list[str]], also: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    found = {}
+    for path in written_files(root):
+        try:
+            with open(path, "rb") as f:
+                text = f.read(64 * 2**20).decode(errors="replace")
+        except OSError:
+            continue
+        hit = leaks(text, material, also)
+        if hit:
+            found[os.path.relpath(path, root)] = hit
+    return found

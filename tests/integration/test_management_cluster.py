@@ -9,7 +9,7 @@ import time
 
 import yaml
 
-from .lab import ROOT, listeners_of
+from .lab import ROOT, files_leaking, key_material, leaks, listeners_of, written_files
 
 PROGRAMS = ("etcd", "kube-apiserver", "kube-controller-manager")
 
@@ -27,9 +27,20 @@ def test_first_converge_reports_where_the_cluster_is(lab):
     assert lab.first_converge["recap"]["changed"] > 0
 
 
-def test_second_converge_changes_nothing(lab):
-    res = lab.playbook("scale.yml")
+def test_second_converge_changes_nothing_and_shows_no_key(lab):
+    """Idempotent, and at -vvv (every module's arguments and results) not one private key of the lab shows."""
+    res = lab.playbook("scale.yml", "-vvv")
     assert res["recap"].get("failed", 0) == 0 and res["recap"]["changed"] == 0, res["stdout"][-3000:]
+    material = key_material(lab.dir)
+    assert len(material) >= 8, sorted(material)
+    assert leaks(res["stdout"] + res["stderr"], material) == []
+
+
+def test_nothing_the_lab_writes_holds_a_key(lab):
+    """Logs, results, reports, configuration and Prometheus' data hold no private key: keys stay in key files,
+    kubeconfigs (0600) and etcd."""
+    assert len(written_files(lab.dir)) > 20
+    assert files_leaking(lab.dir, key_material(lab.dir)) == {}
 
 
 def test_check_mode_changes_nothing(lab):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from .lab import ROOT, descendants, listeners_of
+from .lab import ROOT, descendants, files_leaking, key_material, listeners_of
 
 BMH = "/apis/metal3.io/v1alpha1"
 
@@ -144,6 +144,11 @@ def test_bmc_password_stays_out_of_verbose_output(hosts_lab):
     assert password not in proc.stdout + proc.stderr and "itest-admin" not in proc.stdout + proc.stderr
     stored = secrets(hosts_lab, "itest-pw", "pw")
     assert [base64.b64decode(s["data"]["password"]).decode() for s in stored] == [password, password]
+    # Nor in anything the lab writes once BMO has read the hosts' credentials (logs, results, Prometheus' data),
+    # and no private key either.
+    hosts_lab.module("bmh_wait", kubeconfig=hosts_lab.kubeconfig, name="pw", count=2, timeout=120)
+    leaked = files_leaking(hosts_lab.dir, key_material(hosts_lab.dir), also=(password,))
+    assert leaked == {}, leaked
     gone = hosts_lab.module("bmh_bulk", state="absent", **args)
     assert gone["rc"] == 0 and gone["changed"], gone
     assert not namespace_exists(hosts_lab, "itest-pw")

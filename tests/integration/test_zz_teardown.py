@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 
-from .lab import listening_sockets
+from .lab import listeners_of, listening_sockets
 
 
 def test_teardown_leaves_no_process_port_or_directory(lab):
@@ -19,3 +22,27 @@ def test_teardown_leaves_no_process_port_or_directory(lab):
     assert not [a for a in addrs if a.endswith(":19000")], "in-memory workload servers still listening"
     again = lab.playbook("teardown.yml")
     assert again["rc"] == 0 and again["recap"]["changed"] == 0
+    assert "Nothing is left" in again["stdout"]
+
+
+def test_teardown_audit_names_what_survived(lab):
+    """A process of the lab that no role knows of (listening on a port) survives the teardown: the audit names it,
+    its port and the directory it keeps, and the teardown fails."""
+    os.makedirs(lab.dir, mode=0o700)
+    code = "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); time.sleep(300)"
+    stray = subprocess.Popen([sys.executable, "-c", code, f"{lab.dir}/stray"])
+    try:
+        deadline = time.monotonic() + 10
+        while not listeners_of(stray.pid):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        port = listeners_of(stray.pid)[0]
+        res = lab.playbook("teardown.yml")
+        assert res["rc"] != 0
+        out = res["stdout"]
+        assert f"process {stray.pid}: " in out and f"listening: {port}" in out, out[-3000:]
+    finally:
+        stray.kill()
+        stray.wait()
+    res = lab.playbook("teardown.yml")
+    assert res["rc"] == 0 and not os.path.exists(lab.dir), res["stdout"][-3000:]

@@ -1,0 +1,144 @@
+#!/usr/bin/python
+# Copyright: scalelab contributors
+# Apache-2.0
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: lab_audit
+short_description: List what a lab left behind - processes, listening ports, its directory, objects of its sets
+version_added: 0.6.0
+description:
+  - Lists the live processes whose command line names the lab directory O(dir) (with their listening addresses),
+    the listening addresses on any of O(ports), O(dir) itself when it exists, and, when O(kubeconfig) is given and
+    answers, the objects labelled C(scalelab.io/set) with a name in O(sets) (Clusters, BareMetalHosts, Secrets,
+    Namespaces) - what must be gone after C(playbooks/teardown.yml).
+  - Run it before a teardown to learn the lab's processes and ports (pass their ports to the second run), and after
+    it to check nothing is left. C(playbooks/teardown.yml) does both and fails with one line per leftover.
+  - Never changes anything; with O(fail_on_leftovers) it fails when something is left (one line each).
+  - Reads C(/proc), so Linux only.
+author: scalelab contributors
+options:
+  context:
+    description: Context of O(kubeconfig); empty is its current context.
+    type: str
+    default: ""
+  dir:
+    description: The lab's directory (the management cluster's C(management_cluster_dir)).
+    type: path
+    required: true
+  fail_on_leftovers:
+    description: Fail when anything is left, with one line per leftover.
+    type: bool
+    default: false
+  kubeconfig:
+    description: A management cluster that outlives the lab (the C(existing) backend), to look for objects of
+      O(sets). A kubeconfig that is gone (the lab's own) is reported as such, not as an error.
+    type: path
+  ports:
+    description: Ports that must not be listening (e.g. the C(listening) ports of the processes found before the
+      teardown).
+    type: list
+    elements: int
+    default: []
+  sets:
+    description: Set names (label C(scalelab.io/set)) whose objects must be gone from O(kubeconfig).
+    type: list
+    elements: str
+    default: []
+notes:
+  - Supports check mode (it only reads).
+"""
+
+EXAMPLES = r"""
+- name: What does the lab run and listen on?
+  scalelab.capi.lab_audit:
+    dir: ~/.local/share/scalelab/scalelab
+  register: before
+
+- name: After the teardown, nothing may be left
+  scalelab.capi.lab_audit:
+    dir: ~/.local/share/scalelab/scalelab
+    ports: >-
+      {{ before.processes | map(attribute='listening') | flatten
+         | map('regex_replace', '^.*:', '') | map('int') | list }}
+    fail_on_leftovers: true
+
+- name: A lab on an existing management cluster leaves none of its objects there
+  scalelab.capi.lab_audit:
+    dir: ~/.local/share/scalelab/scalelab
+    kubeconfig: ~/.kube/config
+    sets: [scale, hosts]
+    fail_on_leftovers: true
+"""
+
+RETURN = r"""
+processes:
+  description: Live processes whose command line names O(dir) - pid, cmdline (first 300 characters), listening.
+  type: list
+  elements: dict
+  returned: always
+  sample: [{pid: 4242, cmdline: "/root/.cache/scalelab/bin/etcd --data-dir=/root/.local/share/scalelab/scalelab/etcd",
+            listening: ["127.0.0.1:2379"]}]
+ports:
+  description: Listening addresses on any of O(ports).
+  type: list
+  elements: str
+  returned: always
+paths:
+  description: O(dir) when it still exists.
+  type: list
+  elements: str
+  returned: always
+objects:
+  description: Objects of O(sets) still in O(kubeconfig) - kind, namespace, name.
+  type: list
+  elements: dict
+  returned: always
+api:
+  description: Whether the objects were checked - C(checked), C(not asked), C(gone with the lab (no kubeconfig)) or
+    C(unreachable - <why>).
+  type: str
+  returned: always
+leftovers:
+  description: How many things are left (processes, ports, paths and objects together).
+  type: int
+  returned: always
+  sample: 0
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import audit, kube
+
+ARGUMENT_SPEC = {
+    "context": {"type": "str", "default": ""},
+    "dir": {"type": "path", "required": True},
+    "fail_on_leftovers": {"type": "bool", "default": False},
+    "kubeconfig": {"type": "path"},
+    "ports": {"type": "list", "elements": "int", "default": []},
+    "sets": {"type": "list", "elements": "str", "default": []},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    if p["kubeconfig"]:
+        kube.require_libs(module)
+    bad = [port for port in p["ports"] if not 0 < port < 65536]
+    if bad:
+        module.fail_json(msg=f"ports={bad}: a port is 1-65535")
+    if os.path.realpath(p["dir"]) in ("/", os.path.realpath(os.path.expanduser("~"))):
+        module.fail_json(msg=f"dir={p['dir']}: the root or home directory is not a lab directory")
+    # This module's own process and its parents name the directory in their arguments: not leftovers.
+    found = audit.audit(p, skip=(os.getpid(), os.getppid()))
+    if p["fail_on_leftovers"] and found["leftovers"]:
+        lines = audit.describe(found)
+        module.fail_json(msg=f"dir={p['dir']}: {len(lines)} left behind:\n" + "\n".join(lines), **found)
+    module.exit_json(changed=False, **found)
+
+
+if __name__ == "__main__":
+    main()

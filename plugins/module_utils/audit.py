@@ -64,32 +64,78 @@ def mentions(cmdline: bytes, directory: str) -> bool:
     return d + b"/" in cmdline or d + b"\0" in cmdline or cmdline.endswith(d) or d + b"=" in cmdline
 
 
-def processes(directory: str, proc: str = "/proc", skip: tuple[int, ...] = ()) -> list[dict]:
-    """Live processes whose command line mentions the directory: pid, command line and listening addresses."""
-    socks = listening(proc)
-    out = []
-    for path in glob.glob(f"{proc}/[0-9]*/cmdline"):
+def table(proc: str = "/proc") -> dict[int, tuple[int, bytes]]:
+    """pid -> (parent pid, command line) of every live process."""
+    out = {}
+    for path in glob.glob(f"{proc}/[0-9]*/stat"):
         pid = int(path.split("/")[-2])
-        if pid in skip:
-            continue
         try:
-            with open(path, "rb") as f:
-                cmdline = f.read()
+            with open(path) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"{proc}/{pid}/cmdline", "rb") as f:
+                out[pid] = (ppid, f.read())
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def of_lab(directory: str, procs: dict[int, tuple[int, bytes]], skip: tuple[int, ...] = ()) -> set[int]:
+    """Processes that name the directory, or whose ancestor does (a supervisord's programs name only their flags)."""
+    out = set()
+    for pid in procs:
+        seen, cur = 0, pid
+        while cur in procs and seen < 64:
+            if cur not in skip and procs[cur][1] and mentions(procs[cur][1], directory):
+                out.add(pid)
+                break
+            cur, seen = procs[cur][0], seen + 1
+    return out - set(skip)
+
+
+def sockets_of(pid: int, proc: str = "/proc") -> list[int]:
+    inodes = []
+    for fd in glob.glob(f"{proc}/{pid}/fd/*"):
+        try:
+            m = re.match(r"socket:\[(\d+)\]", os.readlink(fd))
         except OSError:
             continue
-        if not cmdline or not mentions(cmdline, directory):
+        if m:
+            inodes.append(int(m.group(1)))
+    return inodes
+
+
+def _text(cmdline: bytes) -> str:
+    return cmdline.replace(b"\0", b" ").decode(errors="replace").strip()[:300]
+
+
+def processes(directory: str, proc: str = "/proc", skip: tuple[int, ...] = ()) -> list[dict]:
+    """Live processes of the lab (see of_lab): pid, command line and listening addresses."""
+    socks, procs = listening(proc), table(proc)
+    out = []
+    for pid in sorted(of_lab(directory, procs, skip)):
+        addrs = [a for inode in sockets_of(pid, proc) for a in socks.get(inode, [])]
+        out.append({"pid": pid, "cmdline": _text(procs[pid][1]), "listening": sorted(set(addrs))})
+    return out
+
+
+def foreign(directory: str, ports: list[int], proc: str = "/proc") -> list[dict]:
+    """Listeners on any of the ports that belong to a process not of the lab: a port collision."""
+    wanted = set(ports)
+    hits = {inode: [a for a in addrs if int(a.rsplit(":", 1)[1]) in wanted] for inode, addrs in listening(proc).items()}
+    hits = {inode: addrs for inode, addrs in hits.items() if addrs}
+    if not hits:
+        return []
+    procs = table(proc)
+    ours = of_lab(directory, procs)
+    owner = {inode: pid for pid in procs for inode in sockets_of(pid, proc) if inode in hits}
+    out = []
+    for inode, addrs in hits.items():
+        pid = owner.get(inode, 0)
+        if pid in ours:
             continue
-        addrs = []
-        for fd in glob.glob(f"{proc}/{pid}/fd/*"):
-            try:
-                m = re.match(r"socket:\[(\d+)\]", os.readlink(fd))
-            except OSError:
-                continue
-            if m:
-                addrs += socks.get(int(m.group(1)), [])
-        text = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
-        out.append({"pid": pid, "cmdline": text[:300], "listening": sorted(set(addrs))})
-    return sorted(out, key=lambda p: p["pid"])
+        cmd = _text(procs[pid][1]) if pid in procs else ""
+        out += [{"address": a, "port": int(a.rsplit(":", 1)[1]), "pid": pid, "cmdline": cmd} for a in addrs]
+    return sorted(out, key=lambda x: (x["port"], x["address"]))
 
 
 def ports_in_use(ports: list[int], proc: str = "/proc") -> list[str]:
@@ -127,6 +173,7 @@ def audit(p: dict, skip: tuple[int, ...] = ()) -> dict:
     found = {
         "processes": processes(p["dir"], skip=skip),
         "ports": ports_in_use(p["ports"]),
+        "foreign": foreign(p["dir"], p["ports"]),
         "paths": [p["dir"]] if os.path.lexists(p["dir"]) else [],
         "objects": [],
         "api": "not asked",

@@ -13,6 +13,9 @@ description:
     the listening addresses on any of O(ports), O(dir) itself when it exists, and, when O(kubeconfig) is given and
     answers, the objects labelled C(scalelab.io/set) with a name in O(sets) (Clusters, BareMetalHosts, Secrets,
     Namespaces) - what must be gone after C(playbooks/teardown.yml).
+  - Before a converge, C(foreign) lists the listeners on O(ports) that belong to another process, and the roles'
+    preflight refuses such a port collision naming the option.
+  - A process is the lab's when its command line, or an ancestor's (the lab's supervisord), names O(dir).
   - Run it before a teardown to learn the lab's processes and ports (pass their ports to the second run), and after
     it to check nothing is left. C(playbooks/teardown.yml) does both and fails with one line per leftover.
   - Never changes anything; with O(fail_on_leftovers) it fails when something is left (one line each).
@@ -85,6 +88,13 @@ ports:
   type: list
   elements: str
   returned: always
+foreign:
+  description: Of those, the ones a process not of the lab listens on (a port collision before a converge) -
+    address, port, pid (0 when its descriptors cannot be read) and cmdline.
+  type: list
+  elements: dict
+  returned: always
+  sample: [{address: "127.0.0.1:6443", port: 6443, pid: 777, cmdline: "python3 -m http.server 6443"}]
 paths:
   description: O(dir) when it still exists.
   type: list

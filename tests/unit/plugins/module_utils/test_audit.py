@@ -75,3 +75,48 @@ def test_an_unreachable_api_is_reported_not_raised(tmp_path):
     )
     found = audit.audit({"dir": str(tmp_path / "none"), "ports": [], "sets": ["s"], "kubeconfig": str(cfg)})
     assert found["api"].startswith("unreachable: ") and found["objects"] == [] and found["leftovers"] == 0
+
+
+def _listener(*args: str) -> tuple[subprocess.Popen, int]:
+    code = (
+        "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen();"
+        "print(s.getsockname()[1], flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+    return proc, int(proc.stdout.readline())
+
+
+def test_a_port_another_process_holds_is_a_collision_and_the_labs_own_is_not(tmp_path):
+    lab = tmp_path / "lab"
+    ours, our_port = _listener(f"{lab}/etcd")
+    other, other_port = _listener(str(tmp_path / "lab2"))
+    try:
+        found = audit.foreign(str(lab), [our_port, other_port])
+        assert found == [
+            {
+                "address": f"127.0.0.1:{other_port}",
+                "port": other_port,
+                "pid": other.pid,
+                "cmdline": found[0]["cmdline"],
+            }
+        ]
+        assert str(tmp_path / "lab2") in found[0]["cmdline"]
+    finally:
+        for p in (ours, other):
+            p.kill()
+            p.wait()
+    assert audit.foreign(str(lab), [our_port, other_port]) == []
+
+
+def test_a_child_of_a_lab_process_is_the_labs_even_when_its_arguments_do_not_say_so(tmp_path):
+    """As a supervisord's programs: node_exporter's command line names only its flags."""
+    lab = tmp_path / "lab"
+    code = "import subprocess, sys; c = subprocess.Popen(['sleep', '30']); print(c.pid, flush=True); c.wait()"
+    parent = subprocess.Popen([sys.executable, "-c", code, f"{lab}/supervisor"], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    try:
+        found = {p["pid"]: p["cmdline"] for p in audit.processes(str(lab))}
+        assert set(found) == {parent.pid, child} and found[child] == "sleep 30"
+    finally:
+        os.kill(child, 9)
+        parent.wait()

@@ -58,6 +58,10 @@ def _documents(p: dict, api_version: str) -> tuple[list[dict], dict]:
 
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     set_members = members(p["name"], p["count"], p["name_pattern"], p["namespace"], p["namespace_per_cluster"])
+    topo = p.get("topology") or {}
+    for opt, least in (("control_plane_replicas", 1), ("workers", 0)):
+        if opt in topo and topo[opt] < least:
+            raise SetError(f"topology.{opt}={topo[opt]} must be >= {least}")
     for opt in ("concurrency", "burst"):
         if p[opt] < 1:
             raise SetError(f"{opt}={p[opt]} must be >= 1")

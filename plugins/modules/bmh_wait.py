@@ -111,7 +111,7 @@ done:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import hostops, kube
+from ansible_collections.scalelab.capi.plugins.module_utils import checks, hostops, kube
 
 # Seconds between polls are at least this many times the last poll's duration.
 POLL_COST_FACTOR = 5
@@ -148,6 +148,9 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     kube.require_libs(module)
     p = module.params
+    bad = checks.bounds(p, {"count": 0}, ("interval", "timeout", "window"))
+    if bad:
+        module.fail_json(msg=bad)
     window = 0.0 if module.check_mode else min(p["window"], p["timeout"])
     try:
         with kube.KubeClient(p["kubeconfig"], p["context"]) as client:

@@ -95,7 +95,7 @@ not_ready:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import kube, readiness
+from ansible_collections.scalelab.capi.plugins.module_utils import checks, kube, readiness
 
 ARGUMENT_SPEC = {
     **kube.KUBE_ARGUMENT_SPEC,
@@ -113,6 +113,9 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     kube.require_libs(module)
     p = module.params
+    bad = checks.bounds(p, {"count": 0, "machines": 0}, ("interval", "timeout", "window"))
+    if bad:
+        module.fail_json(msg=bad)
     window = 0.0 if module.check_mode else min(p["window"], p["timeout"])
     try:
         with kube.KubeClient(p["kubeconfig"], p["context"]) as client:

@@ -1,4 +1,6 @@
-"""cluster_bulk against the real stack: create, idempotent re-run, check mode, delete (interruptions: test_faults)."""
+"""cluster_bulk against the real stack: create, idempotent re-run, check mode, delete.
+
+Faults and bad input: test_faults.py, test_bad_inputs.py."""
 
 from __future__ import annotations
 
@@ -63,21 +65,3 @@ def test_delete_waits_for_finalizers_and_is_idempotent(lab, bulk):
     assert lab.objects("/api/v1/namespaces", "scalelab.io/set=itb-d") == []
     again = bulk("itb-d", state="absent")
     assert again["rc"] == 0 and again["changed"] is False
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        ({"count": 3, "name_pattern": "{name}"}, "names must be unique"),
-        ({"count": 2, "name_pattern": "{name}_{index}"}, "not a DNS label"),
-        ({"count": -1}, "count=-1 must be >= 0"),
-        ({"count": 2, "concurrency": 0}, "concurrency=0 must be >= 1"),
-        ({"count": 1, "topology": {"class_name": "scalelab-in-memory", "version": "not-a-version"}}, "is refused"),
-        ({"count": 1, "template": "kind: Cluster\n"}, "lacks apiVersion or kind"),
-    ],
-)
-def test_bad_input_fails_naming_the_option_and_creates_nothing(lab, bulk, args, message):
-    res = bulk("itb-bad", **args)
-    assert res["rc"] != 0 and res.get("failed") is True
-    assert message in res["msg"], res["msg"]
-    assert _names(lab, "itb-bad") == []

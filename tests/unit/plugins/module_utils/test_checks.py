@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ansible_collections.scalelab.capi.plugins.module_utils.checks import bounds
 
 

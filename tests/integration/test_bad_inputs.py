@@ -1,0 +1,202 @@
+"""The bad-input catalogue: modules and roles given wrong types, out-of-range counts, colliding or invalid names,
+unknown versions, unreachable or incomplete clusters, colliding or taken ports, a host that does not answer. Each is
+refused with one message naming the option and its value, on the running lab, and leaves no object and no process
+behind (the lab's processes are the same ones after).
+
+Cases of other files count too: test_zzzz_metal3 (bmh_bulk's), test_management_cluster (bind address, stack),
+test_sweep (matrix), test_zzzzz_farm (prometheus_snapshot's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+
+import pytest
+
+from .lab import Lab
+
+TOPOLOGY = {"class_name": "scalelab-in-memory", "version": "v1.35.4"}
+SET = "itbad"
+NOWHERE = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+    "users": [{"name": "u", "user": {}}],
+    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+    "current-context": "x",
+}
+# Catalogue rows kept for the notes: (where, input, message).
+TRIED: list[tuple[str, str, str]] = []
+
+
+def _nowhere() -> str:
+    fd, path = tempfile.mkstemp(suffix=".kubeconfig")
+    with os.fdopen(fd, "w") as f:
+        json.dump(NOWHERE, f)
+    return path
+
+
+# module, arguments (KUBE is replaced by the lab's kubeconfig), what the message must say.
+MODULE_CASES = [
+    ("cluster_bulk", {"count": -1}, "count=-1 must be >= 0"),
+    ("cluster_bulk", {"count": "many"}, "argument 'count' is of type str and we were unable to convert to int"),
+    ("cluster_bulk", {"count": 2, "concurrency": 0}, "concurrency=0 must be >= 1"),
+    ("cluster_bulk", {"count": 2, "burst": 0}, "burst=0 must be >= 1"),
+    ("cluster_bulk", {"count": 2, "qps": -1}, "qps=-1.0 must be >= 0"),
+    ("cluster_bulk", {"count": 2, "batch_size": -1}, "batch_size=-1 must be >= 0"),
+    ("cluster_bulk", {"count": 2, "state": "gone"}, "value of state must be one of: absent, present, got: gone"),
+    (
+        "cluster_bulk",
+        {"count": 2, "template": "kind: Cluster\n"},
+        "parameters are mutually exclusive: template|topology",
+    ),
+    ("cluster_bulk", {"count": 2, "topology": None}, "state is present but any of the following are missing"),
+    ("cluster_bulk", {"count": 3, "name_pattern": "{name}"}, "names must be unique"),
+    ("cluster_bulk", {"count": 2, "name_pattern": "{name}_{index}"}, "not a DNS label"),
+    ("cluster_bulk", {"count": 2, "name": "Bad_Name"}, "name='Bad_Name' must be a DNS label"),
+    ("cluster_bulk", {"count": 2, "namespace": "Bad_NS"}, "namespace='Bad_NS' must be a DNS label"),
+    ("cluster_bulk", {"count": 2, "topology": {**TOPOLOGY, "workers": -1}}, "topology.workers=-1 must be >= 0"),
+    (
+        "cluster_bulk",
+        {"count": 2, "topology": {**TOPOLOGY, "control_plane_replicas": 0}},
+        "topology.control_plane_replicas=0 must be >= 1",
+    ),
+    ("cluster_bulk", {"count": 1, "topology": {**TOPOLOGY, "version": "not-a-version"}}, "is refused"),
+    ("cluster_bulk", {"count": 1, "topology": {**TOPOLOGY, "class_name": "no-such-class"}}, "is refused"),
+    ("cluster_bulk", {"count": 1, "topology": None, "template": "kind: Cluster\n"}, "lacks apiVersion or kind"),
+    ("cluster_bulk", {"count": 1, "kubeconfig": "/nonexistent/admin.kubeconfig"}, "kubeconfig=/nonexistent/admin"),
+    ("cluster_bulk", {"count": 1, "kubeconfig": "NOWHERE", "retry_timeout": 2}, "cannot reach https://127.0.0.1:1"),
+    ("cluster_wait", {"count": -1}, "count=-1 must be >= 0"),
+    ("cluster_wait", {"count": 2, "timeout": 0}, "timeout=0.0 must be > 0 (seconds)"),
+    # The test lab has no Metal3 stack: its CRDs are missing.
+    ("bmh_bulk", {"count": 2}, "serves no"),
+    ("bmh_bulk", {"count": -2}, "count=-2 must be >= 0"),
+    ("bmh_bulk", {"count": 2, "bmc_network": "not-a-cidr"}, "bmc_network='not-a-cidr'"),
+    ("bmh_wait", {"count": 2, "state": "flying"}, "value of state must be one of"),
+    ("prometheus_snapshot", {"max_points": 1}, "max_points=1 must be at least 2"),
+    ("prometheus_snapshot", {"start": "20", "end": "10"}, "end=10.0 must be after start=20.0"),
+    ("prometheus_snapshot", {"tail": -5}, "tail=-5.0 must not be negative"),
+    ("scale_gate", {"gates": {"drift_pct": "five"}}, "gates.drift_pct='five' is not a number"),
+    ("scale_gate", {"path": "/nonexistent.json", "gates": {"drift_pct": 5}}, "path=/nonexistent.json: cannot read"),
+    ("scale_compare", {"baseline": "/nonexistent.json"}, "baseline=/nonexistent.json: cannot read"),
+    ("lab_audit", {"ports": [70000]}, "ports=[70000]: a port is 1-65535"),
+    ("lab_audit", {"dir": "/"}, "dir=/: the root or home directory is not a lab directory"),
+]
+
+
+def _module_args(lab: Lab, module: str, args: dict, tmp_path) -> dict:
+    results = tmp_path / "r.json"
+    results.write_text(json.dumps({"summary": {"drift_pct": 1.0}}))
+    base = {
+        "cluster_bulk": {"kubeconfig": lab.kubeconfig, "name": SET, "topology": TOPOLOGY},
+        "cluster_wait": {"kubeconfig": lab.kubeconfig, "name": SET},
+        "bmh_bulk": {"kubeconfig": lab.kubeconfig, "name": SET, "namespace": SET},
+        "bmh_wait": {"kubeconfig": lab.kubeconfig, "name": SET},
+        "prometheus_snapshot": {"url": "http://127.0.0.1:35490", "start": "10", "end": "20", "path": str(results)},
+        "scale_gate": {"path": str(results)},
+        "scale_compare": {"path": str(results)},
+        "lab_audit": {"dir": lab.dir},
+    }[module]
+    out = {**base, **args}
+    if out.get("kubeconfig") == "NOWHERE":
+        out["kubeconfig"] = _nowhere()
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _nothing_left(lab: Lab, pids: set[int]) -> None:
+    assert set(lab.processes()) == pids, "a process came or went"
+    assert lab.objects("/apis/cluster.x-k8s.io/v1beta2/clusters", f"scalelab.io/set={SET}") == []
+    assert lab.request("GET", f"/api/v1/namespaces/{SET}").status_code == 404
+    assert lab.objects("/api/v1/namespaces", f"scalelab.io/set={SET}") == []
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    yield TRIED
+    with open(os.path.join(tempfile.gettempdir(), "scalelab-bad-inputs.json"), "w") as f:
+        json.dump(TRIED, f, indent=1)
+
+
+@pytest.mark.parametrize(("module", "args", "message"), MODULE_CASES, ids=lambda v: str(v)[:40])
+def test_a_bad_module_input_is_refused_naming_it_and_leaves_nothing(lab, catalogue, tmp_path, module, args, message):
+    pids = set(lab.processes())
+    res = lab.module(module, **_module_args(lab, module, args, tmp_path))
+    assert res["rc"] != 0 and res.get("failed") is True, res
+    assert message in res["msg"], res["msg"]
+    assert "Traceback" not in res.get("module_stderr", "") + res["msg"]
+    TRIED.append((module, json.dumps(args), res["msg"].splitlines()[0][:200]))
+    _nothing_left(lab, pids)
+
+
+def _taken_port() -> socket.socket:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    return s
+
+
+# scale.yml with one bad variable on the running lab: refused by a preflight before anything changes.
+PLAYBOOK_CASES = [
+    ({"scale_scenario": "bogus"}, "scale_scenario=bogus must be clusters, hosts or metal3"),
+    ({"scale_hosts": 2, "scale_hosts_provisioned": 5}, "scale_hosts_provisioned=5 must be <= scale_hosts=2"),
+    (
+        {"management_cluster_backend": "bogus"},
+        "management_cluster_backend must be one of: host, kind, existing, got: bogus",
+    ),
+    (
+        {"management_cluster_apiserver_port": 32379},
+        "management_cluster_etcd_client_port and management_cluster_apiserver_port are both 32379",
+    ),
+    ({"management_cluster_controller_manager_port": "TAKEN"}, "management_cluster_controller_manager_port="),
+    ({"observability_port_base": 70000}, "observability_port_base=70000 (+3) must be within 1-65535"),
+    ({"capi_stack_port_base": 19500}, "capi_stack_port_base=19500: ports 19500-19539 collide"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), PLAYBOOK_CASES, ids=lambda v: str(v)[:40])
+def test_a_bad_lab_variable_is_refused_before_anything_changes(lab, catalogue, extra, message):
+    pids = set(lab.processes())
+    held = None
+    if "TAKEN" in extra.values():
+        held = _taken_port()
+        port = held.getsockname()[1]
+        extra = {k: (port if v == "TAKEN" else v) for k, v in extra.items()}
+        message += f"{port} is in use by another process (pid {os.getpid()}"
+    lab.write_vars(**extra)
+    try:
+        res = lab.playbook("scale.yml")
+    finally:
+        lab.write_vars()
+        if held:
+            held.close()
+    assert res["rc"] != 0, res["stdout"][-2000:]
+    assert message in " ".join(res["stdout"].split()), res["stdout"][-3000:]
+    assert res["recap"].get("changed", 0) == 0, res["stdout"][-3000:]
+    TRIED.append(("scale.yml", json.dumps(extra), message))
+    _nothing_left(lab, pids)
+
+
+def test_a_farm_host_that_does_not_answer_stops_the_run_before_anything_changes(lab, catalogue, tmp_path):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        """all:
+  children:
+    management:
+      hosts:
+        localhost: {ansible_connection: local, ansible_python_interpreter: "{{ ansible_playbook_python }}"}
+    farm:
+      hosts:
+        ghost-farm: {ansible_host: 127.0.0.1, ansible_port: 1, ansible_user: nobody, ansible_connection: ssh}
+"""
+    )
+    pids = set(lab.processes())
+    res = lab.playbook("scale.yml", "-i", str(inventory))
+    assert res["rc"] != 0
+    out = " ".join(res["stdout"].split())
+    assert "ghost-farm (groups farm, ansible_host=127.0.0.1) does not answer" in out, res["stdout"][-3000:]
+    assert "Scale lab" not in res["stdout"]  # the first play that changes anything never started
+    TRIED.append(("scale.yml", "farm host ghost-farm at 127.0.0.1:1", "ghost-farm (groups farm, ...) does not answer"))
+    _nothing_left(lab, pids)

@@ -87,6 +87,18 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     return changed, state
 
 
+def _require_class(bulk: Bulk, p: dict, api_version: str) -> None:
+    """Cluster API accepts a Cluster whose ClusterClass does not exist (it waits for it): refuse it before writing."""
+    topo = p["topology"]
+    namespace = topo["class_namespace"] or p["namespace"]
+    path = bulk.client.path(api_version, "ClusterClass", namespace, topo["class_name"])
+    if bulk.client.request("GET", path, policy=bulk.policy, ok=(404,)).status_code == 404:
+        raise SetError(
+            f"topology.class_name={topo['class_name']!r}: no ClusterClass of that name in namespace {namespace} "
+            "(the capi_stack role installs scalelab-in-memory; see topology.class_namespace)"
+        )
+
+
 def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Member], check: bool) -> tuple[bool, dict]:
     docs, variables = _documents(p, api_version)
     pool = p.get("endpoint_pool") or []
@@ -108,6 +120,8 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
     state["diff"] = {"before": {"clusters": clusters["existing_before"]}, "after": {"clusters": len(set_members)}}
     if not todo:
         return False, state
+    if p["topology"] is not None:
+        _require_class(bulk, p, api_version)
     if check:
         clusters["created"] = len(todo)
         return True, state

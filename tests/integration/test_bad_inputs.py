@@ -65,7 +65,11 @@ MODULE_CASES = [
         "topology.control_plane_replicas=0 must be >= 1",
     ),
     ("cluster_bulk", {"count": 1, "topology": {**TOPOLOGY, "version": "not-a-version"}}, "is refused"),
-    ("cluster_bulk", {"count": 1, "topology": {**TOPOLOGY, "class_name": "no-such-class"}}, "is refused"),
+    (
+        "cluster_bulk",
+        {"count": 1, "topology": {**TOPOLOGY, "class_name": "no-such-class"}},
+        "topology.class_name='no-such-class': no ClusterClass of that name in namespace default",
+    ),
     ("cluster_bulk", {"count": 1, "topology": None, "template": "kind: Cluster\n"}, "lacks apiVersion or kind"),
     ("cluster_bulk", {"count": 1, "kubeconfig": "/nonexistent/admin.kubeconfig"}, "kubeconfig=/nonexistent/admin"),
     ("cluster_bulk", {"count": 1, "kubeconfig": "NOWHERE", "retry_timeout": 2}, "cannot reach https://127.0.0.1:1"),

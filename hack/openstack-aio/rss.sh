@@ -1,0 +1,12 @@
+#!/bin/bash
+# RSS (MiB) of every process start.sh started, grouped by service (process group).
+. /tmp/osaio/common.sh
+tot=0
+for f in "$R"/*.pid; do
+  n=$(basename "$f" .pid); pg=$(cat "$f")
+  kb=$(ps -eo pgid=,rss= | awk -v g="$pg" '$1==g{s+=$2} END{print s+0}')
+  cnt=$(ps -eo pgid= | awk -v g="$pg" '$1==g' | wc -l)
+  printf '%-16s %3d procs %7.1f MiB\n' "$n" "$cnt" "$(echo "$kb/1024" | bc -l)"
+  tot=$((tot+kb))
+done
+printf '%-16s           %7.1f MiB\n' TOTAL "$(echo "$tot/1024" | bc -l)"

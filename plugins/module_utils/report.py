@@ -68,7 +68,7 @@ def _table(head: list[str], rows: list[list], cls: str = "") -> str:
 
 
 # Marks the page once every plot has decoded (a headless browser test reads data-plots) and never logs.
-_SCRIPT = """
+SCRIPT = """
 window.addEventListener("load", function () {
   var imgs = Array.prototype.slice.call(document.querySelectorAll("img.plot"));
   var drawn = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
@@ -77,7 +77,7 @@ window.addEventListener("load", function () {
 });
 """
 
-_STYLE = """
+STYLE = """
 body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
@@ -198,26 +198,10 @@ def render(
                 parts.append(f"<h3>{html.escape(job)}</h3>" + _table(["function", "CPU s", "%"], rows))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
         + "\n".join(parts)
-        + f"<script>{_SCRIPT}</script></body></html>\n"
+        + f"<script>{SCRIPT}</script></body></html>\n"
     )
-
-
-def _write_bytes(path: str, data: bytes, check_mode: bool) -> bool:
-    try:
-        with open(path, "rb") as f:
-            if f.read() == data:
-                return False
-    except FileNotFoundError:
-        pass
-    if not check_mode:
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    return True
 
 
 def build(
@@ -241,7 +225,7 @@ def build(
         if not check_mode:
             os.makedirs(out_dir, exist_ok=True)
         for stem, _, png in plots:
-            changed |= _write_bytes(os.path.join(out_dir, f"{stem}.png"), png, check_mode)
+            changed |= write_if_changed(os.path.join(out_dir, f"{stem}.png"), png, check_mode)
         changed |= write_if_changed(os.path.join(out_dir, "report.html"), text, check_mode)
     except OSError as e:
         raise ReportError(f"output_dir={out_dir}: cannot write the report: {e}") from e

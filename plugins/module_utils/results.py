@@ -326,17 +326,28 @@ def read_text(path: str) -> str | None:
         return None
 
 
-def write_if_changed(path: str, text: str, check_mode: bool = False) -> bool:
-    """Write text unless the file holds it (or equal JSON), atomically, mode 0644; True if it changed (would)."""
-    old = read_text(path)
-    if old is not None and _same(old, text):
+def _unchanged(path: str, data: str | bytes) -> bool:
+    try:
+        if isinstance(data, bytes):
+            with open(path, "rb") as f:
+                return f.read() == data
+        old = read_text(path)
+    except FileNotFoundError:
+        return False
+    return old is not None and _same(old, data)
+
+
+def write_if_changed(path: str, data: str | bytes, check_mode: bool = False) -> bool:
+    """Write text (or bytes: a plot) unless the file holds it (or equal JSON), atomically, mode 0644; True if it
+    changed (would)."""
+    if _unchanged(path, data):
         return False
     if check_mode:
         return True
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=f".{os.path.basename(path)}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are for everyone
         os.replace(tmp, path)  # readers never see a half-written report
     except BaseException:

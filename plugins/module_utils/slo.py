@@ -132,7 +132,7 @@ def compare(current: dict[str, float], baseline: dict[str, float], tolerance_pct
     return rows
 
 
-def _fmt(v) -> str:
+def fmt(v) -> str:
     return "-" if v is None else f"{v:.4g}"
 
 
@@ -142,8 +142,8 @@ def table(rows: list[dict]) -> list[str]:
     cells = [
         [
             r["metric"],
-            _fmt(r["baseline"]),
-            _fmt(r["current"]),
+            fmt(r["baseline"]),
+            fmt(r["current"]),
             "-" if r["delta_pct"] is None else f"{r['delta_pct']:+.1f}",
             r["verdict"],
         ]

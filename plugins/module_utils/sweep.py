@@ -10,7 +10,7 @@ import html
 import os
 
 from ansible_collections.scalelab.capi.plugins.module_utils import reportplots, slo
-from ansible_collections.scalelab.capi.plugins.module_utils.report import _SCRIPT, _STYLE, _write_bytes
+from ansible_collections.scalelab.capi.plugins.module_utils.report import SCRIPT, STYLE
 from ansible_collections.scalelab.capi.plugins.module_utils.results import write_if_changed
 
 # The metrics a sweep is read by, in table order.
@@ -50,7 +50,7 @@ def table(points: list[tuple[str, dict]], table_rows: list[dict]) -> list[str]:
         [
             r["metric"],
             *(
-                slo._fmt(v) + ("" if p in (None, 0) else f" ({p:+.0f}%)")
+                slo.fmt(v) + ("" if p in (None, 0) else f" ({p:+.0f}%)")
                 for v, p in zip(r["values"], r["vs_first_pct"], strict=True)
             ),
         ]
@@ -86,7 +86,7 @@ def build(points: list[tuple[str, dict]], out_dir: str, title: str, check_mode: 
         + html.escape(r["metric"])
         + "</td>"
         + "".join(
-            f"<td>{html.escape(slo._fmt(v))}" + ("" if p in (None, 0) else f" ({p:+.0f}%)") + "</td>"
+            f"<td>{html.escape(slo.fmt(v))}" + ("" if p in (None, 0) else f" ({p:+.0f}%)") + "</td>"
             for v, p in zip(r["values"], r["vs_first_pct"], strict=True)
         )
         + "</tr>"
@@ -99,17 +99,17 @@ def build(points: list[tuple[str, dict]], out_dir: str, title: str, check_mode: 
     )
     text = (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         f"<p>{len(points)} points; percentages are against the first point.</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{figs}"
-        f"<script>{_SCRIPT}</script></body></html>\n"
+        f"<script>{SCRIPT}</script></body></html>\n"
     )
     md = "\n".join([f"# {title}", "", "```", *lines, "```", ""])
     changed = False
     if not check_mode:
         os.makedirs(out_dir, exist_ok=True)
     for m, png in plots:
-        changed |= _write_bytes(os.path.join(out_dir, f"{m}.png"), png, check_mode)
+        changed |= write_if_changed(os.path.join(out_dir, f"{m}.png"), png, check_mode)
     changed |= write_if_changed(os.path.join(out_dir, "sweep.html"), text, check_mode)
     changed |= write_if_changed(os.path.join(out_dir, "sweep.md"), md, check_mode)
     return changed, {

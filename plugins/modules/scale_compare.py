@@ -86,7 +86,7 @@ def markdown(rows: list[dict], path: str, baseline: str, tolerance: float) -> st
     out += ["| metric | baseline | current | delta % | verdict |", "|---|---|---|---|---|"]
     for r in rows:
         pct = "-" if r["delta_pct"] is None else f"{r['delta_pct']:+.1f}"
-        out.append(f"| {r['metric']} | {slo._fmt(r['baseline'])} | {slo._fmt(r['current'])} | {pct} | {r['verdict']} |")
+        out.append(f"| {r['metric']} | {slo.fmt(r['baseline'])} | {slo.fmt(r['current'])} | {pct} | {r['verdict']} |")
     return "\n".join(out) + "\n"
 
 

@@ -221,18 +221,22 @@ def test_markdown_empty_and_unserved(tmp_path):
         ("# report\n", "# report\n", False),
         ("# report\n", "# report 2\n", True),
         ("not json", '{"a": 1}\n', True),
+        # Bytes (a plot) are compared byte for byte.
+        (None, b"\x89PNG\x00\x01", True),
+        (b"\x89PNG\x00\x01", b"\x89PNG\x00\x01", False),
+        (b"\x89PNG\x00\x01", b"\x89PNG\x00\x02", True),
     ],
 )
 def test_write_if_changed(tmp_path, old, new, changed):
     path = tmp_path / "out"
     if old is not None:
-        path.write_text(old)
-    before = path.read_text() if old is not None else None
+        path.write_bytes(old if isinstance(old, bytes) else old.encode())
+    before = path.read_bytes() if old is not None else None
     assert results.write_if_changed(str(path), new, check_mode=True) is changed
-    assert (path.read_text() if path.exists() else None) == before  # check mode writes nothing
+    assert (path.read_bytes() if path.exists() else None) == before  # check mode writes nothing
     assert results.write_if_changed(str(path), new) is changed
     if changed:
-        assert path.read_text() == new
+        assert path.read_bytes() == (new if isinstance(new, bytes) else new.encode())
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
     assert results.write_if_changed(str(path), new) is False
     assert os.listdir(tmp_path) == ["out"]  # no temporary file left

@@ -278,6 +278,8 @@ def test_results_hold_the_runs_metrics_and_top_profile_functions(m3_lab):
     assert {"capi-control-plane", "kube-apiserver", "kube-controller-manager"} <= set(tops)
     cpu = tops["capi-control-plane"]["cpu"]
     assert cpu["profiles"] >= 1 and cpu["top_cum"] and cpu["cpu_seconds"] > 0
+    cums = [r["cum"] for r in cpu["top_cum"]]
+    assert cums == sorted(cums, reverse=True) and cpu["top_cum"][0]["cum"] >= cpu["top_flat"][0]["flat"]
     assert tops["kube-apiserver"]["heap"]["inuse_bytes"] > 10 * 2**20
 
 

@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -163,6 +164,10 @@ def test_injected_faults_per_cluster(m3_lab, tmp_path):
 
 
 def test_farm_restart_brings_the_clusters_back(m3_lab, tmp_path):
+    """The farm restarted and CAPM3 killed (SIGKILL) at once: the supervisor brings CAPM3 back, the farm rebuilds
+    every cluster from the management cluster's objects, and the clusters are Ready again."""
+    capm3 = m3_lab.pid("metal3-capm3")
+    os.kill(capm3, signal.SIGKILL)
     before = m3_lab.pid("apiserver-farm")
     out = m3_lab.supervisorctl("restart", "apiserver-farm")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -197,6 +202,7 @@ def test_farm_restart_brings_the_clusters_back(m3_lab, tmp_path):
     assert "farm.scalelab.io/heartbeat" in beat["annotations"]
     wait = m3_lab.module("cluster_wait", kubeconfig=m3_lab.kubeconfig, name=SET, count=2, machines=2, timeout=300)
     assert wait["rc"] == 0 and wait["ready"] == 2, wait
+    assert m3_lab.pid("metal3-capm3") not in (0, capm3)
 
 
 PROM = "http://127.0.0.1:36490"

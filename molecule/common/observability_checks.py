@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 PROGRAMS = ["prometheus", "kube-state-metrics", "node-exporter", "profile-collector"]
 
@@ -65,3 +67,15 @@ def check_stack(host, lab_dir, base, results_json):
     assert tops["kube-apiserver"]["cpu"]["top_flat"] and tops["capi-core"]["heap"]["inuse_bytes"] > 0
     assert host.file(f"{lab_dir}/observability/pki/monitoring.key").mode == 0o600
     assert host.file(f"{lab_dir}/observability").mode == 0o700
+
+
+def no_private_key_in_written_files(lab_dir: str) -> None:
+    """Logs, results, reports, configuration and Prometheus' data hold none of the lab's private keys (the scan of
+    tests/integration/lab.py, run on the lab Molecule made; the Molecule host is this machine)."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    sys.path.insert(0, os.path.abspath(root))
+    from tests.integration.lab import files_leaking, key_material, written_files
+
+    material = key_material(lab_dir)
+    assert len(material) >= 8 and len(written_files(lab_dir)) > 20, (sorted(material), lab_dir)
+    assert files_leaking(lab_dir, material) == {}

@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "common"))
-from observability_checks import check_stack, get_json, non_loopback_listeners  # noqa: E402
+from observability_checks import check_stack, get_json, no_private_key_in_written_files, non_loopback_listeners  # noqa: E402
 
 NAME = "molecule-metal3"
 API = "https://127.0.0.1:47443"
@@ -121,3 +121,7 @@ def test_only_upstream_fixed_listeners_leave_loopback(host):
     for program, addr in non_loopback_listeners(host, lab_dir(host)):
         port = int(addr.rsplit(":", 1)[1])
         assert (program, port) in webhooks or (program == "capi-in-memory" and port >= 19000), (program, addr)
+
+
+def test_no_private_key_in_what_the_lab_writes(host):
+    no_private_key_in_written_files(lab_dir(host))

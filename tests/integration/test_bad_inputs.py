@@ -155,8 +155,6 @@ PLAYBOOK_CASES = [
         "management_cluster_etcd_client_port and management_cluster_apiserver_port are both 32379",
     ),
     ({"management_cluster_controller_manager_port": "TAKEN"}, "management_cluster_controller_manager_port="),
-    ({"observability_port_base": 70000}, "observability_port_base=70000 (+3) must be within 1-65535"),
-    ({"capi_stack_port_base": 19500}, "capi_stack_port_base=19500: ports 19500-19539 collide"),
 ]
 
 

@@ -78,10 +78,10 @@ def _bulk_args(lab: Lab, name: str, n: int, **kw) -> dict:
 
 
 def test_apiserver_restart_mid_bulk_loses_and_duplicates_nothing(lab, sets):
-    n, name = 24, "itf-a"
+    n, name = 12, "itf-a"
     sets.append(name)
-    proc = lab.module_start("cluster_bulk", **_bulk_args(lab, name, n, qps=3, burst=1, concurrency=2))
-    _wait_for(lab, name, 4, proc)
+    proc = lab.module_start("cluster_bulk", **_bulk_args(lab, name, n, qps=2, burst=1, concurrency=2))
+    _wait_for(lab, name, 3, proc)
     before = lab.pid("kube-apiserver")
     assert "started" in lab.supervisorctl("restart", "kube-apiserver").stdout
     assert lab.pid("kube-apiserver") not in (0, before)
@@ -96,7 +96,7 @@ def test_apiserver_restart_mid_bulk_loses_and_duplicates_nothing(lab, sets):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
 def test_an_interrupted_run_resumes_without_duplicates(lab, sets, sig):
-    n, name = 12, f"itf-i{int(sig)}"
+    n, name = 10, f"itf-i{int(sig)}"
     sets.append(name)
     proc = lab.module_start("cluster_bulk", **_bulk_args(lab, name, n, qps=2, burst=1, concurrency=2))
     _wait_for(lab, name, 3, proc)
@@ -120,7 +120,7 @@ def test_an_interrupted_run_resumes_without_duplicates(lab, sets, sig):
 
 
 def test_etcd_stopped_gives_a_clear_error_and_the_rerun_resumes(lab, sets):
-    n, name = 6, "itf-e"
+    n, name = 4, "itf-e"
     sets.append(name)
     assert lab.module("cluster_bulk", **_bulk_args(lab, name, 2))["rc"] == 0
     assert "stopped" in lab.supervisorctl("stop", "etcd").stdout
@@ -197,7 +197,7 @@ def _delete(lab: Lab, path: str) -> None:
 def test_429s_of_a_tight_priority_level_are_backed_off(lab, sets, tmp_path):
     """A real 429 with Retry-After: a non-admin user under a FlowSchema of ours whose priority level has one share
     and rejects what does not fit; cluster_bulk backs off as told and still makes exactly N."""
-    n, name, user = 30, "itf-q", "scalelab-itest-limited"
+    n, name, user = 20, "itf-q", "scalelab-itest-limited"
     sets.append(name)
     fc, rbac = "/apis/flowcontrol.apiserver.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1"
     meta = {"name": user, "labels": {"scalelab.io/test": "faults"}}
@@ -293,7 +293,7 @@ def test_429s_of_a_tight_priority_level_are_backed_off(lab, sets, tmp_path):
 def test_killed_managers_are_restarted_and_the_run_converges(lab, sets, tmp_path):
     """KCP and the core controller killed (SIGKILL) while clusters come up: the supervisor restarts them, the wait
     still converges, and the run's snapshot counts the restarts."""
-    n, name = 4, "itf-m"
+    n, name = 3, "itf-m"
     sets.append(name)
     start = time.time()
     assert lab.module("cluster_bulk", **_bulk_args(lab, name, n))["rc"] == 0

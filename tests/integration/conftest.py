@@ -24,8 +24,10 @@ CAPI = {
     "scale_set_name": "itest",
     # Observability: Prometheus 35490, kube-state-metrics 35491-35492, node_exporter 35493.
     "observability_port_base": 35490,
-    # Two rule evaluations past the run's end (the default, a minute, would add one per first run).
+    # Two rule evaluations past the run's end (the default, a minute, would add one per first run), and a settle
+    # longer than one evaluation interval (10 s) instead of the default 25 s.
     "scale_snapshot_tail": 20,
+    "scale_snapshot_settle": 15,
     "scale_clusters": 3,
 }
 
@@ -56,6 +58,7 @@ VARS17 = {
     "observability_profile_interval": 15,
     "observability_profile_seconds": 5,
     "scale_snapshot_tail": 20,
+    "scale_snapshot_settle": 15,
     "scale_clusters": 2,
     # The Metal3 stack and the hosts scenario (test_zzzz_metal3): ports 36450-36462, their own namespace.
     "metal3_stack_port_base": 36450,

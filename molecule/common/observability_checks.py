@@ -77,5 +77,5 @@ def no_private_key_in_written_files(lab_dir: str) -> None:
     from tests.integration.lab import files_leaking, key_material, written_files
 
     material = key_material(lab_dir)
-    assert len(material) >= 8 and len(written_files(lab_dir)) > 20, (sorted(material), lab_dir)
+    assert len(material) >= 8 and len(written_files(lab_dir)) > 10, (sorted(material), lab_dir)
     assert files_leaking(lab_dir, material) == {}

@@ -11,7 +11,7 @@ import time
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "common"))
-from observability_checks import check_stack, no_private_key_in_written_files, non_loopback_listeners  # noqa: E402
+from observability_checks import no_private_key_in_written_files, non_loopback_listeners  # noqa: E402
 
 NAME = "molecule"
 PORTS = {"etcd": [42379, 42380, 42381], "kube-apiserver": [46443], "kube-controller-manager": [40257]}
@@ -129,8 +129,11 @@ def test_webhook_key_is_private(host):
     assert host.file(f"{lab_dir(host)}/capi/pki/webhook/tls.key").mode == 0o600
 
 
-def test_observability_stack_scrapes_every_component_and_kept_the_run(host):
-    check_stack(host, lab_dir(host), 44490, f"{lab_dir(host)}/results/molecule.json")
+def test_without_observability_the_results_hold_no_snapshot_and_nothing_of_it_runs(host):
+    doc = json.loads(host.file(f"{lab_dir(host)}/results/molecule.json").content_string)
+    assert "prometheus" not in doc and "profiles" not in doc and doc["kinds"]["Cluster"]["ready"] == 2
+    assert not host.file(f"{lab_dir(host)}/observability").exists
+    assert host.file(f"{lab_dir(host)}/results/molecule-report/report.html").exists
 
 
 def test_only_upstream_fixed_listeners_leave_loopback(host):

@@ -68,7 +68,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     for opt in ("qps", "batch_pause", "batch_size"):
         if p[opt] < 0:
             raise SetError(f"{opt}={p[opt]} must be >= 0")
-    with KubeClient(p["kubeconfig"], p["context"], pool=p["concurrency"]) as client:
+    with KubeClient(p["kubeconfig"], p["context"], pool=p["concurrency"], retry_deadline=p["retry_timeout"]) as client:
         try:
             api_version = capi_version(client)
         except KubeError as e:

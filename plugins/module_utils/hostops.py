@@ -94,7 +94,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     _validate(p)
     renderer = HostRenderer(p)
     renderer.check(set_members)
-    with KubeClient(p["kubeconfig"], p["context"], pool=p["concurrency"]) as client:
+    with KubeClient(p["kubeconfig"], p["context"], pool=p["concurrency"], retry_deadline=p["retry_timeout"]) as client:
         try:
             check_served(client)
         except KubeError as e:

@@ -71,7 +71,9 @@ def _api_prefix(api_version: str) -> str:
 class KubeClient:
     """A kubeconfig's cluster and user as a thread-safe client (one requests.Session per thread)."""
 
-    def __init__(self, kubeconfig: str, context: str = "", timeout: float = 30.0, pool: int = 16):
+    def __init__(
+        self, kubeconfig: str, context: str = "", timeout: float = 30.0, pool: int = 16, retry_deadline: float = 120.0
+    ):
         if not os.path.isfile(kubeconfig):
             raise KubeError(f"kubeconfig={kubeconfig}: no such file")
         try:
@@ -88,6 +90,8 @@ class KubeClient:
             raise KubeError(f"kubeconfig={kubeconfig}: cluster {ctx.get('cluster')!r} has no server URL")
         self.timeout = timeout
         self.pool = pool
+        # Requests without a policy of their own (discovery) retry no longer than the caller's retry_timeout.
+        self.retry_deadline = retry_deadline
         # Credentials given inline are written to a private directory for the life of the client.
         self._tmp = tempfile.mkdtemp(prefix="scalelab-kube-")
         os.chmod(self._tmp, 0o700)
@@ -155,7 +159,7 @@ class KubeClient:
         self, method: str, path: str, policy: RetryPolicy | None = None, ok: tuple[int, ...] = (), **kw
     ) -> requests.Response:
         """A request under the retry policy; statuses in `ok` are returned, other 4xx/5xx raise KubeError."""
-        resp = call_with_retry(lambda: self.raw(method, path, **kw), policy or RetryPolicy())
+        resp = call_with_retry(lambda: self.raw(method, path, **kw), policy or RetryPolicy(deadline=self.retry_deadline))
         if resp.status_code < 400 or resp.status_code in ok:
             return resp
         raise error_from(resp, f"{method} {path}")

@@ -30,6 +30,17 @@ def _module_result(module: str, rc: int, stdout: str, stderr: str) -> dict:
     return res
 
 
+def _log_run(cmd: list[str], seconds: float, stdout: str) -> None:
+    """With SCALELAB_TEST_LOG set, append each playbook run's duration and recap there (where CI time goes; with
+    ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks the recap lists the slowest tasks)."""
+    path = os.environ.get("SCALELAB_TEST_LOG")
+    if not path:
+        return
+    tail = stdout[stdout.rfind("PLAY RECAP") :] if "PLAY RECAP" in stdout else stdout[-1500:]
+    with open(path, "a") as f:
+        f.write(f"\n### {time.strftime('%H:%M:%S')} {seconds:.1f}s {' '.join(cmd[1:])}\n{tail}\n")
+
+
 class Lab:
     def __init__(self, name: str, tmp_dir: str, ports: dict[str, int], extra_vars: dict | None = None):
         self.name = name
@@ -52,7 +63,9 @@ class Lab:
         cmd = [os.path.join(BIN, "ansible-playbook"), f"playbooks/{name}", "-e", f"@{self.vars_file}", *args]
         if check:
             cmd.append("--check")
+        started = time.monotonic()
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+        _log_run(cmd, time.monotonic() - started, proc.stdout)
         m = re.search(r"^localhost\s+:\s+(.*)$", proc.stdout, re.MULTILINE)
         recap = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))} if m else {}
         if proc.returncode != 0 and not recap.get("failed"):
@@ -64,7 +77,9 @@ class Lab:
         cmd = self.module_cmd(module, **args)
         if check:
             cmd.append("--check")
+        started = time.monotonic()
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=_JSON_ENV)
+        _log_run(cmd[:4], time.monotonic() - started, "")
         return _module_result(module, proc.returncode, proc.stdout, proc.stderr)
 
     def module_start(self, module: str, **args) -> subprocess.Popen:

@@ -289,3 +289,21 @@ def test_kube_error_reason(body, reason):
 )
 def test_dumps_is_compact(obj, expected):
     assert kube.dumps(obj) == expected
+
+
+@pytest.mark.parametrize("deadline", [0.5, 2.0])
+def test_requests_without_a_policy_give_up_after_the_clients_retry_deadline(tmp_path, tmpdir_for_clients, deadline):
+    """A refused port (nothing listens on a port we just closed) is retried until retry_deadline, not 120 s."""
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = kubeconfig(tmp_path / "config", cluster={"server": f"https://127.0.0.1:{port}"})
+    with KubeClient(path, retry_deadline=deadline) as client:
+        started = time.monotonic()
+        with pytest.raises(OSError):
+            client.served_versions("cluster.x-k8s.io")
+        took = time.monotonic() - started
+    assert deadline <= took < deadline + 15, took

@@ -159,7 +159,8 @@ class KubeClient:
         self, method: str, path: str, policy: RetryPolicy | None = None, ok: tuple[int, ...] = (), **kw
     ) -> requests.Response:
         """A request under the retry policy; statuses in `ok` are returned, other 4xx/5xx raise KubeError."""
-        resp = call_with_retry(lambda: self.raw(method, path, **kw), policy or RetryPolicy(deadline=self.retry_deadline))
+        policy = policy or RetryPolicy(deadline=self.retry_deadline)
+        resp = call_with_retry(lambda: self.raw(method, path, **kw), policy)
         if resp.status_code < 400 or resp.status_code in ok:
             return resp
         raise error_from(resp, f"{method} {path}")

@@ -88,11 +88,6 @@ def test_results_report_time_to_available_and_provisioning(hosts_lab):
     assert "ith.md" in hosts_lab.hosts_converge["stdout"]
 
 
-def test_second_hosts_converge_changes_nothing(hosts_lab):
-    res = hosts_lab.playbook("scale.yml")
-    assert res["rc"] == 0 and res["recap"]["changed"] == 0, res["stdout"][-3000:]
-
-
 def test_fewer_provisioned_deprovisions_the_others(hosts_lab):
     # The scenario's image (scale.yml's default): only the number of provisioned hosts changes.
     image = {

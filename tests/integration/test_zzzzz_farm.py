@@ -132,11 +132,6 @@ def test_farm_serves_each_cluster_with_its_own_ca_on_loopback(m3_lab, tmp_path):
     assert [a for a in addrs if not a.startswith("127.0.0.1:")] == [], addrs
 
 
-def test_second_metal3_converge_changes_nothing(m3_lab):
-    res = m3_lab.playbook("scale.yml")
-    assert res["rc"] == 0 and res["recap"]["changed"] == 0, res["stdout"][-3000:]
-
-
 def test_injected_faults_per_cluster(m3_lab, tmp_path):
     url, kw = workload(m3_lab, "itm3-0002", tmp_path)
     path = f"{INFRA}/namespaces/{NS}/metal3clusters/itm3-0002"

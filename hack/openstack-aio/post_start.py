@@ -1,8 +1,15 @@
-"""After all services run: map the compute host, create flavor + image."""
+"""After all services run: map the compute host, create flavor + image.
+
+usage: <venv>/bin/python post_start.py NOVA_CONF   (start.sh runs it)
+"""
+import os
 import subprocess
+import sys
 import time
 
 import openstack
+
+NOVA_CONF = sys.argv[1]
 
 c = openstack.connect(cloud='osaio')
 t0 = time.time()
@@ -19,9 +26,9 @@ while not list(c.placement.resource_providers()):
         raise SystemExit('no resource provider in placement')
     time.sleep(1)
 # 2. map the host to cell1 (the scheduler also does this every 5 s)
-subprocess.run(['/tmp/osaio/venv/bin/nova-manage', '--config-file',
-                '/tmp/osaio/state/etc/nova/nova.conf', 'cell_v2',
-                'discover_hosts', '--verbose'], check=True)
+subprocess.run([os.path.join(os.path.dirname(sys.executable), 'nova-manage'),
+                '--config-file', NOVA_CONF, 'cell_v2', 'discover_hosts',
+                '--verbose'], check=True)
 while not list(c.compute.hypervisors()):
     time.sleep(1)
 print('compute ready after %.1fs' % (time.time() - t0))

@@ -1,6 +1,7 @@
 #!/bin/bash
 # RSS (MiB) of every process start.sh started, grouped by service (process group).
-. /tmp/osaio/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+shopt -s nullglob
 tot=0
 for f in "$R"/*.pid; do
   n=$(basename "$f" .pid); pg=$(cat "$f")

@@ -1,16 +1,22 @@
 #!/bin/bash
 # Start an all-in-one OpenStack (keystone, placement, glance, nova w/ FakeDriver,
 # neutron ML2 w/o agents) on 127.0.0.1:46xxx from scratch.  Idempotent: it
-# stops whatever a previous run left, wipes $S and rebuilds everything.
-# Requires: /tmp/osaio/venv (see FINDINGS.md), Debian mariadb-server and
-# rabbitmq-server packages.  Prints phase timings.
+# stops whatever a previous run left, wipes the state ($OSAIO_STATE/{etc,data,log,run},
+# clouds.yaml) and rebuilds everything.  Writes $OSAIO_STATE/clouds.yaml (cloud osaio).
+# Requires the venv ($OSAIO_VENV) and the Debian mariadb-server and rabbitmq-server
+# packages: ensure.sh installs what is missing and then runs this.  Prints phase
+# timings; on failure prints the log tail, stops what it started (unless
+# OSAIO_KEEP_ON_FAIL=1) and exits non-zero.
 set -euo pipefail
-. /tmp/osaio/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 T0=$(ts)
 phase() { printf '[osaio %6.1fs] %s\n' "$(echo "$(ts) - $T0" | bc)" "$*"; }
 
-"$B/stop.sh"
-rm -rf "$S"
+[ -x "$V/bin/nova-manage" ] || { echo "no service venv at $V: run ensure.sh"; exit 1; }
+bash "$H/stop.sh" || { echo "osaio start.sh: could not stop the previous cloud"; exit 1; }
+rm -rf "$E" "$D" "$L" "$R" "$S/clouds.yaml"
+trap 'rc=$?; if [ $rc != 0 ] && [ -z "${OSAIO_KEEP_ON_FAIL:-}" ]; then
+  echo "osaio start.sh failed (rc=$rc); stopping what it started; logs in $L"; bash "$H/stop.sh"; fi' EXIT
 mkdir -p "$E"/{keystone,placement,glance,nova,neutron/plugins/ml2,rabbitmq} \
          "$D"/{mysql,rabbit-home,rabbit-mnesia,glance/images,glance/staging,glance/tasks,nova/instances,neutron,locks} \
          "$D"/keystone/{fernet-keys,credential-keys} "$L" "$R"
@@ -46,8 +52,9 @@ wait_http() {  # wait_http NAME URL TIMEOUT
 # A full init (mariadb-install-db + all db syncs + keystone bootstrap/registration)
 # takes ~50 s; its result is cached as a SQL dump keyed on the scripts and the
 # venv's installed distributions.  OSAIO_NO_CACHE=1 forces the full path.
-CACHE_KEY=$( { cat "$B/start.sh" "$B/common.sh" "$B/register.py"; ls "$V"/lib/python3*/site-packages | grep -i dist-info; } | sha256sum | cut -c1-16)
-C="$B/cache/$CACHE_KEY"
+CACHE_KEY=$( { cat "$H/start.sh" "$H/common.sh" "$H/register.py"; ls "$V"/lib/python3*/site-packages | grep -i dist-info; } | sha256sum | cut -c1-16)
+SEEDS="$OSAIO_CACHE/seed"
+C="$SEEDS/$CACHE_KEY"
 USE_CACHE=0
 [ -z "${OSAIO_NO_CACHE:-}" ] && [ -f "$C/done" ] && USE_CACHE=1
 
@@ -57,7 +64,10 @@ if [ $USE_CACHE = 1 ]; then
 else
   mariadb-install-db --no-defaults --datadir="$D/mysql" --user=root \
     --auth-root-authentication-method=socket --skip-test-db >"$L/mysql-install.log" 2>&1
-  rm -rf "$B/cache"; mkdir -p "$C"; cp -a "$D/mysql" "$C/mysql-pristine"
+  # keep the two newest other seeds (other checkouts / venvs may share $OSAIO_CACHE), ~115 MB each
+rm -rf "$C"; mkdir -p "$SEEDS"
+ls -1dt "$SEEDS"/*/ 2>/dev/null | tail -n +3 | xargs -r rm -rf
+mkdir -p "$C"; cp -a "$D/mysql" "$C/mysql-pristine"
 fi
 bg mysqld /usr/sbin/mariadbd --no-defaults --user=root --datadir="$D/mysql" \
   --socket="$R/mysql.sock" --pid-file="$D/mariadbd.pidfile" --port=$P_MYSQL \
@@ -77,7 +87,6 @@ EOF
 echo '[].' > "$E/rabbitmq/enabled_plugins"
 bg epmd epmd -address $IP -port $P_EPMD
 sleep 0.3
-export HOME_SAVE=$HOME
 ( export HOME="$D/rabbit-home" RABBITMQ_NODENAME=osaio@localhost RABBITMQ_NODE_IP_ADDRESS=$IP \
     RABBITMQ_NODE_PORT=$P_AMQP RABBITMQ_DIST_PORT=$P_ERLDIST \
     RABBITMQ_CONF_ENV_FILE=/dev/null RABBITMQ_CONFIG_FILE="$E/rabbitmq/rabbitmq.conf" \
@@ -272,7 +281,7 @@ enable_security_group = true
 EOF
 cp "$V/etc/neutron/api-paste.ini" "$E/neutron/"
 
-cat > "$B/clouds.yaml" <<EOF
+cat > "$S/clouds.yaml" <<EOF
 clouds:
   osaio:
     auth:
@@ -330,20 +339,20 @@ mysqldump -S "$R/mysql.sock" -uroot --databases ${DBS#keystone } > "$C/seed-1.sq
 fi
 
 # ---------------------------------------------------------------- keystone + registration
-bg keystone env OS_KEYSTONE_CONFIG_DIR="$E/keystone" $PY "$B/wsgi_serve.py" keystone $P_KEYSTONE keystone.wsgi.api:application 4
+bg keystone env OS_KEYSTONE_CONFIG_DIR="$E/keystone" $PY "$H/wsgi_serve.py" keystone $P_KEYSTONE keystone.wsgi.api:application 4
 # the other APIs authenticate lazily, so they can boot (imports take ~20 s) while
 # keystone is registered.  nova-conductor/-scheduler/-compute exit or stall if
 # keystone/placement credentials do not work yet, so they start after that.
-bg placement env OS_PLACEMENT_CONFIG_DIR="$E/placement" $PY "$B/wsgi_serve.py" placement $P_PLACEMENT placement.wsgi.api:application 4
-bg glance env OS_GLANCE_CONFIG_DIR="$E/glance" $PY "$B/wsgi_serve.py" glance $P_GLANCE glance.wsgi.api:application 4
-bg neutron env OS_NEUTRON_CONFIG_DIR="$E/neutron" $PY "$B/wsgi_serve.py" neutron $P_NEUTRON neutron.wsgi.api:application 4
-bg nova-api env OS_NOVA_CONFIG_DIR="$E/nova" $PY "$B/wsgi_serve.py" nova-api $P_NOVA nova.wsgi.osapi_compute:application 4
+bg placement env OS_PLACEMENT_CONFIG_DIR="$E/placement" $PY "$H/wsgi_serve.py" placement $P_PLACEMENT placement.wsgi.api:application 4
+bg glance env OS_GLANCE_CONFIG_DIR="$E/glance" $PY "$H/wsgi_serve.py" glance $P_GLANCE glance.wsgi.api:application 4
+bg neutron env OS_NEUTRON_CONFIG_DIR="$E/neutron" $PY "$H/wsgi_serve.py" neutron $P_NEUTRON neutron.wsgi.api:application 4
+bg nova-api env OS_NOVA_CONFIG_DIR="$E/nova" $PY "$H/wsgi_serve.py" nova-api $P_NOVA nova.wsgi.osapi_compute:application 4
 wait_port rabbitmq $P_AMQP 120
 phase "rabbitmq up"
 wait_http keystone "$KS/v3" 120
 phase "keystone up"
 if [ $USE_CACHE = 0 ]; then
-  OS_CLIENT_CONFIG_FILE="$B/clouds.yaml" $N $PY "$B/register.py" > "$L/register.log" 2>&1 || { tail -30 "$L/register.log"; exit 1; }
+  OS_CLIENT_CONFIG_FILE="$S/clouds.yaml" $N $PY "$H/register.py" > "$L/register.log" 2>&1 || { tail -30 "$L/register.log"; exit 1; }
   phase "keystone users/services/endpoints registered"
   mysqldump -S "$R/mysql.sock" -uroot --single-transaction --databases keystone > "$C/seed-2.sql"
   cp -a "$D/keystone/fernet-keys" "$D/keystone/credential-keys" "$C/"
@@ -362,8 +371,8 @@ wait_http nova-api "http://$IP:$P_NOVA/" 180
 phase "all APIs answering"
 
 # ---------------------------------------------------------------- compute host, flavor, image
-OS_CLIENT_CONFIG_FILE="$B/clouds.yaml" $N $PY "$B/post_start.py" > "$L/post_start.log" 2>&1 || { tail -30 "$L/post_start.log"; exit 1; }
+OS_CLIENT_CONFIG_FILE="$S/clouds.yaml" $N $PY "$H/post_start.py" "$E/nova/nova.conf" > "$L/post_start.log" 2>&1 || { tail -30 "$L/post_start.log"; exit 1; }
 for n in mysqld rabbitmq keystone placement glance neutron nova-api nova-conductor nova-scheduler nova-compute; do
   kill -0 -- -"$(cat "$R/$n.pid")" 2>/dev/null || { echo "$n is not running:"; tail -30 "$L/$n.log"; exit 1; }
 done
-phase "compute registered, flavor + image created: READY (OS_CLIENT_CONFIG_FILE=$B/clouds.yaml, cloud osaio)"
+phase "compute registered, flavor + image created: READY (OS_CLIENT_CONFIG_FILE=$S/clouds.yaml, cloud osaio)"

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# N "hosts" on this machine for multi-host tests: network namespaces sl-h1..N on a bridge, each with its own sshd,
+# so Ansible reaches them over SSH like remote machines (they share this machine's filesystem).
+#   hack/netns-hosts/up.sh 3            -> 10.77.0.11..13, the bridge (this machine) is 10.77.0.1
+# Writes $NETNS_STATE/hosts.yml (group farm) and prints it. Needs root, iproute2, openssh-server. Bounded: N <= 8.
+set -euo pipefail
+n=${1:-3}
+state=${NETNS_STATE:-/tmp/scalelab-netns}
+net=${NETNS_NET:-10.77.0}
+br=sl-br0
+[ "$n" -ge 1 ] && [ "$n" -le 8 ] || { echo "up.sh: N=$n must be 1-8" >&2; exit 2; }
+[ -x /usr/sbin/sshd ] || { echo "up.sh: /usr/sbin/sshd missing (apt-get install openssh-server)" >&2; exit 2; }
+mkdir -p "$state" /run/sshd
+chmod 700 "$state"
+[ -f "$state/id_ed25519" ] || ssh-keygen -q -t ed25519 -N "" -C scalelab-netns -f "$state/id_ed25519"
+cp "$state/id_ed25519.pub" "$state/authorized_keys"
+chmod 600 "$state/authorized_keys"
+if ! ip link show "$br" >/dev/null 2>&1; then
+  ip link add "$br" type bridge
+  ip addr add "$net.1/24" dev "$br"
+fi
+ip link set "$br" up
+py=${NETNS_PYTHON:-$(command -v python3)}
+{
+  echo "# hosts of hack/netns-hosts/up.sh (network namespaces on $br, sshd each)"
+  echo "all:"
+  echo "  children:"
+  echo "    farm:"
+  echo "      hosts:"
+} > "$state/hosts.yml"
+for i in $(seq 1 "$n"); do
+  ns=sl-h$i addr=$net.$((10 + i)) d=$state/h$i
+  mkdir -p "$d"
+  if ! ip netns list | grep -qw "$ns"; then
+    ip netns add "$ns"
+    ip link add "sl-v$i" type veth peer name eth0 netns "$ns"
+    ip link set "sl-v$i" master "$br" up
+    ip netns exec "$ns" ip addr add "$addr/24" dev eth0
+    ip netns exec "$ns" ip link set eth0 up
+    ip netns exec "$ns" ip link set lo up
+    ip netns exec "$ns" ip route add default via "$net.1"
+  fi
+  [ -f "$d/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N "" -f "$d/ssh_host_ed25519_key"
+  cat > "$d/sshd_config" <<CFG
+ListenAddress $addr
+Port 22
+HostKey $d/ssh_host_ed25519_key
+PidFile $d/sshd.pid
+AuthorizedKeysFile $state/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+CFG
+  if ! { [ -f "$d/sshd.pid" ] && kill -0 "$(cat "$d/sshd.pid")" 2>/dev/null; }; then
+    ip netns exec "$ns" /usr/sbin/sshd -f "$d/sshd_config" -E "$d/sshd.log"
+  fi
+  cat >> "$state/hosts.yml" <<HOST
+        farm-$i:
+          ansible_host: $addr
+          apiserver_farm_host: $addr
+HOST
+done
+cat >> "$state/hosts.yml" <<VARS
+      vars:
+        ansible_connection: ssh
+        ansible_user: root
+        ansible_ssh_private_key_file: $state/id_ed25519
+        ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+        ansible_python_interpreter: $py
+VARS
+# Every sshd answers before we return.
+for i in $(seq 1 "$n"); do
+  for _ in $(seq 1 50); do
+    ssh -i "$state/id_ed25519" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+      -o ConnectTimeout=2 -o BatchMode=yes "root@$net.$((10 + i))" true 2>/dev/null && break
+    sleep 0.2
+  done
+done
+cat "$state/hosts.yml"

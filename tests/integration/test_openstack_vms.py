@@ -160,11 +160,12 @@ def test_bad_input_is_refused_before_anything_changes(cloud, sdk, key, tmp_path,
 
 def test_absent_deletes_what_the_role_made_and_nothing_else(cloud, sdk, key, tmp_path):
     assert converge(cloud, key, tmp_path, openstack_vms_count=1)["rc"] == 0
-    # Not the role's: a server named like one of its own but without the owner's metadata, and a security group.
+    # Not the role's: a server with the very name of one of its own but without the owner's metadata (deletion is
+    # by ID), and a security group.
     image = sdk.image.find_image("tiny")
     net = sdk.network.find_network(f"{OWNER}-net")
     stranger = sdk.compute.create_server(
-        name=f"{OWNER}-07",
+        name=f"{OWNER}-01",
         image_id=image.id,
         flavor_id=sdk.compute.find_flavor("m1.tiny").id,
         networks=[{"uuid": net.id}],

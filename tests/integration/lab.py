@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -175,6 +176,15 @@ def running_lab(name: str, tmp_dir: str, ports: dict[str, int], extra_vars: dict
     """A real lab made by playbooks/scale.yml (after clearing one an interrupted run left), torn down after."""
     lab = Lab(name, tmp_dir, ports, extra_vars)
     lab.playbook("teardown.yml")
+    # A run killed with its supervisord (a stopped session) can leave managers behind, orphaned: they hold the lab's
+    # ports and the new ones exit "address already in use". The teardown's audit names them; here they go.
+    for pid in lab.processes():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while lab.processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert lab.processes() == [], f"processes of {lab.dir} survived SIGKILL: {lab.processes()}"
     first = lab.playbook("scale.yml")
     assert first["rc"] == 0, first["stdout"][-4000:] + first["stderr"][-2000:]
     lab.first_converge = first

@@ -124,15 +124,16 @@ def check(conn, p: dict) -> dict:
         ),
         key=lambda s: s["name"],
     )
-    owned = [s["name"] for s in servers]
-    todo = plan(owner, p["count"], owned)
-    out: dict[str, Any] = {"owned": owned, "servers": servers, "plan": todo, "image": {}, "flavor": {}}
+    todo = plan(owner, p["count"], [s["name"] for s in servers])
+    out: dict[str, Any] = {"servers": servers, "plan": todo, "image": {}, "flavor": {}}
     if p["image"]:
         image = _find(conn, p, "image")
         out["image"] = {"id": image.id, "name": image.name}
     if p["flavor"]:
         flavor = _find(conn, p, "flavor")
         out["flavor"] = {"id": flavor.id, "name": flavor.name, "vcpus": flavor.vcpus, "ram": flavor.ram}
+    # The quota only matters for servers still to make (the role polls this module while they boot).
+    if p["flavor"] and todo["create"]:
         lacking = shortfall(_absolute(conn.compute.get_limits()), len(todo["create"]), flavor.vcpus, flavor.ram)
         if lacking:
             raise CheckError(

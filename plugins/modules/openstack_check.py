@@ -71,11 +71,6 @@ flavor:
   description: The flavor found - id, name, vcpus, ram (MiB) (empty when O(flavor) is not given).
   type: dict
   returned: success
-owned:
-  description: Names of the servers O(owner) owns now.
-  type: list
-  elements: str
-  returned: success
 servers:
   description: The servers O(owner) owns now - name, id, status, address (first floating IP, else first fixed
     address, else empty) and fault (the error message of a server in C(ERROR)).

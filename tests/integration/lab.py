@@ -17,6 +17,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.join(ROOT, ".venv", "bin")
 
 
+# The Cluster API stack's supervisor programs (roles/capi_stack).
+CAPI_MANAGERS = ("capi-core", "capi-bootstrap", "capi-control-plane", "capi-in-memory")
+
 _JSON_ENV = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
 
 

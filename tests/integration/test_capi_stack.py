@@ -7,9 +7,8 @@ import os
 
 import requests
 
+from .lab import CAPI_MANAGERS as MANAGERS
 from .lab import listeners_of
-
-MANAGERS = ("capi-core", "capi-bootstrap", "capi-control-plane", "capi-in-memory")
 
 
 def _port(lab, index: int, offset: int) -> int:

@@ -9,7 +9,7 @@ import time
 
 import yaml
 
-from .lab import ROOT, files_leaking, key_material, leaks, listeners_of, written_files
+from .lab import CAPI_MANAGERS, ROOT, files_leaking, key_material, leaks, listeners_of, written_files
 
 PROGRAMS = ("etcd", "kube-apiserver", "kube-controller-manager")
 
@@ -82,9 +82,6 @@ def test_killed_apiserver_is_restarted_by_the_supervisor(lab):
         assert time.monotonic() < deadline, "kube-apiserver not restarted within 60 s"
         time.sleep(0.5)
     lab.wait_ready()
-
-
-CAPI_MANAGERS = ("capi-core", "capi-bootstrap", "capi-control-plane", "capi-in-memory")
 
 
 def test_tuning_one_component_restarts_only_that_one_and_shows_no_key(lab):

@@ -17,6 +17,11 @@ description:
   - Per kind it reports the P50/P90/P99/max seconds to ready, the drift (mean of the first 10% created against
     the last 10%), the spread of each condition and the first objects that are not ready with their failing
     condition. A kind whose API group is not served is reported empty.
+  - With O(merge), reads the reports of several management clusters instead (the sharded pattern,
+    C(playbooks/scale.yml) with several hosts in group C(management)) and writes one report over all of them,
+    percentiles and drift recomputed over every object from each report's per-object series (not averaged), counts
+    summed, each management cluster's own summary under C(sources). Not-ready objects are named
+    C(<management cluster>/<namespace>/<name>). Condition spreads and BMO operation durations stay in each report.
   - The JSON is written only when its content differs (C(changed=false) on a re-run over a settled lab), through
     a temporary file and a rename, mode C(0644).
 author: scalelab contributors
@@ -42,9 +47,8 @@ options:
     choices: [BareMetalHost, Cluster, KubeadmControlPlane, Machine, MachineDeployment, Metal3Machine]
     default: [Cluster, KubeadmControlPlane, MachineDeployment, Machine]
   kubeconfig:
-    description: Kubeconfig of the management cluster.
+    description: Kubeconfig of the management cluster. Required unless O(merge) is given.
     type: path
-    required: true
   label_selector:
     description:
       - Label selector of the Clusters to report, for example C(scalelab.io/set=scale); empty reports every object.
@@ -55,6 +59,13 @@ options:
   markdown_path:
     description: Markdown report to write as well; omitted writes none.
     type: path
+  merge:
+    description:
+      - Management cluster name -> path of its report (JSON written by this module), merged instead of reading a
+        cluster. Every report must hold per-object series (this module writes them since 0.5.0; the
+        BareMetalHost provisioning series since 0.7.0).
+      - Mutually exclusive with O(kubeconfig); O(kinds), O(label_selector) and O(metadata) do not apply.
+    type: dict
   metadata:
     description: Free-form facts about the run (stack versions, tuning flags), copied into the JSON as C(run).
     type: dict
@@ -100,13 +111,22 @@ EXAMPLES = r"""
     label_selector: scalelab.io/set=hosts
     path: ~/.local/share/scalelab/scalelab/results/hosts.json
     markdown_path: ~/.local/share/scalelab/scalelab/results/hosts.md
+
+- name: One report over two management clusters (scale.yml does this with several management hosts)
+  scalelab.capi.scale_results:
+    merge:
+      mgmt-a: ~/.local/share/scalelab/merged/scale-mgmt-a.json
+      mgmt-b: ~/.local/share/scalelab/merged/scale-mgmt-b.json
+    path: ~/.local/share/scalelab/merged/scale.json
+    markdown_path: ~/.local/share/scalelab/merged/scale.md
 """
 
 RETURN = r"""
 report:
   description: >-
     The JSON document: C(schema), C(run) (O(metadata)), C(api_version) (kind to apiVersion, null when not
-    served), C(summary) (clusters, clusters_ready, cluster_p50/p90/p99/max_seconds, drift_pct) and C(kinds) (per
+    served), C(sources) (with O(merge): per management cluster its run and summary), C(summary) (clusters,
+    clusters_ready, cluster_p50/p90/p99/max_seconds, drift_pct) and C(kinds) (per
     kind count, ready, not_ready, time_to_ready, drift, conditions, first_created, last_ready, span_seconds and
     not_ready_objects, cut to the first 5 here). With C(BareMetalHost) the summary adds hosts, hosts_available,
     hosts_provisioned, host_available_p50/p90/p99/max_seconds, host_provision_p50/p99_seconds and host_drift_pct,
@@ -132,10 +152,11 @@ seconds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import kube, results
+from ansible_collections.scalelab.capi.plugins.module_utils import kube, results, resultsmerge
 
 ARGUMENT_SPEC = {
     **kube.KUBE_ARGUMENT_SPEC,
+    "kubeconfig": {"type": "path"},
     "kinds": {
         "type": "list",
         "elements": "str",
@@ -145,6 +166,7 @@ ARGUMENT_SPEC = {
     "host_label_selector": {"type": "str", "default": ""},
     "label_selector": {"type": "str", "default": ""},
     "markdown_path": {"type": "path"},
+    "merge": {"type": "dict"},
     "metadata": {"type": "dict", "default": {}},
     "page_size": {"type": "int", "default": 500},
     "path": {"type": "path", "required": True},
@@ -152,11 +174,20 @@ ARGUMENT_SPEC = {
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    kube.require_libs(module)
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("kubeconfig", "merge")],
+        required_one_of=[("kubeconfig", "merge")],
+        supports_check_mode=True,
+    )
     p = module.params
+    if p["merge"] is None:
+        kube.require_libs(module)
     try:
-        changed, result, diff = results.run(p, module.check_mode)
+        if p["merge"] is not None:
+            changed, result, diff = resultsmerge.run(p, module.check_mode)
+        else:
+            changed, result, diff = results.run(p, module.check_mode)
     except (results.ResultsError, kube.KubeError) as e:
         module.fail_json(msg=str(e))
     except (OSError, ValueError) as e:  # unreadable credentials in the kubeconfig

@@ -324,6 +324,7 @@ def test_accumulator_same_creation_time_orders_by_name_and_unknown_creation_last
         "created": [0.0, 0.0, None],
         "available": [10.0, 20.0, None],
         "provisioned": [None] * 3,
+        "provision": [None] * 3,
     }
 
 
@@ -343,7 +344,7 @@ def test_accumulator_empty():
         "first_created": None,
         "last_available": None,
         "span_seconds": None,
-        "series": {"t0": None, "created": [], "available": [], "provisioned": []},
+        "series": {"t0": None, "created": [], "available": [], "provisioned": [], "provision": []},
     }
 
 
@@ -366,4 +367,10 @@ def test_series_hold_provisioning_end_from_the_first_creation():
     )
     acc.add(bmh(name="q", created=0, state="available", history={"register": (0, 1), "inspect": (1, 30)}))
     s = acc.result()["series"]
-    assert s == {"t0": EPOCH0, "created": [0.0, 10.0], "available": [30.0, 40.0], "provisioned": [None, 200.0]}
+    assert s == {
+        "t0": EPOCH0,
+        "created": [0.0, 10.0],
+        "available": [30.0, 40.0],
+        "provisioned": [None, 200.0],
+        "provision": [None, 120.0],
+    }

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # N "hosts" on this machine for multi-host tests: network namespaces sl-h1..N on a bridge, each with its own sshd,
 # so Ansible reaches them over SSH like remote machines (they share this machine's filesystem).
-#   hack/netns-hosts/up.sh 3            -> 10.77.0.11..13, the bridge (this machine) is 10.77.0.1
-# Writes $NETNS_STATE/hosts.yml (group farm) and prints it. Needs root, iproute2, openssh-server. Bounded: N <= 8.
+#   hack/netns-hosts/up.sh 3            -> farm-1..3 on 10.77.0.11..13, the bridge (this machine) is 10.77.0.1
+#   hack/netns-hosts/up.sh 5 2          -> mgmt-1..2 (group management) on .11-.12, farm-1..3 on .13-.15
+# Writes $NETNS_STATE/hosts.yml (an inventory: management hosts with their own lab name and the apiserver on their
+# address, farm hosts with farm and metrics on theirs) and prints it. Needs root, iproute2, openssh-server.
+# Bounded: N <= 8. The hosts have no route out: the roles copy what they need from the controller.
 set -euo pipefail
 n=${1:-3}
+m=${2:-0}
 state=${NETNS_STATE:-/tmp/scalelab-netns}
 net=${NETNS_NET:-10.77.0}
 br=sl-br0
 [ "$n" -ge 1 ] && [ "$n" -le 8 ] || { echo "up.sh: N=$n must be 1-8" >&2; exit 2; }
+[ "$m" -ge 0 ] && [ "$m" -lt "$n" ] || { echo "up.sh: M=$m management hosts must be 0 to N-1" >&2; exit 2; }
 [ -x /usr/sbin/sshd ] || { echo "up.sh: /usr/sbin/sshd missing (apt-get install openssh-server)" >&2; exit 2; }
 mkdir -p "$state" /run/sshd
 chmod 700 "$state"
@@ -24,10 +29,17 @@ py=${NETNS_PYTHON:-$(command -v python3)}
 {
   echo "# hosts of hack/netns-hosts/up.sh (network namespaces on $br, sshd each)"
   echo "all:"
+  echo "  vars:"
+  echo "    ansible_connection: ssh"
+  echo "    ansible_user: root"
+  echo "    ansible_ssh_private_key_file: $state/id_ed25519"
+  echo "    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+  echo "    ansible_python_interpreter: $py"
+  # sshd's PATH lacks a Go installed under /usr/local: name the controller's (the filesystem is shared).
+  if command -v go >/dev/null; then echo "    binaries_go: $(command -v go)"; fi
   echo "  children:"
-  echo "    farm:"
-  echo "      hosts:"
 } > "$state/hosts.yml"
+mgmt="" farm=""
 for i in $(seq 1 "$n"); do
   ns=sl-h$i addr=$net.$((10 + i)) d=$state/h$i
   mkdir -p "$d"
@@ -57,20 +69,22 @@ CFG
   if ! { [ -f "$d/sshd.pid" ] && kill -0 "$(cat "$d/sshd.pid")" 2>/dev/null; }; then
     ip netns exec "$ns" /usr/sbin/sshd -f "$d/sshd_config" -E "$d/sshd.log"
   fi
-  cat >> "$state/hosts.yml" <<HOST
-        farm-$i:
+  if [ "$i" -le "$m" ]; then
+    mgmt+="        mgmt-$i:
+          ansible_host: $addr
+          management_cluster_name: netns-mgmt-$i
+          management_cluster_bind_address: $addr
+"
+  else
+    farm+="        farm-$((i - m)):
           ansible_host: $addr
           apiserver_farm_host: $addr
-HOST
+          apiserver_farm_metrics_bind_address: $addr
+"
+  fi
 done
-cat >> "$state/hosts.yml" <<VARS
-      vars:
-        ansible_connection: ssh
-        ansible_user: root
-        ansible_ssh_private_key_file: $state/id_ed25519
-        ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-        ansible_python_interpreter: $py
-VARS
+if [ "$m" -gt 0 ]; then printf '    management:\n      hosts:\n%s' "$mgmt" >> "$state/hosts.yml"; fi
+printf '    farm:\n      hosts:\n%s' "$farm" >> "$state/hosts.yml"
 # Every sshd answers before we return.
 for i in $(seq 1 "$n"); do
   for _ in $(seq 1 50); do

@@ -118,7 +118,8 @@ def wait_established(client: KubeClient, names: list[str], timeout: float) -> li
         still = []
         for name in left:
             path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
-            conds = client.get_json(path).get("status", {}).get("conditions", [])
+            # A CRD just created may read "conditions": null before the apiserver sets them.
+            conds = (client.get_json(path).get("status") or {}).get("conditions") or []
             if not any(c.get("type") == "Established" and c.get("status") == "True" for c in conds):
                 still.append(name)
         left = still

@@ -316,3 +316,25 @@ def test_rewrite_webhooks_without_url_or_ca_fail(docs, url, ca_pem):
         ComponentsError, match=r"^the rendered configuration has webhooks: webhook_url and ca_file are required$"
     ):
         components.rewrite(docs, url, ca_pem)
+
+
+class _CRDReads:
+    """Successive reads of one CRD as the apiserver answers them right after its creation."""
+
+    def __init__(self, statuses):
+        self.statuses = list(statuses)
+
+    def get_json(self, path):
+        return {"metadata": {"name": path.rsplit("/", 1)[1]}, **self.statuses.pop(0)}
+
+
+@pytest.mark.parametrize(
+    "first",
+    [{}, {"status": None}, {"status": {}}, {"status": {"conditions": None}}, {"status": {"conditions": []}}],
+)
+def test_wait_established_reads_a_crd_not_yet_given_conditions(first):
+    # Seen with two labs converging at once: a CRD read between its creation and its first status update.
+    established = {"status": {"conditions": [{"type": "Established", "status": "True"}]}}
+    reads = _CRDReads([first, established])
+    assert components.wait_established(reads, ["ippools.ipam.metal3.io"], timeout=5) == []
+    assert reads.statuses == []

@@ -195,10 +195,10 @@ def running_lab(name: str, tmp_dir: str, ports: dict[str, int], extra_vars: dict
     lab.playbook("teardown.yml")
 
 
-def listening_sockets() -> dict[int, list[str]]:
-    """inode -> ['addr:port'] for every listening TCP socket (IPv4 and IPv6)."""
+def listening_sockets(pid: int | str = "self") -> dict[int, list[str]]:
+    """inode -> ['addr:port'] for every listening TCP socket (IPv4 and IPv6) of pid's network namespace."""
     found: dict[int, list[str]] = {}
-    for path, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+    for path, v6 in ((f"/proc/{pid}/net/tcp", False), (f"/proc/{pid}/net/tcp6", True)):
         try:
             with open(path) as f:
                 rows = f.read().splitlines()[1:]
@@ -225,7 +225,7 @@ def _addr(hexaddr: str, v6: bool) -> str:
 
 
 def listeners_of(pid: int) -> list[str]:
-    socks = listening_sockets()
+    socks = listening_sockets(pid)  # the process may live in another network namespace (hack/netns-hosts)
     out = []
     for fd in glob.glob(f"/proc/{pid}/fd/*"):
         try:

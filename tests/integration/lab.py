@@ -178,7 +178,8 @@ class Lab:
 def running_lab(name: str, tmp_dir: str, ports: dict[str, int], extra_vars: dict):
     """A real lab made by playbooks/scale.yml (after clearing one an interrupted run left), torn down after."""
     lab = Lab(name, tmp_dir, ports, extra_vars)
-    lab.playbook("teardown.yml")
+    if os.path.exists(lab.dir):  # an interrupted run's lab (on a clean machine: nothing to clear, ~20 s saved)
+        lab.playbook("teardown.yml")
     # A run killed with its supervisord (a stopped session) can leave managers behind, orphaned: they hold the lab's
     # ports and the new ones exit "address already in use". The teardown's audit names them; here they go.
     for pid in lab.processes():

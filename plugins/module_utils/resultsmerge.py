@@ -62,6 +62,18 @@ def _ordered(entries: list[_Entry]) -> list[_Entry]:
     return sorted(entries, key=lambda e: (e.created is None, e.created or 0.0))
 
 
+def _values(ordered: list[_Entry], field: str) -> list[float]:
+    """The field's values reached, in creation order."""
+    return [e.values[field] for e in ordered if e.values[field] is not None]
+
+
+def _span(ordered: list[_Entry], field: str) -> tuple[float | None, float | None]:
+    """First creation, and the latest creation + field (when the last object got there)."""
+    created = [e.created for e in ordered if e.created is not None]
+    done = [e.created + e.values[field] for e in ordered if None not in (e.created, e.values[field])]
+    return (min(created) if created else None), (max(done) if done else None)
+
+
 def _prefixed(name: str, objs: list[dict]) -> list[dict]:
     # The object's namespace is prefixed by its management cluster: names repeat across shards.
     return [{**o, "namespace": f"{name}/{o.get('namespace', '')}"} for o in objs]
@@ -74,11 +86,8 @@ def merge_kind(kind: str, per_source: dict[str, dict], top: int = 20) -> dict:
         entries += _entries(name, kind, r, ("ready",))
         failing += _prefixed(name, r.get("not_ready_objects", []))
     ordered = _ordered(entries)
-    ready = [e.values["ready"] for e in ordered if e.values["ready"] is not None]
-    created = [e.created for e in ordered if e.created is not None]
-    ready_at = [e.created + e.values["ready"] for e in ordered if None not in (e.created, e.values["ready"])]
-    first = min(created) if created else None
-    last = max(ready_at) if ready_at else None
+    ready = _values(ordered, "ready")
+    first, last = _span(ordered, "ready")
     return {
         "count": len(ordered),
         "ready": len(ready),
@@ -108,12 +117,8 @@ def merge_hosts(per_source: dict[str, dict], top: int = 20) -> dict:
         for state, n in r.get("states", {}).items():
             states[state] = states.get(state, 0) + n
     ordered = _ordered(entries)
-    available = [e.values["available"] for e in ordered if e.values["available"] is not None]
-    provision = [e.values["provision"] for e in ordered if e.values["provision"] is not None]
-    created = [e.created for e in ordered if e.created is not None]
-    avail_at = [e.created + e.values["available"] for e in ordered if None not in (e.created, e.values["available"])]
-    first = min(created) if created else None
-    last = max(avail_at) if avail_at else None
+    available, provision = _values(ordered, "available"), _values(ordered, "provision")
+    first, last = _span(ordered, "available")
     return {
         "count": len(ordered),
         "states": dict(sorted(states.items())),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import glob
 import json
@@ -12,6 +13,7 @@ import subprocess
 import time
 
 import requests
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, ".venv", "bin")
@@ -131,6 +133,23 @@ class Lab:
             timeout=10,
             **kw,
         )
+
+    def workload(self, namespace: str, cluster: str, tmp_path) -> tuple[str, dict]:
+        """A workload cluster's API URL and requests arguments, from the kubeconfig secret Cluster API wrote."""
+        secret = self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{cluster}-kubeconfig").json()
+        cfg = yaml.safe_load(base64.b64decode(secret["data"]["value"]))
+        c, u = cfg["clusters"][0]["cluster"], cfg["users"][0]["user"]
+        files = {}
+        for name, data in (
+            ("ca", c["certificate-authority-data"]),
+            ("crt", u["client-certificate-data"]),
+            ("key", u["client-key-data"]),
+        ):
+            path = tmp_path / f"{self.name}-{cluster}.{name}"
+            path.write_bytes(base64.b64decode(data))
+            os.chmod(path, 0o600)
+            files[name] = str(path)
+        return c["server"], {"verify": files["ca"], "cert": (files["crt"], files["key"]), "timeout": 10}
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout

@@ -8,7 +8,6 @@ the namespaces, and the in-memory provider's fixed ports are per namespace."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -102,24 +101,6 @@ def netns_lab(tmp_path_factory):
     subprocess.run(["bash", os.path.join(NETNS, "down.sh")], env=env, check=True)
 
 
-def workload(mgmt: Management, cluster: str, tmp_path) -> tuple[str, dict]:
-    """The cluster's API URL and requests arguments, from the kubeconfig secret Cluster API wrote."""
-    secret = mgmt.request("GET", f"/api/v1/namespaces/{NS}/secrets/{cluster}-kubeconfig").json()
-    cfg = yaml.safe_load(base64.b64decode(secret["data"]["value"]))
-    c, u = cfg["clusters"][0]["cluster"], cfg["users"][0]["user"]
-    files = {}
-    for name, data in (
-        ("ca", c["certificate-authority-data"]),
-        ("crt", u["client-certificate-data"]),
-        ("key", u["client-key-data"]),
-    ):
-        path = tmp_path / f"{mgmt.host}-{cluster}.{name}"
-        path.write_bytes(base64.b64decode(data))
-        os.chmod(path, 0o600)
-        files[name] = str(path)
-    return c["server"], {"verify": files["ca"], "cert": (files["crt"], files["key"]), "timeout": 10}
-
-
 def test_both_management_clusters_run_the_scenario_with_the_farms_dealt_to_them(netns_lab, tmp_path):
     for host, farms in SERVES.items():
         mgmt = netns_lab.mgmt[host]
@@ -135,7 +116,7 @@ def test_both_management_clusters_run_the_scenario_with_the_farms_dealt_to_them(
         assert [e["host"] for _, e in endpoints] == expected_hosts, (host, endpoints)
         for m in mgmt.objects(f"{CAPI}/namespaces/{NS}/machines"):
             cluster = m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"]
-            url, kw = workload(mgmt, cluster, tmp_path)
+            url, kw = mgmt.workload(NS, cluster, tmp_path)
             assert url.split("//")[1].split(":")[0] in [ADDR[f] for f in farms]
             node = requests.get(f"{url}/api/v1/nodes/{m['status']['nodeRef']['name']}", **kw)
             assert node.status_code == 200, node.text

@@ -4,7 +4,6 @@ with its own CA, faults injected per cluster, a farm restart survived, and delet
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -14,7 +13,6 @@ import time
 
 import pytest
 import requests
-import yaml
 
 from .lab import listeners_of
 
@@ -52,24 +50,6 @@ def farm_servers(lab) -> list[dict]:
     return sorted(resp.json(), key=lambda s: s["cluster"])
 
 
-def workload(lab, cluster: str, tmp_path) -> tuple[str, dict]:
-    """The cluster's API URL and requests arguments, from the kubeconfig secret Cluster API wrote."""
-    secret = lab.request("GET", f"/api/v1/namespaces/{NS}/secrets/{cluster}-kubeconfig").json()
-    cfg = yaml.safe_load(base64.b64decode(secret["data"]["value"]))
-    c, u = cfg["clusters"][0]["cluster"], cfg["users"][0]["user"]
-    files = {}
-    for name, data in (
-        ("ca", c["certificate-authority-data"]),
-        ("crt", u["client-certificate-data"]),
-        ("key", u["client-key-data"]),
-    ):
-        path = tmp_path / f"{cluster}.{name}"
-        path.write_bytes(base64.b64decode(data))
-        os.chmod(path, 0o600)
-        files[name] = str(path)
-    return c["server"], {"verify": files["ca"], "cert": (files["crt"], files["key"]), "timeout": 10}
-
-
 def machines(lab) -> list[dict]:
     return [
         m
@@ -93,7 +73,7 @@ def test_metal3_clusters_are_ready_with_nodes_served_by_the_farm(m3_lab, tmp_pat
         ns, host, m3m = m["spec"]["providerID"].removeprefix("metal3://").split("/")
         assert (ns, host, m3m) == (NS, node, m["spec"]["infrastructureRef"]["name"])
         assert hosts[host]["status"]["provisioning"]["state"] == "provisioned"
-        url, kw = workload(m3_lab, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
+        url, kw = m3_lab.workload(NS, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
         got = requests.get(f"{url}/api/v1/nodes/{node}", **kw)
         assert got.status_code == 200, got.text
         n = got.json()
@@ -118,8 +98,8 @@ def test_farm_serves_each_cluster_with_its_own_ca_on_loopback(m3_lab, tmp_path):
     assert [s["cluster"] for s in servers] == [f"{NS}/itm3-0001", f"{NS}/itm3-0002"]
     assert [s["endpoint"] for s in servers] == ["127.0.0.1:38500", "127.0.0.1:38501"]
     assert all(s["listening"] and s["nodes"] == 1 and s["etcdMembers"] == 1 for s in servers), servers
-    url1, kw1 = workload(m3_lab, "itm3-0001", tmp_path)
-    url2, kw2 = workload(m3_lab, "itm3-0002", tmp_path)
+    url1, kw1 = m3_lab.workload(NS, "itm3-0001", tmp_path)
+    url2, kw2 = m3_lab.workload(NS, "itm3-0002", tmp_path)
     assert url1 != url2
     assert requests.get(f"{url1}/api/v1/nodes", **kw1).status_code == 200
     # Cluster 2's CA does not vouch for cluster 1's server: each serving certificate is signed by its own CA.
@@ -133,7 +113,7 @@ def test_farm_serves_each_cluster_with_its_own_ca_on_loopback(m3_lab, tmp_path):
 
 
 def test_injected_faults_per_cluster(m3_lab, tmp_path):
-    url, kw = workload(m3_lab, "itm3-0002", tmp_path)
+    url, kw = m3_lab.workload(NS, "itm3-0002", tmp_path)
     path = f"{INFRA}/namespaces/{NS}/metal3clusters/itm3-0002"
     patch = {"metadata": {"annotations": {"farm.scalelab.io/latency": "400ms", "farm.scalelab.io/error-rate": "1"}}}
     hdr = {"Content-Type": "application/merge-patch+json"}
@@ -147,7 +127,7 @@ def test_injected_faults_per_cluster(m3_lab, tmp_path):
         assert time.monotonic() - start >= 0.4
         assert got.status_code == 500 and "injected" in got.json()["message"]
         # The other cluster is untouched.
-        url1, kw1 = workload(m3_lab, "itm3-0001", tmp_path)
+        url1, kw1 = m3_lab.workload(NS, "itm3-0001", tmp_path)
         assert requests.get(f"{url1}/api/v1/nodes", **kw1).status_code == 200
     finally:
         clear = {"metadata": {"annotations": {"farm.scalelab.io/latency": None, "farm.scalelab.io/error-rate": None}}}
@@ -180,12 +160,12 @@ def test_farm_restart_brings_the_clusters_back(m3_lab, tmp_path):
         time.sleep(1)
     assert len(servers) == 2 and all(s["listening"] and s["nodes"] == 1 for s in servers), servers
     for m in machines(m3_lab):
-        url, kw = workload(m3_lab, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
+        url, kw = m3_lab.workload(NS, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
         n = requests.get(f"{url}/api/v1/nodes/{m['status']['nodeRef']['name']}", **kw).json()
         assert n["spec"]["providerID"] == m["spec"]["providerID"]
     # The farm refreshes every node like a kubelet (a new resourceVersion, a watch event for Cluster API).
     m = machines(m3_lab)[0]
-    url, kw = workload(m3_lab, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
+    url, kw = m3_lab.workload(NS, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
     node_url = f"{url}/api/v1/nodes/{m['status']['nodeRef']['name']}"
     first = requests.get(node_url, **kw).json()["metadata"]
     deadline = time.monotonic() + 30

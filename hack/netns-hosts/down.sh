@@ -3,7 +3,7 @@
 # veths and the bridge. Waits until they are gone: the kernel frees a namespace (and its veth) only once its last
 # process has exited, and up.sh right after would find the old veth.
 set -uo pipefail
-state=${NETNS_STATE:-/tmp/scalelab-netns}
+state=${NETNS_STATE:-/var/lib/scalelab-netns}
 for ns in $(ip netns list | awk '{print $1}' | grep '^sl-h[0-9]*$'); do
   ip netns pids "$ns" | xargs -r kill -9 2>/dev/null
   for _ in $(seq 1 50); do [ -z "$(ip netns pids "$ns")" ] && break; sleep 0.1; done

@@ -1,5 +1,6 @@
 """Labs beyond one machine, on five hosts made here as network namespaces (hack/netns-hosts: a veth on a bridge and
-an sshd each, reached over SSH like remote machines): two management clusters run the metal3 scenario at once,
+an sshd each, reached over SSH like remote machines, each with private /root, /tmp and /var/tmp, so nothing written
+on one host is seen on another or here): two management clusters run the metal3 scenario at once,
 each with its apiserver on its own address, three farm hosts without a management cluster serve their clusters
 (dealt round-robin: mgmt-1 <- farm-1, farm-3; mgmt-2 <- farm-2), and the two results are merged on the controller.
 
@@ -8,6 +9,7 @@ the namespaces, and the in-memory provider's fixed ports are per namespace."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -21,6 +23,9 @@ import yaml
 from .lab import BIN, ROOT, Lab, listeners_of
 
 NETNS = os.path.join(ROOT, "hack", "netns-hosts")
+# Not under /tmp, /var/tmp or /root: those are private on each host (up.sh refuses them).
+STATE = "/var/lib/scalelab-netns-test"
+HOST_INDEX = {"mgmt-1": 1, "mgmt-2": 2, "farm-1": 3, "farm-2": 4, "farm-3": 5}
 ADDR = {
     "mgmt-1": "10.77.0.11",
     "mgmt-2": "10.77.0.12",
@@ -46,12 +51,31 @@ CAPI = "/apis/cluster.x-k8s.io/v1beta1"
 INFRA = "/apis/infrastructure.cluster.x-k8s.io/v1beta1"
 
 
+def host_root(host: str) -> str:
+    """The host's private /root, as this machine sees it (only the host itself sees it as /root)."""
+    return os.path.join(STATE, f"h{HOST_INDEX[host]}", "fs", "root")
+
+
 class Management(Lab):
-    """A management cluster on a namespace host: its directory is on the shared filesystem, its API on its address."""
+    """A management cluster on a namespace host: its directory in the host's private /root, its API on its address."""
 
     def __init__(self, host: str, tmp_dir: str):
         super().__init__(f"netns-{host}", tmp_dir, {"apiserver": 6443})
         self.host = host
+        self.dir = os.path.join(host_root(host), ".local", "share", "scalelab", self.name)
+
+    def processes(self) -> list[int]:
+        """Processes on the host naming the lab directory as the host sees it."""
+        seen = f"/root/.local/share/scalelab/{self.name}/".encode()
+        pids = []
+        for pid in netns_pids(HOST_INDEX[self.host]):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if seen in f.read():
+                        pids.append(pid)
+            except OSError:
+                continue
+        return pids
 
     @property
     def api(self) -> str:
@@ -59,7 +83,15 @@ class Management(Lab):
 
 
 def farm_dir(host: str) -> str:
-    return os.path.expanduser(f"~/.local/share/scalelab/farm-{host}")
+    return os.path.join(host_root(host), ".local", "share", "scalelab", f"farm-{host}")
+
+
+def ssh(host: str, command: str) -> subprocess.CompletedProcess:
+    key = os.path.join(STATE, "id_ed25519")
+    opts = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+    return subprocess.run(
+        ["ssh", "-i", key, *opts, f"root@{ADDR[host]}", command], capture_output=True, text=True, timeout=60
+    )
 
 
 def netns_pids(i: int) -> list[int]:
@@ -78,7 +110,7 @@ def comm(pid: int) -> str:
 @pytest.fixture(scope="module")
 def netns_lab(tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("netns"))
-    env = dict(os.environ, NETNS_STATE=os.path.join(tmp, "state"), NETNS_PYTHON=os.path.join(BIN, "python"))
+    env = dict(os.environ, NETNS_STATE=STATE, NETNS_PYTHON=os.path.join(BIN, "python"))
     subprocess.run(["bash", os.path.join(NETNS, "down.sh")], env=env, check=True)  # an interrupted run's hosts
     up = subprocess.run(["bash", os.path.join(NETNS, "up.sh"), "5", "2"], env=env, capture_output=True, text=True)
     assert up.returncode == 0, up.stdout + up.stderr
@@ -90,9 +122,6 @@ def netns_lab(tmp_path_factory):
     lab.write_vars()
     lab.inventory, lab.merged = inventory, merged
     lab.mgmt = {h: Management(h, tmp) for h in SERVES}
-    # Directories an interrupted run left on the shared filesystem (their processes went with the namespaces).
-    if any(os.path.exists(d) for d in [m.dir for m in lab.mgmt.values()] + [farm_dir(f) for f in FARMS]):
-        assert lab.playbook("teardown.yml", "-i", inventory)["rc"] == 0
     started = time.monotonic()
     lab.converge = lab.playbook("scale.yml", "-i", inventory)
     lab.converge_seconds = time.monotonic() - started
@@ -135,15 +164,14 @@ def test_each_farm_runs_on_its_own_host_in_its_own_supervisord(netns_lab):
         served_by = next(m for m, fs in SERVES.items() if farm in fs)
         assert servers and all(s["endpoint"].startswith(f"{addr}:") and s["listening"] for s in servers), servers
         assert all(s["nodes"] == 1 for s in servers), servers
-        # The farm's own supervisord (no management cluster here), the binary the controller built, the
-        # kubeconfig of the management cluster it serves (0600, its API on that host's address).
-        sup = subprocess.run(
-            [f"{d}/venv/bin/supervisorctl", "-c", f"{d}/supervisor/supervisord.conf", "pid", "apiserver-farm"],
-            capture_output=True,
-            text=True,
-        )
-        pid = int(sup.stdout.strip())
-        assert pid in netns_pids(i) and os.readlink(f"/proc/{pid}/ns/net") != ours
+        # The farm's own supervisord (no management cluster here: its program runs under it), the binary the
+        # controller built, copied; its own kubeconfig (0600, its API on the management host's address).
+        pid = next(p for p in netns_pids(i) if comm(p) == "apiserver-farm")
+        with open(f"/proc/{pid}/stat") as f:
+            parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{parent}/cmdline", "rb") as f:
+            assert b"supervisord" in f.read()
+        assert os.readlink(f"/proc/{pid}/ns/net") != ours
         with open(f"{d}/apiserver-farm", "rb") as f:
             assert hashlib.sha256(f.read()).hexdigest() == built
         assert os.stat(f"{d}/management.kubeconfig").st_mode & 0o777 == 0o600
@@ -152,6 +180,56 @@ def test_each_farm_runs_on_its_own_host_in_its_own_supervisord(netns_lab):
         addrs = listeners_of(pid)
         assert f"{addr}:30000" in addrs and f"{addr}:9480" in addrs and "127.0.0.1:9481" in addrs, addrs
         assert [a for a in addrs if not a.startswith((f"{addr}:", "127.0.0.1:"))] == [], addrs
+
+
+def test_hosts_share_no_writable_directory(netns_lab):
+    # Written on one host: unseen on the others and here.
+    for path in ("/root/scalelab-probe", "/tmp/scalelab-probe", "/var/tmp/scalelab-probe"):
+        assert ssh("farm-1", f"echo farm-1 > {path}").returncode == 0
+        assert not os.path.exists(path)
+        for other in ("mgmt-1", "farm-2"):
+            assert ssh(other, f"test ! -e {path}").returncode == 0, (other, path)
+        ssh("farm-1", f"rm -f {path}")
+    # The lab directories live in each host's own /root: the management cluster's PKI is not on a farm host.
+    assert ssh("farm-1", "test ! -e /root/.local/share/scalelab/netns-mgmt-1").returncode == 0
+    assert ssh("mgmt-1", "test -d /root/.local/share/scalelab/netns-mgmt-1/pki").returncode == 0
+
+
+def test_each_farm_has_its_own_least_privileged_identity(netns_lab, tmp_path):
+    for farm in FARMS:
+        served_by = next(m for m, fs in SERVES.items() if farm in fs)
+        with open(f"{farm_dir(farm)}/management.kubeconfig") as f:
+            cfg = yaml.safe_load(f)
+        user = cfg["users"][0]["user"]
+        # Self-contained (data inline, no paths of the management host), and not the admin's certificate.
+        assert set(user) == {"client-certificate-data", "client-key-data"}, sorted(user)
+        assert set(cfg["clusters"][0]["cluster"]) == {"server", "certificate-authority-data"}
+        crt = base64.b64decode(user["client-certificate-data"])
+        with open(os.path.join(netns_lab.mgmt[served_by].dir, "pki", "admin.crt"), "rb") as f:
+            assert crt != f.read()
+        subject = subprocess.run(
+            ["openssl", "x509", "-noout", "-subject"], input=crt, capture_output=True, check=True
+        ).stdout.decode()
+        assert f"CN = scalelab:farm:{farm}" in subject and "system:masters" not in subject, subject
+        files = {}
+        for name, data in (
+            ("ca", cfg["clusters"][0]["cluster"]["certificate-authority-data"]),
+            ("crt", user["client-certificate-data"]),
+            ("key", user["client-key-data"]),
+        ):
+            files[name] = tmp_path / f"{farm}.{name}"
+            files[name].write_bytes(base64.b64decode(data))
+            os.chmod(files[name], 0o600)
+        kw = {"verify": str(files["ca"]), "cert": (str(files["crt"]), str(files["key"])), "timeout": 10}
+        api = cfg["clusters"][0]["cluster"]["server"]
+        # What it watches: allowed. Secrets elsewhere and any write: refused.
+        assert requests.get(f"{api}{INFRA}/metal3machines", **kw).status_code == 200
+        assert requests.get(f"{api}/api/v1/namespaces/kube-system/secrets", **kw).status_code == 403
+        assert requests.get(f"{api}/api/v1/namespaces/{NS}/secrets", **kw).status_code == 403
+        cluster = {"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Cluster", "metadata": {"name": "intruder"}}
+        assert requests.post(f"{api}{CAPI}/namespaces/{NS}/clusters", json=cluster, **kw).status_code == 403
+        # The CA Secrets of the clusters it serves, by name.
+        assert requests.get(f"{api}/api/v1/namespaces/{NS}/secrets/{SET}-0001-ca", **kw).status_code == 200
 
 
 def test_results_are_merged_over_both_management_clusters(netns_lab):

@@ -3,7 +3,8 @@
 # so Ansible reaches them over SSH like remote machines. Each host also has a mount namespace of its own with private
 # /root (HOME: caches, lab directories), /tmp and /var/tmp ($NETNS_STATE/h<i>/fs), so a file one host writes is
 # unseen by the others and by this machine: what crosses hosts must be copied, as on real machines. Shared, as
-# system directories: /usr, /etc, /run, /var/lib and this checkout (the Python of NETNS_PYTHON, read-only in use),
+# system directories: /usr, /etc, /run, /var/lib and this checkout; the Python of NETNS_PYTHON (its installation
+# read-only where it lives under /root, e.g. pyenv),
 # the Go toolchain, and Go's module and build caches as the read-only lower layer of an overlay per host (writes
 # stay on the host; content-addressed, so nothing behaves differently, only faster).
 #   hack/netns-hosts/up.sh 3            -> farm-1..3 on 10.77.0.11..13, the bridge (this machine) is 10.77.0.1
@@ -27,6 +28,8 @@ case $(realpath -m "$state")/ in
 esac
 gocache="" gomodcache=""
 if command -v go >/dev/null; then gocache=$(go env GOCACHE) gomodcache=$(go env GOMODCACHE); fi
+# The Python the inventory names may live under /root (pyenv): its installation is shared read-only, a toolchain.
+pyprefix=$(dirname "$(dirname "$(readlink -f "${NETNS_PYTHON:-$(command -v python3)}")")")
 mkdir -p "$state" /run/sshd
 chmod 700 "$state"
 [ -f "$state/id_ed25519" ] || ssh-keygen -q -t ed25519 -N "" -C scalelab-netns -f "$state/id_ed25519"
@@ -86,7 +89,7 @@ CFG
     # sshd and every session it starts live in this mount namespace: private /root, /tmp, /var/tmp.
     ip netns exec "$ns" unshare --mount --propagation private /bin/bash -c '
       set -e
-      fs=$1 d=$2 gocache=$3 gomodcache=$4
+      fs=$1 d=$2 gocache=$3 gomodcache=$4 pyprefix=$5
       for pair in "go-build:$gocache" "go-mod:$gomodcache"; do
         name=${pair%%:*} lower=${pair#*:}
         [ -n "$lower" ] && [ -d "$lower" ] || continue
@@ -95,10 +98,16 @@ CFG
         mkdir -p "$target" "$d/overlay/$name/upper" "$d/overlay/$name/work"
         mount -t overlay "sl-$name" -o "lowerdir=$lower,upperdir=$d/overlay/$name/upper,workdir=$d/overlay/$name/work" "$target"
       done
+      case $pyprefix in
+        /root/?*)
+          mkdir -p "$fs$pyprefix"
+          mount --bind "$pyprefix" "$fs$pyprefix"
+          mount -o remount,bind,ro "$fs$pyprefix" ;;
+      esac
       mount --rbind "$fs/root" /root
       mount --bind "$fs/tmp" /tmp
       mount --bind "$fs/var-tmp" /var/tmp
-      exec /usr/sbin/sshd -f "$d/sshd_config" -E "$d/sshd.log"' _ "$fs" "$d" "$gocache" "$gomodcache"
+      exec /usr/sbin/sshd -f "$d/sshd_config" -E "$d/sshd.log"' _ "$fs" "$d" "$gocache" "$gomodcache" "$pyprefix"
   fi
   if [ "$i" -le "$m" ]; then
     mgmt+="        mgmt-$i:

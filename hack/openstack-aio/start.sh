@@ -66,7 +66,8 @@ else
     --auth-root-authentication-method=socket --skip-test-db >"$L/mysql-install.log" 2>&1
   # keep the two newest other seeds (other checkouts / venvs may share $OSAIO_CACHE), ~115 MB each
 rm -rf "$C"; mkdir -p "$SEEDS"
-ls -1dt "$SEEDS"/*/ 2>/dev/null | tail -n +3 | xargs -r rm -rf
+# (no seed yet on a new machine: ls finds nothing, which must not end the script under pipefail)
+{ ls -1dt "$SEEDS"/*/ 2>/dev/null || true; } | tail -n +3 | xargs -r rm -rf
 mkdir -p "$C"; cp -a "$D/mysql" "$C/mysql-pristine"
 fi
 bg mysqld /usr/sbin/mariadbd --no-defaults --user=root --datadir="$D/mysql" \

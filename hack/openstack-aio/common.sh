@@ -1,4 +1,4 @@
-# Shared settings for the osaio scripts (sourced).  Everything binds 127.0.0.1, ports 46xxx.
+# Shared settings for the osaio scripts (sourced).  Everything binds 127.0.0.1, ports 16xxx (below the ephemeral range: see tests/unit/test_fixed_ports.py).
 # Locations (environment, with defaults):
 #   OSAIO_STATE  runtime state: etc/ data/ log/ run/ clouds.yaml   (default /tmp/osaio)
 #   OSAIO_VENV   the service venv    (default ~/.cache/scalelab/osaio/venv-<key>, <key> =
@@ -19,15 +19,15 @@ D=$S/data
 L=$S/log
 R=$S/run
 IP=127.0.0.1
-P_MYSQL=46306
-P_AMQP=46672
-P_ERLDIST=46673
-P_EPMD=46369
-P_KEYSTONE=46500
-P_PLACEMENT=46778
-P_GLANCE=46292
-P_NOVA=46774
-P_NEUTRON=46696
+P_MYSQL=16306
+P_AMQP=16672
+P_ERLDIST=16673
+P_EPMD=16369
+P_KEYSTONE=16500
+P_PLACEMENT=16778
+P_GLANCE=16292
+P_NOVA=16774
+P_NEUTRON=16696
 ALL_PORTS="$P_MYSQL $P_AMQP $P_ERLDIST $P_EPMD $P_KEYSTONE $P_PLACEMENT $P_GLANCE $P_NOVA $P_NEUTRON"
 DBPASS=osaio
 SVCPASS=osaio

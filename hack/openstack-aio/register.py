@@ -4,10 +4,10 @@ import openstack
 IP = '127.0.0.1'
 PASS = 'osaio'
 SERVICES = [  # name, type, url
-    ('placement', 'placement', f'http://{IP}:46778'),
-    ('glance', 'image', f'http://{IP}:46292'),
-    ('nova', 'compute', f'http://{IP}:46774/v2.1'),
-    ('neutron', 'network', f'http://{IP}:46696'),
+    ('placement', 'placement', f'http://{IP}:16778'),
+    ('glance', 'image', f'http://{IP}:16292'),
+    ('nova', 'compute', f'http://{IP}:16774/v2.1'),
+    ('neutron', 'network', f'http://{IP}:16696'),
 ]
 
 c = openstack.connect(cloud='osaio')

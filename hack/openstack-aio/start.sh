@@ -1,6 +1,6 @@
 #!/bin/bash
 # Start an all-in-one OpenStack (keystone, placement, glance, nova w/ FakeDriver,
-# neutron ML2 w/o agents) on 127.0.0.1:46xxx from scratch.  Idempotent: it
+# neutron ML2 w/o agents) on 127.0.0.1:16xxx from scratch.  Idempotent: it
 # stops whatever a previous run left, wipes the state ($OSAIO_STATE/{etc,data,log,run},
 # clouds.yaml) and rebuilds everything.  Writes $OSAIO_STATE/clouds.yaml (cloud osaio).
 # Requires the venv ($OSAIO_VENV) and the Debian mariadb-server and rabbitmq-server
@@ -87,7 +87,9 @@ log.file = false
 EOF
 echo '[].' > "$E/rabbitmq/enabled_plugins"
 bg epmd epmd -address $IP -port $P_EPMD
-sleep 0.3
+# rabbit must find ours listening: else its erl starts an epmd daemon of its own, outside our
+# process group, which stop.sh cannot see and which then holds the port
+wait_port epmd $P_EPMD 10
 ( export HOME="$D/rabbit-home" RABBITMQ_NODENAME=osaio@localhost RABBITMQ_NODE_IP_ADDRESS=$IP \
     RABBITMQ_NODE_PORT=$P_AMQP RABBITMQ_DIST_PORT=$P_ERLDIST \
     RABBITMQ_CONF_ENV_FILE=/dev/null RABBITMQ_CONFIG_FILE="$E/rabbitmq/rabbitmq.conf" \

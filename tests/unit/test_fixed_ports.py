@@ -56,4 +56,4 @@ def test_the_scan_finds_the_ports_it_guards():
 @pytest.mark.parametrize("where,first,last", list(fixed_ports()))
 def test_fixed_port_is_below_the_ephemeral_range(where, first, last):
     low, high = ephemeral_range()
-    assert not (first <= high and last >= low), f"{where}: port {first}-{last} overlaps the ephemeral range {low}-{high}"
+    assert not (first <= high and last >= low), f"{where}: port {first}-{last} overlaps ephemeral {low}-{high}"

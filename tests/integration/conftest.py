@@ -8,22 +8,22 @@ from .lab import running_lab
 
 # Ports apart from the default lab's, so a developer's running lab is left alone.
 PORTS = {
-    "etcd_client": 25379,
-    "etcd_peer": 25380,
-    "etcd_metrics": 25381,
-    "apiserver": 25443,
-    "controller_manager": 25257,
+    "etcd_client": 11379,
+    "etcd_peer": 11380,
+    "etcd_metrics": 11381,
+    "apiserver": 11443,
+    "controller_manager": 11257,
 }
 
 
 # The Cluster API stack of the test lab: manager ports and the in-memory provider's address (its workload API
 # servers use fixed ports 19000 and 20000 up) apart from a developer's default lab on 127.0.0.1.
 CAPI = {
-    "capi_stack_port_base": 25400,
+    "capi_stack_port_base": 11400,
     "capi_stack_inmemory_address": "127.0.0.3",
     "scale_set_name": "itest",
-    # Observability: Prometheus 25490, kube-state-metrics 25491-25492, node_exporter 25493.
-    "observability_port_base": 25490,
+    # Observability: Prometheus 11490, kube-state-metrics 11491-11492, node_exporter 11493.
+    "observability_port_base": 11490,
     # Two rule evaluations past the run's end (the default, a minute, would add one per first run), and a settle
     # longer than one evaluation interval (10 s) instead of the default 25 s.
     "scale_snapshot_tail": 20,
@@ -42,28 +42,28 @@ def lab(tmp_path_factory):
 # The Cluster API v1.7 lab (test_zzz_*, test_zzzz_*): started after test_zz_teardown removed the first lab, because
 # the in-memory provider's workload servers use fixed ports on every address upstream; the Metal3 stack joins it.
 PORTS17 = {
-    "etcd_client": 26379,
-    "etcd_peer": 26380,
-    "etcd_metrics": 26381,
-    "apiserver": 26443,
-    "controller_manager": 26257,
+    "etcd_client": 12379,
+    "etcd_peer": 12380,
+    "etcd_metrics": 12381,
+    "apiserver": 12443,
+    "controller_manager": 12257,
 }
 VARS17 = {
     "binaries_stack": "capi-1.7",
-    "capi_stack_port_base": 26400,
+    "capi_stack_port_base": 12400,
     "capi_stack_inmemory_address": "127.0.0.4",
     "scale_set_name": "it17",
-    # Observability: Prometheus 26490, kube-state-metrics 26491-26492, node_exporter 26493; captures every 15 s.
-    "observability_port_base": 26490,
+    # Observability: Prometheus 12490, kube-state-metrics 12491-12492, node_exporter 12493; captures every 15 s.
+    "observability_port_base": 12490,
     "observability_profile_interval": 15,
     "observability_profile_seconds": 5,
     "scale_snapshot_tail": 20,
     "scale_snapshot_settle": 15,
     "scale_clusters": 2,
     # The lab's converge runs the hosts scenario (test_zzzz_metal3); test_zzz_stack_capi17 makes its v1.7 in-memory
-    # clusters with the modules (a converge costs ~4.5 min here). The Metal3 stack: ports 26450-26462.
+    # clusters with the modules (a converge costs ~4.5 min here). The Metal3 stack: ports 12450-12462.
     "scale_scenario": "hosts",
-    "metal3_stack_port_base": 26450,
+    "metal3_stack_port_base": 12450,
     "scale_hosts_set_name": "ith",
     "scale_hosts_namespace": "itest-metal3",
     "scale_hosts": 12,

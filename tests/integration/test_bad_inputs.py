@@ -99,7 +99,7 @@ def _module_args(lab: Lab, module: str, args: dict, tmp_path) -> dict:
         "cluster_wait": {"kubeconfig": lab.kubeconfig, "name": SET},
         "bmh_bulk": {"kubeconfig": lab.kubeconfig, "name": SET, "namespace": SET},
         "bmh_wait": {"kubeconfig": lab.kubeconfig, "name": SET},
-        "prometheus_snapshot": {"url": "http://127.0.0.1:25490", "start": "10", "end": "20", "path": str(results)},
+        "prometheus_snapshot": {"url": "http://127.0.0.1:11490", "start": "10", "end": "20", "path": str(results)},
         "scale_gate": {"path": str(results)},
         "scale_compare": {"path": str(results)},
         "lab_audit": {"dir": lab.dir},
@@ -151,8 +151,8 @@ PLAYBOOK_CASES = [
         "management_cluster_backend must be one of: host, kind, existing, got: bogus",
     ),
     (
-        {"management_cluster_apiserver_port": 25379},
-        "management_cluster_etcd_client_port and management_cluster_apiserver_port are both 25379",
+        {"management_cluster_apiserver_port": 11379},
+        "management_cluster_etcd_client_port and management_cluster_apiserver_port are both 11379",
     ),
     ({"management_cluster_controller_manager_port": "TAKEN"}, "management_cluster_controller_manager_port="),
 ]

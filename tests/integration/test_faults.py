@@ -21,7 +21,7 @@ from .lab import Lab
 
 CLUSTERS = "/apis/cluster.x-k8s.io/v1beta2/clusters"
 TOPOLOGY = {"class_name": "scalelab-in-memory", "version": "v1.35.4"}
-PROM = "http://127.0.0.1:25490"
+PROM = "http://127.0.0.1:11490"
 # The fault table of the note, filled as the tests run: fault -> expected/present/lost/duplicated/retries.
 FAULTS: dict[str, dict] = {}
 

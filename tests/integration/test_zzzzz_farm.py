@@ -24,9 +24,9 @@ FARM = {
     "scale_hosts_namespace": NS,
     "scale_clusters": 2,
     # Apart from the developer's default farm (30000-30999, 9480) and the test labs' ports.
-    "apiserver_farm_port_min": 26500,
-    "apiserver_farm_port_max": 26599,
-    "apiserver_farm_port_base": 26480,
+    "apiserver_farm_port_min": 12500,
+    "apiserver_farm_port_max": 12599,
+    "apiserver_farm_port_base": 12480,
     "apiserver_farm_node_heartbeat": "5s",
 }
 CAPI = "/apis/cluster.x-k8s.io/v1beta1"
@@ -96,7 +96,7 @@ def test_results_report_metal3_machines_and_hosts(m3_lab):
 def test_farm_serves_each_cluster_with_its_own_ca_on_loopback(m3_lab, tmp_path):
     servers = farm_servers(m3_lab)
     assert [s["cluster"] for s in servers] == [f"{NS}/itm3-0001", f"{NS}/itm3-0002"]
-    assert [s["endpoint"] for s in servers] == ["127.0.0.1:26500", "127.0.0.1:26501"]
+    assert [s["endpoint"] for s in servers] == ["127.0.0.1:12500", "127.0.0.1:12501"]
     assert all(s["listening"] and s["nodes"] == 1 and s["etcdMembers"] == 1 for s in servers), servers
     url1, kw1 = m3_lab.workload(NS, "itm3-0001", tmp_path)
     url2, kw2 = m3_lab.workload(NS, "itm3-0002", tmp_path)
@@ -108,7 +108,7 @@ def test_farm_serves_each_cluster_with_its_own_ca_on_loopback(m3_lab, tmp_path):
     assert os.path.isdir(os.path.join(m3_lab.dir, "farm"))  # in the lab's own directory, removed with it
     pid = m3_lab.pid("apiserver-farm")
     addrs = listeners_of(pid)
-    assert "127.0.0.1:26500" in addrs and "127.0.0.1:26480" in addrs
+    assert "127.0.0.1:12500" in addrs and "127.0.0.1:12480" in addrs
     assert [a for a in addrs if not a.startswith("127.0.0.1:")] == [], addrs
 
 
@@ -180,7 +180,7 @@ def test_farm_restart_brings_the_clusters_back(m3_lab, tmp_path):
     assert m3_lab.pid("metal3-capm3") not in (0, capm3)
 
 
-PROM = "http://127.0.0.1:26490"
+PROM = "http://127.0.0.1:12490"
 DASHBOARDS = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "observability", "files", "dashboards")
 
 

@@ -14,9 +14,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "common")
 from observability_checks import no_private_key_in_written_files, non_loopback_listeners  # noqa: E402
 
 NAME = "molecule"
-PORTS = {"etcd": [27379, 27380, 27381], "kube-apiserver": [27443], "kube-controller-manager": [27257]}
-# Cluster API managers: base 27400 + 10*i; +1 health, +2 metrics, +3 pprof on loopback (+0 webhook: upstream binds all).
-MANAGERS = {"capi-core": 27400, "capi-bootstrap": 27410, "capi-control-plane": 27420, "capi-in-memory": 27430}
+PORTS = {"etcd": [13379, 13380, 13381], "kube-apiserver": [13443], "kube-controller-manager": [13257]}
+# Cluster API managers: base 13400 + 10*i; +1 health, +2 metrics, +3 pprof on loopback (+0 webhook: upstream binds all).
+MANAGERS = {"capi-core": 13400, "capi-bootstrap": 13410, "capi-control-plane": 13420, "capi-in-memory": 13430}
 
 
 def lab_dir(host):
@@ -34,7 +34,7 @@ import json, ssl, sys, urllib.request, urllib.error
 d, method, path, body = sys.argv[1:5]
 ctx = ssl.create_default_context(cafile=d + "/pki/ca.crt")
 ctx.load_cert_chain(d + "/pki/admin.crt", d + "/pki/admin.key")
-req = urllib.request.Request("https://127.0.0.1:27443" + path, method=method, data=body.encode() or None,
+req = urllib.request.Request("https://127.0.0.1:13443" + path, method=method, data=body.encode() or None,
                              headers={"Content-Type": "application/json"})
 try:
     with urllib.request.urlopen(req, context=ctx, timeout=10) as r:

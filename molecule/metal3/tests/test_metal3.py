@@ -14,12 +14,12 @@ from observability_checks import check_stack, get_json, no_private_key_in_writte
 # keys; tests/quickstart verifies the default inventory's lab with it).
 LAB = {
     "name": "molecule-metal3",
-    "api": "https://127.0.0.1:28443",
-    "metal3_base": 28450,
-    "capi_base": 28400,
-    "farm_base": 28480,
-    "farm_port_min": 28500,
-    "observability_base": 28490,
+    "api": "https://127.0.0.1:14443",
+    "metal3_base": 14450,
+    "capi_base": 14400,
+    "farm_base": 14480,
+    "farm_port_min": 14500,
+    "observability_base": 14490,
     "namespace": "molecule-metal3",
     "set": "molecule-m3",
     "clusters": 2,

@@ -57,6 +57,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--first", action="store_true", help="converge once first (not measured)")
     p.add_argument("--top", type=int, default=12, help="slowest tasks to list")
+    p.add_argument("--save", help="write the median run's tasks (seconds, hosts, name) to this TSV file")
     p.add_argument("extra", nargs="*", help="more ansible-playbook arguments (after --)")
     a = p.parse_args()
     args = ["-e", f"scale_scenario={a.scenario}", *a.extra]
@@ -78,6 +79,9 @@ def main() -> None:
         f"{max(walls):.1f}); {len(median['tasks'])} tasks run; task time {task_seconds:.1f} s, "
         f"{median['wall'] - task_seconds:.1f} s outside tasks (start-up, includes, facts)"
     )
+    if a.save:
+        with open(a.save, "w") as f:
+            f.writelines(f"{t[0]:.2f}\t{t[2]}\t{t[1]}\n" for t in median["tasks"])
     print("slowest tasks of the median run (seconds, hosts):")
     for seconds, name, hosts in sorted(median["tasks"], reverse=True)[: a.top]:
         print(f"  {seconds:6.2f}  {hosts}  {name}")

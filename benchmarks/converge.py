@@ -47,7 +47,14 @@ def run(args: list[str]) -> dict:
             tasks.append((_seconds(task["task"]["duration"]), name, len(ran)))
             changed += [f"{name} ({h})" for h, r in ran.items() if r.get("changed")]
     if out.returncode != 0:
-        sys.exit(f"ansible-playbook failed (rc={out.returncode}): {out.stderr[-2000:]}")
+        failed = [
+            f"{t['task']['name']} ({h}): {r.get('msg', '')}"
+            for play in doc["plays"]
+            for t in play["tasks"]
+            for h, r in t["hosts"].items()
+            if r.get("failed") and not r.get("ignore_errors")
+        ]
+        sys.exit(f"ansible-playbook failed (rc={out.returncode}): {'; '.join(failed)[-3000:]} {out.stderr[-1000:]}")
     return {"wall": wall, "tasks": tasks, "changed": changed}
 
 

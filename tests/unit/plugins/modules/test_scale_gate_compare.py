@@ -1,23 +1,8 @@
-"""Runs scale_gate and scale_compare as Ansible does (a subprocess given its arguments as JSON) on results files."""
+"""Runs scale_gate and scale_compare as Ansible does (conftest.run_module) on results files."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-
-
-def run(tmp_path, module, check=False, **args):
-    payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check)}
-    path = tmp_path / f"{module}-args.json"
-    path.write_text(json.dumps(payload))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
-    mod = os.path.join(ROOT, "plugins", "modules", f"{module}.py")
-    proc = subprocess.run([sys.executable, mod, str(path)], capture_output=True, text=True, env=env)
-    return json.loads(proc.stdout)
 
 
 def results(tmp_path, name, p99, drift, ready=10, reconcile=1.0):
@@ -40,15 +25,15 @@ def results(tmp_path, name, p99, drift, ready=10, reconcile=1.0):
 GATES = {"drift_pct": 5, "objects_failed": 0, "apiserver_429_rate_max": 0, "reconcile_p99_seconds_max.capi-core": 2}
 
 
-def test_gates_hold(tmp_path):
-    out = run(tmp_path, "scale_gate", path=results(tmp_path, "ok", 100, 2.3), gates=GATES)
+def test_gates_hold(tmp_path, run_module):
+    out = run_module("scale_gate", path=results(tmp_path, "ok", 100, 2.3), gates=GATES)
     assert not out.get("failed") and out["passed"] and not out["changed"], out
     assert [g["gate"] for g in out["gates"]] == sorted(GATES)
 
 
-def test_broken_gates_fail_with_one_line_each(tmp_path):
+def test_broken_gates_fail_with_one_line_each(tmp_path, run_module):
     path = results(tmp_path, "bad", 100, 12.0, ready=8, reconcile=9.0)
-    out = run(tmp_path, "scale_gate", path=path, gates={**GATES, "host_drift_pct": 5})
+    out = run_module("scale_gate", path=path, gates={**GATES, "host_drift_pct": 5})
     assert out["failed"] and not out["passed"]
     lines = out["msg"].splitlines()
     assert lines[0] == "4 of 5 SLO gates broke:"
@@ -58,32 +43,32 @@ def test_broken_gates_fail_with_one_line_each(tmp_path):
         "objects_failed = 2 breaks <= 0",
         "reconcile_p99_seconds_max.capi-core = 9 breaks <= 2",
     ]
-    report = run(tmp_path, "scale_gate", path=path, gates=GATES, fail=False)
+    report = run_module("scale_gate", path=path, gates=GATES, fail=False)
     assert not report.get("failed") and len(report["broken"]) == 3
 
 
-def test_gate_inputs_are_named(tmp_path):
-    assert "path=/nonexistent.json" in run(tmp_path, "scale_gate", path="/nonexistent.json", gates=GATES)["msg"]
-    bad = run(tmp_path, "scale_gate", path=results(tmp_path, "ok", 1, 1), gates={"drift_pct": "low"})
+def test_gate_inputs_are_named(tmp_path, run_module):
+    assert "path=/nonexistent.json" in run_module("scale_gate", path="/nonexistent.json", gates=GATES)["msg"]
+    bad = run_module("scale_gate", path=results(tmp_path, "ok", 1, 1), gates={"drift_pct": "low"})
     assert bad["failed"] and "gates.drift_pct='low'" in bad["msg"]
-    assert "gates is empty" in run(tmp_path, "scale_gate", path=results(tmp_path, "ok", 1, 1), gates={})["msg"]
+    assert "gates is empty" in run_module("scale_gate", path=results(tmp_path, "ok", 1, 1), gates={})["msg"]
 
 
-def test_compare_flags_a_slower_run_and_writes_markdown_once(tmp_path):
+def test_compare_flags_a_slower_run_and_writes_markdown_once(tmp_path, run_module):
     base = results(tmp_path, "base", 100, 2.0)
     slow = results(tmp_path, "slow", 160, 2.1)
     md = str(tmp_path / "cmp.md")
-    out = run(tmp_path, "scale_compare", path=slow, baseline=base, markdown_path=md)
+    out = run_module("scale_compare", path=slow, baseline=base, markdown_path=md)
     assert out["changed"] and out["regressed"] == ["cluster_p99_seconds"], out
     assert any(line.split()[:1] == ["cluster_p99_seconds"] and "regressed" in line for line in out["table"])
     with open(md) as f:
         text = f.read()
     assert "| cluster_p99_seconds | 100 | 160 | +60.0 | regressed |" in text
-    assert not run(tmp_path, "scale_compare", path=slow, baseline=base, markdown_path=md)["changed"]
-    check = run(tmp_path, "scale_compare", check=True, path=slow, baseline=base, markdown_path=str(tmp_path / "c.md"))
+    assert not run_module("scale_compare", path=slow, baseline=base, markdown_path=md)["changed"]
+    check = run_module("scale_compare", check=True, path=slow, baseline=base, markdown_path=str(tmp_path / "c.md"))
     assert check["changed"] and not (tmp_path / "c.md").exists()
-    failed = run(tmp_path, "scale_compare", path=slow, baseline=base, fail_on_regression=True)
+    failed = run_module("scale_compare", path=slow, baseline=base, fail_on_regression=True)
     assert failed["failed"] and "cluster_p99_seconds" in failed["msg"]
-    same = run(tmp_path, "scale_compare", path=base, baseline=base, fail_on_regression=True)
+    same = run_module("scale_compare", path=base, baseline=base, fail_on_regression=True)
     assert not same.get("failed") and {r["verdict"] for r in same["rows"]} == {"same"}
-    assert "baseline=/nope.json" in run(tmp_path, "scale_compare", path=slow, baseline="/nope.json")["msg"]
+    assert "baseline=/nope.json" in run_module("scale_compare", path=slow, baseline="/nope.json")["msg"]

@@ -1,25 +1,10 @@
-"""Runs the module as Ansible does (a subprocess given its arguments as JSON) on real files."""
+"""Runs the module as Ansible does (conftest.run_module) on real files."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-MODULE = os.path.join(ROOT, "plugins", "modules", "stamp.py")
-
-
-def run(tmp_path, check=False, **args):
-    payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=True)}
-    path = tmp_path / "args.json"
-    path.write_text(json.dumps(payload))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
-    proc = subprocess.run([sys.executable, MODULE, str(path)], capture_output=True, text=True, env=env)
-    return json.loads(proc.stdout)
 
 
 @pytest.fixture
@@ -31,9 +16,13 @@ def lab(tmp_path):
     return d
 
 
-def stamp(lab, tmp_path, check=False, **over):
-    args = {"path": str(lab / ".stamp"), "digest": "d1", "watch": [str(lab / "pki" / "*"), str(lab / "x.conf")]}
-    return run(tmp_path, check=check, **(args | over))
+@pytest.fixture
+def stamp(lab, run_module):
+    def run(check=False, **over):
+        args = {"path": str(lab / ".stamp"), "digest": "d1", "watch": [str(lab / "pki" / "*"), str(lab / "x.conf")]}
+        return run_module("stamp", check=check, **(args | over))
+
+    return run
 
 
 def touch(lab, name, text):
@@ -54,32 +43,32 @@ STALE = [
 
 
 @pytest.mark.parametrize("after,reason", STALE)
-def test_query_is_fresh_only_while_the_watched_files_are_as_recorded(lab, tmp_path, after, reason):
-    assert stamp(lab, tmp_path, state="present")["changed"]
+def test_query_is_fresh_only_while_the_watched_files_are_as_recorded(lab, stamp, after, reason):
+    assert stamp(state="present")["changed"]
     after(lab)
-    got = stamp(lab, tmp_path)
+    got = stamp()
     assert got["fresh"] is (reason is None) and not got["changed"], got
     assert got["reason"] == (reason and f"{lab}/{reason}"), got
 
 
-def test_no_stamp_then_other_inputs_are_stale(lab, tmp_path):
-    assert stamp(lab, tmp_path) == stamp(lab, tmp_path) and stamp(lab, tmp_path)["reason"] == "no stamp"
-    stamp(lab, tmp_path, state="present")
-    assert stamp(lab, tmp_path, digest="d2")["reason"] == "inputs changed"
+def test_no_stamp_then_other_inputs_are_stale(lab, stamp):
+    assert stamp() == stamp() and stamp()["reason"] == "no stamp"
+    stamp(state="present")
+    assert stamp(digest="d2")["reason"] == "inputs changed"
 
 
-def test_present_is_idempotent_and_check_mode_writes_nothing(lab, tmp_path):
-    checked = stamp(lab, tmp_path, check=True, state="present")
+def test_present_is_idempotent_and_check_mode_writes_nothing(lab, stamp):
+    checked = stamp(check=True, state="present")
     assert checked["changed"] and not (lab / ".stamp").exists()
     assert checked["diff"]["before"] == {} and checked["diff"]["after"]["digest"] == "d1"
-    assert stamp(lab, tmp_path, state="present")["changed"]
+    assert stamp(state="present")["changed"]
     assert oct((lab / ".stamp").stat().st_mode & 0o777) == "0o600"
-    again = stamp(lab, tmp_path, state="present")
+    again = stamp(state="present")
     assert not again["changed"] and again["fresh"] and again["files"] == 2
 
 
-def test_a_missing_directory_is_no_stamp_to_a_query_and_refused_for_writing(tmp_path):
+def test_a_missing_directory_is_no_stamp_to_a_query_and_refused_for_writing(tmp_path, run_module):
     path = str(tmp_path / "nowhere" / ".stamp")
-    assert run(tmp_path, path=path, digest="d")["reason"] == "no stamp"
-    got = run(tmp_path, path=path, digest="d", state="present")
+    assert run_module("stamp", path=path, digest="d")["reason"] == "no stamp"
+    got = run_module("stamp", path=path, digest="d", state="present")
     assert got["failed"] and got["msg"].startswith(f"path={path}: its directory"), got

@@ -8,6 +8,8 @@ the last heap profile. Its text output is parsed here into numbers (seconds, byt
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -100,13 +102,31 @@ def pprof_top(go: str, files: list[str], nodes: int, extra: list[str], timeout: 
     return parse_top(proc.stdout)
 
 
+def inputs_digest(found: dict, go: str, nodes: int, seconds: float) -> str:
+    """What a summary depends on: the captures (path, size, mtime) and the options; equal digests, equal summaries."""
+    files = []
+    for job in sorted(found):
+        for kind in ("cpu", "heap"):
+            for path in found[job][kind]:
+                st = os.stat(path)
+                files.append([path, st.st_size, st.st_mtime_ns])
+    return hashlib.sha256(json.dumps([files, go, nodes, seconds]).encode()).hexdigest()
+
+
 def summarize(
-    go: str, directory: str, start: float, end: float, nodes: int, seconds: float, timeout: float = 300
+    go: str,
+    directory: str,
+    start: float,
+    end: float,
+    nodes: int,
+    seconds: float,
+    timeout: float = 300,
+    found: dict | None = None,
 ) -> dict:
     """Per job: CPU (merged profiles: profiled seconds, CPU seconds, cores while profiled, top by flat and by cum)
-    and heap (the last capture: in-use bytes, top by flat)."""
+    and heap (the last capture: in-use bytes, top by flat). found: captures() of the window, when already listed."""
     out = {}
-    for job, found in captures(directory, start, end).items():
+    for job, found in (captures(directory, start, end) if found is None else found).items():
         entry: dict = {"cpu": None, "heap": None}
         if found["cpu"]:
             # One pprof run over every node (merging the profiles is its cost), ranked both ways here.

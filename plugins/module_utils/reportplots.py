@@ -8,24 +8,32 @@ second report of the same run rewrites nothing.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 
-try:
-    import matplotlib
+# Imported when a plot is drawn (~1 s): a report whose inputs are unchanged is not redrawn (report.build).
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+_PYPLOT = None
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    HAS_MATPLOTLIB = True
-except ImportError:  # pragma: no cover - reported by the module
-    HAS_MATPLOTLIB = False
+def _pyplot():
+    global _PYPLOT
+    if _PYPLOT is None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot
+
+        _PYPLOT = matplotlib.pyplot
+    return _PYPLOT
+
 
 PNG_METADATA = {"Software": None}
 MIB = 2**20
 
 
 def _fig(title: str, xlabel: str, ylabel: str):
-    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=100)
+    fig, ax = _pyplot().subplots(figsize=(8, 3.6), dpi=100)
     ax.set_title(title, fontsize=11)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -37,7 +45,7 @@ def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", metadata=PNG_METADATA)
-    plt.close(fig)
+    _pyplot().close(fig)
     return buf.getvalue()
 
 
@@ -139,7 +147,7 @@ def profile_bars(profiles: dict, top: int = 8) -> bytes | None:
     jobs = [(j, e["cpu"]) for j, e in sorted(profiles.get("jobs", {}).items()) if e.get("cpu") and e["cpu"]["top_flat"]]
     if not jobs:
         return None
-    fig, axes = plt.subplots(len(jobs), 1, figsize=(8, 2.2 * len(jobs)), dpi=100, squeeze=False)
+    fig, axes = _pyplot().subplots(len(jobs), 1, figsize=(8, 2.2 * len(jobs)), dpi=100, squeeze=False)
     for ax, (job, cpu) in zip(axes[:, 0], jobs, strict=True):
         rows = cpu["top_flat"][:top][::-1]
         ax.barh([r["function"][-70:] for r in rows], [r["flat"] for r in rows], color="#8172b2")

@@ -344,6 +344,8 @@ def write_if_changed(path: str, data: str | bytes, check_mode: bool = False) -> 
         return False
     if check_mode:
         return True
+    # the results directory comes with its first file (a task of its own cost every converge ~0.6 s)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o755, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=f".{os.path.basename(path)}.")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -363,6 +365,11 @@ def _old_doc(path: str) -> dict:
     except (OSError, ValueError):
         return {}
     return old if isinstance(old, dict) else {}
+
+
+def read_key(path: str, key: str):
+    """One top-level key of a results JSON (None when the file or the key is missing)."""
+    return _old_doc(path).get(key)
 
 
 def merge_key(path: str, key: str, value, check_mode: bool = False) -> bool:

@@ -13,7 +13,7 @@ description:
     time of the files it wrote (O(watch)). On the next run, O(state=query) says whether both are unchanged
     (RV(fresh)), so the role can skip the subtree that would only confirm what is already there.
   - Anything else makes the stamp stale and the role converges in full - no stamp yet, other inputs, a watched file
-    missing, added or touched. Whether the programs still run is not the stamp's business; the role checks that too.
+    missing, added or touched, or (O(running)) a program of the role's that supervisord does not report RUNNING.
   - The stamp is bookkeeping, not a change of the lab - a role writes it with C(changed_when=false).
 author: scalelab contributors
 extends_documentation_fragment:
@@ -37,6 +37,25 @@ options:
     description: The stamp file on the managed host (JSON, written 0600; O(state=present) needs its directory).
     type: path
     required: true
+  running:
+    description:
+      - Supervisor programs the role runs. With O(state=query), a stamp whose inputs and files are current is fresh
+        only when C(supervisorctl status) reports every one of them RUNNING (one call; skipped when already stale).
+    type: dict
+    suboptions:
+      ctl:
+        description: The C(supervisorctl) executable.
+        type: path
+        required: true
+      conf:
+        description: The supervisord configuration file C(supervisorctl) talks through.
+        type: path
+        required: true
+      programs:
+        description: Program names as supervisord knows them.
+        type: list
+        elements: str
+        required: true
   state:
     description:
       - C(query) reads the stamp and compares; never changes anything.
@@ -62,6 +81,10 @@ EXAMPLES = r"""
     watch:
       - /root/.local/share/scalelab/scalelab/pki/*
       - /root/.local/share/scalelab/scalelab/*.kubeconfig
+    running:
+      ctl: /root/.local/share/scalelab/scalelab/venv/bin/supervisorctl
+      conf: /root/.local/share/scalelab/scalelab/supervisor/supervisord.conf
+      programs: [etcd, kube-apiserver, kube-controller-manager]
   register: _stamp
 
 - name: Converge in full only when something differs
@@ -103,12 +126,21 @@ files:
 import glob
 import json
 import os
+import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 
 ARGUMENT_SPEC = dict(
     digest=dict(type="str", required=True),
     path=dict(type="path", required=True),
+    running=dict(
+        type="dict",
+        options=dict(
+            ctl=dict(type="path", required=True),
+            conf=dict(type="path", required=True),
+            programs=dict(type="list", elements="str", required=True),
+        ),
+    ),
     state=dict(type="str", choices=["query", "present"], default="query"),
     watch=dict(type="list", elements="str", default=[]),
 )
@@ -147,11 +179,33 @@ def stale_reason(recorded: dict | None, desired: dict) -> str | None:
     return None
 
 
+def not_running(ctl: str, conf: str, programs: list[str]) -> str | None:
+    """Why the programs are not all RUNNING (the first one that is not), or None."""
+    try:
+        # exits non-zero when a program is not running: the lines say which
+        out = subprocess.run([ctl, "-c", conf, "status", *programs], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"supervisorctl: {e}"
+    states = {}
+    for line in out.stdout.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) >= 2:
+            states[parts[0]] = parts[1] if parts[1].isupper() else line.split(None, 1)[1].strip()
+    for name in programs:
+        state = states.get(name)
+        if state != "RUNNING":
+            said = state or (out.stdout.strip() or out.stderr.strip() or "no answer").splitlines()[0]
+            return f"program {name} is not running ({said})"
+    return None
+
+
 def run(module: AnsibleModule) -> dict:
     p = module.params
     desired = {"digest": p["digest"], "files": fingerprint(p["watch"])}
     recorded = read(p["path"])
     reason = stale_reason(recorded, desired)
+    if reason is None and p["state"] == "query" and p["running"]:
+        reason = not_running(p["running"]["ctl"], p["running"]["conf"], p["running"]["programs"])
     result = {
         "changed": False,
         "fresh": reason is None,

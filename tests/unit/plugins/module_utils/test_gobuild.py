@@ -100,6 +100,9 @@ def test_wrapper_digest_follows_own_go_sources(tmp_path):
         (lambda d, s: s.update(ldflags=["-s"]), "ldflags changed"),
         (lambda d, s: s.update(go_version="go1.27.0"), "go_version changed"),
         (lambda d, s: open(d, "ab").write(b"x"), "binary altered since it was built"),
+        # same size, new content: the stamp's mtime no longer matches, so the digest is read
+        (lambda d, s: open(d, "wb").write(b"BINARY"), "binary altered since it was built"),
+        (lambda d, s: os.utime(d, (1, 1)), None),
         (lambda d, s: None, None),
     ],
 )
@@ -115,7 +118,9 @@ def test_rebuild_reason(tmp_path, mutate, reason):
         "version": "v1",
         "wrapper_sha256": "x",
     }
-    gobuild.write_stamp(dest, dict(desired, binary_sha256=gobuild.sha256_file(dest)))
+    os.utime(dest, (1000, 1000))
+    stat = gobuild.binary_stat(dest)
+    gobuild.write_stamp(dest, dict(desired, binary_sha256=gobuild.sha256_file(dest), binary_stat=stat))
     mutate(dest, desired)
     assert gobuild.rebuild_reason(dest, gobuild.read_stamp(dest), desired) == reason
 

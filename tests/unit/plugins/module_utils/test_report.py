@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 from ansible_collections.scalelab.capi.plugins.module_utils import report
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
 T0 = 1795788000.0
 
@@ -158,3 +163,30 @@ def test_unwritable_output_names_the_option(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(report.ReportError, match="output_dir="):
         report.build(doc(), str(tmp_path / "file" / "sub"), "x")
+
+
+def test_an_unchanged_report_is_not_redrawn_until_an_input_or_a_file_changes(tmp_path):
+    out = str(tmp_path / "r")
+    changed, first = report.build(doc(), out, "run", {"drift_pct": 5})
+    assert changed
+    # A fresh interpreter (as a module run is): the same inputs return the last result without importing matplotlib.
+    code = (
+        "import json, sys\n"
+        "from ansible_collections.scalelab.capi.plugins.module_utils import report\n"
+        f"doc = json.loads({json.dumps(json.dumps(doc()))})\n"
+        f"changed, res = report.build(doc, {out!r}, 'run', {{'drift_pct': 5}})\n"
+        "print(json.dumps([changed, res, 'matplotlib' in sys.modules]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    changed, again, drew = json.loads(proc.stdout)
+    assert (changed, drew) == (False, False) and again == json.loads(json.dumps(first))
+    # other gates, a removed plot or an edited report: drawn again, and the files are whole
+    assert report.build(doc(), out, "run", {"drift_pct": 500})[1]["broken"] == []
+    os.unlink(first["plots"][0])
+    assert report.build(doc(), out, "run", {"drift_pct": 500})[0] is True and os.path.exists(first["plots"][0])
+    with open(first["html"], "a") as f:
+        f.write("edited")
+    assert report.build(doc(), out, "run", {"drift_pct": 500})[0] is True
+    with open(first["html"]) as f:
+        assert not f.read().endswith("edited")

@@ -242,9 +242,14 @@ def test_write_if_changed(tmp_path, old, new, changed):
     assert os.listdir(tmp_path) == ["out"]  # no temporary file left
 
 
-def test_write_if_changed_missing_directory(tmp_path):
+def test_write_if_changed_makes_a_missing_directory_and_fails_where_none_can_be(tmp_path):
+    assert results.write_if_changed(str(tmp_path / "no" / "out.json"), "{}", check_mode=True) is True
+    assert not (tmp_path / "no").exists()
+    assert results.write_if_changed(str(tmp_path / "no" / "out.json"), "{}") is True
+    assert stat.S_IMODE((tmp_path / "no").stat().st_mode) == 0o755
+    (tmp_path / "file").write_text("x")
     with pytest.raises(OSError):
-        results.write_if_changed(str(tmp_path / "no" / "out.json"), "{}")
+        results.write_if_changed(str(tmp_path / "file" / "out.json"), "{}")
 
 
 def test_run_is_idempotent_and_honours_check_mode(tmp_path, monkeypatch):
@@ -268,8 +273,9 @@ def test_run_is_idempotent_and_honours_check_mode(tmp_path, monkeypatch):
 
 def test_run_names_the_option(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "KubeClient", lambda *a, **kw: FakeClient(lab()))
+    (tmp_path / "file").write_text("x")  # a directory cannot be made under a file
     with pytest.raises(results.ResultsError, match="^path=.*cannot write"):
-        results.run(params(tmp_path, path=str(tmp_path / "no" / "x.json")), check_mode=False)
+        results.run(params(tmp_path, path=str(tmp_path / "file" / "x.json")), check_mode=False)
 
 
 def test_returned_cuts_object_lists():

@@ -63,3 +63,54 @@ def test_missing_required_option(tmp_path, wrapper, run_module):
     del a["package"]
     res = run_module("go_binary", **a)
     assert res["failed"] is True and "package" in res["msg"]
+
+
+def test_a_list_of_binaries_is_built_in_one_run_then_checked_without_rebuilding(tmp_path, wrapper, run_module):
+    items = [
+        {"name": "one", "src": str(wrapper), "package": ".", "dest": str(tmp_path / "bin" / "one"), "version": "v1"},
+        {
+            "src": str(wrapper),
+            "package": ".",
+            "dest": str(tmp_path / "bin" / "two"),
+            "version": "v2",
+            "ldflags": ["-X main.version=v2"],
+        },
+    ]
+    first = run_module("go_binary", binaries=items, mod="mod")
+    assert first["changed"] is True, first
+    assert [(b["name"], b["reason"]) for b in first["binaries"]] == [
+        ("one", "binary missing"),
+        ("two", "binary missing"),
+    ]
+    assert subprocess.run([items[1]["dest"]], capture_output=True, text=True).stderr.strip() == "v2"
+    second = run_module("go_binary", binaries=items, mod="mod")
+    assert second["changed"] is False and [b["reason"] for b in second["binaries"]] == [None, None], second
+    assert [b["sha256"] for b in second["binaries"]] == [b["sha256"] for b in first["binaries"]]
+    # a touched binary (same content, new mtime) is current; one rewritten is rebuilt
+    os.utime(items[0]["dest"], (1, 1))
+    with open(items[1]["dest"], "ab") as f:
+        f.write(b"x")
+    third = run_module("go_binary", binaries=items, mod="mod")
+    assert [b["reason"] for b in third["binaries"]] == [None, "binary altered since it was built"], third
+    assert run_module("go_binary", binaries=items, mod="mod")["changed"] is False
+
+
+@pytest.mark.parametrize(
+    ("over", "words"),
+    [
+        (
+            {"binaries": [{"src": "/x", "package": ".", "dest": "/y", "version": "v1"}]},
+            ["mutually exclusive", "binaries", "dest"],
+        ),
+        (
+            {"dest": None, "package": None, "src": None, "version": None},
+            ["one of the following is required", "binaries", "dest"],
+        ),
+        ({"version": None}, ["version"]),
+    ],
+)
+def test_one_binary_or_a_list_not_both_nor_half(tmp_path, wrapper, run_module, over, words):
+    a = {k: v for k, v in dict(args(wrapper, tmp_path), **over).items() if v is not None}
+    res = run_module("go_binary", **a)
+    assert res.get("failed") is True and all(w in res["msg"] for w in words), res
+    assert not os.path.exists(tmp_path / "bin")

@@ -126,25 +126,25 @@ def summarize(
     """Per job: CPU (merged profiles: profiled seconds, CPU seconds, cores while profiled, top by flat and by cum)
     and heap (the last capture: in-use bytes, top by flat). found: captures() of the window, when already listed."""
     out = {}
-    for job, found in (captures(directory, start, end) if found is None else found).items():
+    for job, files in (captures(directory, start, end) if found is None else found).items():
         entry: dict = {"cpu": None, "heap": None}
-        if found["cpu"]:
+        if files["cpu"]:
             # One pprof run over every node (merging the profiles is its cost), ranked both ways here.
-            flat = pprof_top(go, found["cpu"], 0, [], timeout)
+            flat = pprof_top(go, files["cpu"], 0, [], timeout)
             by_cum = sorted(flat["rows"], key=lambda r: (-r["cum"], r["function"]))  # pprof -cum order
-            profiled = len(found["cpu"]) * seconds
+            profiled = len(files["cpu"]) * seconds
             entry["cpu"] = {
-                "profiles": len(found["cpu"]),
+                "profiles": len(files["cpu"]),
                 "profiled_seconds": profiled,
                 "cpu_seconds": flat["total"],
                 "cores": round(flat["total"] / profiled, 3) if flat["total"] is not None and profiled else None,
                 "top_flat": flat["rows"][:nodes],
                 "top_cum": by_cum[:nodes],
             }
-        if found["heap"]:
-            heap = pprof_top(go, found["heap"][-1:], nodes, ["-sample_index=inuse_space"], timeout)
+        if files["heap"]:
+            heap = pprof_top(go, files["heap"][-1:], nodes, ["-sample_index=inuse_space"], timeout)
             entry["heap"] = {
-                "file": os.path.basename(found["heap"][-1]),
+                "file": os.path.basename(files["heap"][-1]),
                 "inuse_bytes": heap["total"],
                 "top_flat": heap["rows"],
             }

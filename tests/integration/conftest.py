@@ -6,6 +6,39 @@ import pytest
 
 from .lab import running_lab
 
+# The session's order, by stage (a module's `pytestmark = pytest.mark.stage(name)`; unmarked tests are "lab"): the
+# itest lab's tests, its teardown, the namespace hosts, then the Cluster API v1.7 lab (its own in-memory provider
+# needs the first one gone: upstream's workload servers use fixed ports on every address), the hosts scenario on it,
+# then the farm's metal3 scenario (it changes that lab's scenario).
+STAGES = ("lab", "lab-teardown", "netns", "lab17", "lab17-metal3", "lab17-farm")
+# fixture -> the stages that may use it
+FIXTURE_STAGES = {"lab": STAGES[:2], "lab17": STAGES[3:]}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "stage(name): where the test runs in the session (tests/integration/conftest.py STAGES)"
+    )
+
+
+def _stage(item) -> str:
+    marker = item.get_closest_marker("stage")
+    name = marker.args[0] if marker else "lab"
+    if name not in STAGES:
+        raise pytest.UsageError(f"{item.nodeid}: stage({name!r}) is not one of {', '.join(STAGES)}")
+    for fixture, stages in FIXTURE_STAGES.items():
+        if fixture in item.fixturenames and name not in stages:
+            raise pytest.UsageError(f"{item.nodeid}: stage {name!r} uses fixture {fixture}, only there in {stages}")
+    return name
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Stable sort by stage: files keep their order within one, whatever their names."""
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    ranks = {id(item): STAGES.index(_stage(item)) for item in items if str(item.path).startswith(here)}
+    items.sort(key=lambda item: ranks.get(id(item), -1))
+
+
 # Ports apart from the default lab's, so a developer's running lab is left alone.
 PORTS = {
     "etcd_client": 11379,
@@ -39,7 +72,7 @@ def lab(tmp_path_factory):
         yield lab
 
 
-# The Cluster API v1.7 lab (test_zzz_*, test_zzzz_*): started after test_zz_teardown removed the first lab, because
+# The Cluster API v1.7 lab (test_stack_capi17, test_metal3): started after test_teardown removed the first lab, because
 # the in-memory provider's workload servers use fixed ports on every address upstream; the Metal3 stack joins it.
 PORTS17 = {
     "etcd_client": 12379,
@@ -60,7 +93,7 @@ VARS17 = {
     "scale_snapshot_tail": 20,
     "scale_snapshot_settle": 15,
     "scale_clusters": 2,
-    # The lab's converge runs the hosts scenario (test_zzzz_metal3); test_zzz_stack_capi17 makes its v1.7 in-memory
+    # The lab's converge runs the hosts scenario (test_metal3); test_stack_capi17 makes its v1.7 in-memory
     # clusters with the modules (a converge costs ~4.5 min here). The Metal3 stack: ports 12450-12462.
     "scale_scenario": "hosts",
     "metal3_stack_port_base": 12450,

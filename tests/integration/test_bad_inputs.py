@@ -3,8 +3,8 @@ unknown versions, unreachable or incomplete clusters, colliding or taken ports, 
 refused with one message naming the option and its value, on the running lab, and leaves no object and no process
 behind (the lab's processes are the same ones after).
 
-Cases of other files count too: test_zzzz_metal3 (bmh_bulk's), test_management_cluster (bind address, stack),
-test_sweep (matrix), test_zzzzz_farm (prometheus_snapshot's).
+Cases of other files count too: test_metal3 (bmh_bulk's), test_management_cluster (bind address, stack),
+test_sweep (matrix), test_farm (prometheus_snapshot's).
 """
 
 from __future__ import annotations

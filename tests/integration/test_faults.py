@@ -93,7 +93,7 @@ def test_apiserver_restart_mid_bulk_loses_and_duplicates_nothing(lab, sets):
     assert sum(retries.values()) > 0, res["calls"]
 
 
-# SIGKILL of the whole tree mid-run is test_zzzz_metal3's (bmh_bulk); Ctrl-C here.
+# SIGKILL of the whole tree mid-run is test_metal3's (bmh_bulk); Ctrl-C here.
 @pytest.mark.parametrize("sig", [signal.SIGINT], ids=["ctrl-c"])
 def test_an_interrupted_run_resumes_without_duplicates(lab, sets, sig):
     n, name = 10, f"itf-i{int(sig)}"

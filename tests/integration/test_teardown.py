@@ -1,4 +1,5 @@
-"""Runs last (file order): teardown removes clusters, the Cluster API stack and the management cluster."""
+"""Stage lab-teardown (after every test of the itest lab): teardown removes clusters, the Cluster API stack and
+the management cluster."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from .lab import listeners_of, listening_sockets
+
+pytestmark = pytest.mark.stage("lab-teardown")
 
 
 def test_teardown_leaves_no_process_port_or_directory(lab):

@@ -16,6 +16,8 @@ import pytest
 
 from .lab import ROOT, descendants, files_leaking, key_material, listeners_of
 
+pytestmark = pytest.mark.stage("lab17-metal3")
+
 BMH = "/apis/metal3.io/v1alpha1"
 
 

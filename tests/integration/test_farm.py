@@ -16,6 +16,8 @@ import requests
 
 from .lab import listeners_of
 
+pytestmark = pytest.mark.stage("lab17-farm")
+
 SET, HOSTS_SET, NS = "itm3", "itm3h", "itest-m3"
 FARM = {
     "scale_scenario": "metal3",

@@ -4,7 +4,7 @@ on one host is seen on another or here): two management clusters run the metal3 
 each with its apiserver on its own address, three farm hosts without a management cluster serve their clusters
 (dealt round-robin: mgmt-1 <- farm-1, farm-3; mgmt-2 <- farm-2), and the two results are merged on the controller.
 
-Runs between the two single-host labs (after test_zz_teardown, before test_zzz_*): nothing here listens outside
+Runs between the two single-host labs (after test_teardown, before the lab17 stages): nothing here listens outside
 the namespaces, and the in-memory provider's fixed ports are per namespace."""
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import requests
 import yaml
 
 from .lab import BIN, ROOT, Lab, listeners_of
+
+pytestmark = pytest.mark.stage("netns")
 
 NETNS = os.path.join(ROOT, "hack", "netns-hosts")
 # Not under /tmp, /var/tmp or /root: those are private on each host (up.sh refuses them).

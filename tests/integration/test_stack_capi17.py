@@ -1,8 +1,8 @@
 """The other stack of the version matrix: Cluster API v1.7 with the in-memory provider (InMemoryCluster), the line
-the Metal3 providers build on. Its own lab (fixture lab17 in conftest, kept for test_metal3), whose converge
-runs the hosts scenario; these clusters are made by the clusters scenario's modules. Stage lab17 (conftest
-STAGES): after test_teardown, because the in-memory provider's workload servers use fixed ports on every address upstream, so two
-labs' in-memory providers cannot run on one host at once."""
+the Metal3 providers build on. Its own lab (fixture lab17 in conftest, kept for test_metal3), whose converge runs
+the hosts scenario; these clusters are made by the clusters scenario's modules. Stage lab17 (conftest STAGES):
+after test_teardown, because the in-memory provider's workload servers use fixed ports on every address upstream,
+so two labs' in-memory providers cannot run on one host at once."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ samples scraped just before its end arrive a scrape later).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from datetime import UTC, datetime
@@ -185,6 +187,24 @@ def snapshot(prom: Prometheus, queries: dict, start: float, end: float, step: fl
         except QueryError as e:
             out[name] = {"expr": expr, "series": [], "error": str(e)}
     return out
+
+
+def inputs_digest(queries: dict, max_points: int) -> str:
+    """What a snapshot of a window depends on besides the window and the URL: the queries and the point budget."""
+    return hashlib.sha256(json.dumps([queries, max_points], sort_keys=True).encode()).hexdigest()
+
+
+def reusable(old, url: str, window: dict, inputs: str) -> bool:
+    """A stored snapshot of this window, URL and inputs, whose every query answered (one that failed is retried)."""
+    return (
+        isinstance(old, dict)
+        and old.get("url") == url
+        and old.get("window") == window
+        and old.get("inputs") == inputs
+        and isinstance(old.get("queries"), dict)
+        and "summary" in old
+        and all(isinstance(q, dict) and not q.get("error") and "series" in q for q in old["queries"].values())
+    )
 
 
 def settle(end: float, seconds: float, now=time.time, sleep=time.sleep) -> float:

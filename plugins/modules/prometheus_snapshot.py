@@ -152,6 +152,14 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     if p["tail"] < 0:
         raise promsnap.SnapshotError(f"tail={p['tail']} must not be negative")
     step = promsnap.choose_step(start, end + p["tail"], p["step"], p["max_points"])
+    window = {"start": start, "end": end, "tail": p["tail"], "step": step}
+    # A past window's data does not change: a snapshot of the same window and queries that had no error is read
+    # back, not taken again (~0.5 s of every converge, and no settle wait).
+    inputs = promsnap.inputs_digest(queries, p["max_points"])
+    old = results.read_key(p["path"], p["key"])
+    if promsnap.reusable(old, p["url"], window, inputs):
+        queries_out = {n: {"series": len(q["series"]), "error": q["error"]} for n, q in old["queries"].items()}
+        return False, {"summary": old["summary"], "queries": queries_out, "window": window, "path": p["path"]}
     promsnap.settle(end + p["tail"], p["settle"])
     prom = promsnap.Prometheus(p["url"], p["timeout"])
     try:
@@ -160,8 +168,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     finally:
         prom.close()
     summary = promsnap.summary(snap)
-    window = {"start": start, "end": end, "tail": p["tail"], "step": step}
-    doc = {"url": p["url"], "window": window, "summary": summary, "queries": snap}
+    doc = {"url": p["url"], "window": window, "summary": summary, "queries": snap, "inputs": inputs}
     try:
         changed = results.merge_key(p["path"], p["key"], doc, check_mode)
     except OSError as e:

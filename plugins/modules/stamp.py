@@ -27,6 +27,11 @@ attributes:
   platform:
     platforms: posix
 options:
+  data:
+    description:
+      - What the converge found that a later run needs without redoing the work that found it (for example the
+        flags each manager accepts). Recorded with O(state=present); returned by both states as RV(data).
+    type: raw
   digest:
     description:
       - Digest of everything the role's result depends on, for example the C(hash('sha256')) of its options and
@@ -121,6 +126,11 @@ files:
   returned: always
   type: int
   sample: 24
+data:
+  description: The O(data) of the stamp (as recorded; with O(state=present), as recorded now); null when none.
+  returned: always
+  type: raw
+  sample: {managers: [{name: core, flags: {cluster-concurrency: 10}}]}
 """
 
 import glob
@@ -131,6 +141,7 @@ import subprocess
 from ansible.module_utils.basic import AnsibleModule
 
 ARGUMENT_SPEC = dict(
+    data=dict(type="raw"),
     digest=dict(type="str", required=True),
     path=dict(type="path", required=True),
     running=dict(
@@ -202,6 +213,8 @@ def not_running(ctl: str, conf: str, programs: list[str]) -> str | None:
 def run(module: AnsibleModule) -> dict:
     p = module.params
     desired = {"digest": p["digest"], "files": fingerprint(p["watch"])}
+    if p["data"] is not None:
+        desired["data"] = p["data"]
     recorded = read(p["path"])
     reason = stale_reason(recorded, desired)
     if reason is None and p["state"] == "query" and p["running"]:
@@ -211,6 +224,7 @@ def run(module: AnsibleModule) -> dict:
         "fresh": reason is None,
         "reason": reason,
         "files": sum(1 for v in desired["files"].values() if v),
+        "data": (recorded or {}).get("data"),
     }
     if p["state"] == "present" and recorded != desired:
         result["changed"] = True
@@ -222,7 +236,7 @@ def run(module: AnsibleModule) -> dict:
             with os.fdopen(fd, "w") as f:
                 json.dump(desired, f, indent=1, sort_keys=True)
             os.replace(tmp, p["path"])
-            result.update(fresh=True, reason=None)
+            result.update(fresh=True, reason=None, data=desired.get("data"))
     return result
 
 

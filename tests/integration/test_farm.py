@@ -349,6 +349,18 @@ def test_prometheus_snapshot_is_idempotent_and_names_bad_input(m3_lab, tmp_path)
     with open(tmp_path / "s.json") as f:
         ups = json.load(f)["prometheus"]["queries"]["up"]["series"]
     assert max(s["points"][-1][0] for s in ups) <= now - 60
+    # Every query answered: a re-run reads the snapshot back instead of querying (a marker put in the file shows).
+    good = {**args, "queries": {"etcd_keys": "max(etcd_debugging_mvcc_keys_total)"}, "path": str(tmp_path / "g.json")}
+    assert m3_lab.module("prometheus_snapshot", **good)["changed"]
+    with open(tmp_path / "g.json") as f:
+        doc = json.load(f)
+    doc["prometheus"]["summary"]["marker"] = "read back"
+    with open(tmp_path / "g.json", "w") as f:
+        json.dump(doc, f)
+    back = m3_lab.module("prometheus_snapshot", **good)
+    assert back["rc"] == 0 and not back["changed"] and back["summary"]["marker"] == "read back", back
+    other = m3_lab.module("prometheus_snapshot", **{**good, "max_points": 50})
+    assert other["changed"] and "marker" not in other["summary"], other
 
 
 def test_profile_top_reads_the_captures_and_is_idempotent(m3_lab, tmp_path):

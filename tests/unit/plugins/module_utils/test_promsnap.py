@@ -130,3 +130,31 @@ def test_settle_waits_only_the_rest():
     assert slept == [10]
     assert promsnap.settle(100, 30, now=lambda: 200, sleep=slept.append) == 0
     assert slept == [10]
+
+
+def _stored(**over):
+    doc = {
+        "url": "http://p",
+        "window": {"start": 1.0, "end": 2.0, "tail": 0, "step": 1.0},
+        "inputs": promsnap.inputs_digest({"up": "up"}, 120),
+        "summary": {},
+        "queries": {"up": {"series": [], "error": None}},
+    }
+    return doc | over
+
+
+@pytest.mark.parametrize(
+    ("stored", "reusable"),
+    [
+        (_stored(), True),
+        (None, False),
+        (_stored(url="http://other"), False),
+        (_stored(window={"start": 1.0, "end": 3.0, "tail": 0, "step": 1.0}), False),
+        (_stored(inputs=promsnap.inputs_digest({"up": "up"}, 50)), False),
+        (_stored(queries={"up": {"series": [], "error": "bad_data"}}), False),
+        ({k: v for k, v in _stored().items() if k != "summary"}, False),
+    ],
+)
+def test_a_stored_snapshot_is_reused_only_for_the_same_window_url_and_queries_all_answered(stored, reusable):
+    window = {"start": 1.0, "end": 2.0, "tail": 0, "step": 1.0}
+    assert promsnap.reusable(stored, "http://p", window, promsnap.inputs_digest({"up": "up"}, 120)) is reusable

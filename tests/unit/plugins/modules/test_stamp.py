@@ -126,3 +126,16 @@ def test_a_stopped_supervisor_makes_the_stamp_stale(lab, stamp, supervisor):
     subprocess.run([supervisor["ctl"], "-c", supervisor["conf"], "shutdown"], capture_output=True)
     res = stamp(running=dict(supervisor, programs=["up"]))
     assert res["fresh"] is False and res["reason"].startswith("program up is not running"), res
+
+
+def test_data_is_recorded_with_the_stamp_and_returned_to_a_query(lab, stamp):
+    assert stamp()["data"] is None
+    data = {"managers": [{"name": "core", "flags": {"cluster-concurrency": 10}}]}
+    written = stamp(state="present", data=data)
+    assert written["changed"] is True and written["data"] == data
+    assert stamp(state="present", data=data)["changed"] is False
+    got = stamp()
+    assert got["fresh"] is True and got["data"] == data
+    # other data is a change of the stamp, not of the freshness its digest and files decide
+    assert stamp(state="present", data={"managers": []})["changed"] is True
+    assert stamp()["data"] == {"managers": []}

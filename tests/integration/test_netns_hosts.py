@@ -255,6 +255,20 @@ def test_results_are_merged_over_both_management_clusters(netns_lab):
     assert "merged report of mgmt-1, mgmt-2" in netns_lab.converge["stdout"]
 
 
+def test_without_observability_the_results_hold_no_snapshot_and_nothing_of_it_runs(netns_lab):
+    # (Molecule's default verify asserts the same of its own lab; CI runs that verify on the quick start's lab,
+    # which has observability: this lab is CI's scale_observability=false run.)
+    for host in SERVES:
+        lab_dir = netns_lab.mgmt[host].dir
+        with open(os.path.join(lab_dir, "results", f"{SET}.json")) as f:
+            doc = json.load(f)
+        assert "prometheus" not in doc and "profiles" not in doc and doc["kinds"]["Cluster"]["ready"] == 2, host
+        assert not os.path.exists(os.path.join(lab_dir, "observability")), host
+        assert os.path.isfile(os.path.join(lab_dir, "results", f"{SET}-report", "report.html")), host
+        running = {comm(pid) for pid in netns_pids(HOST_INDEX[host])}
+        assert not running & {"prometheus", "kube-state-metr", "node-exporter"}, (host, running)
+
+
 def test_teardown_leaves_nothing_on_any_host(netns_lab):
     res = netns_lab.playbook("teardown.yml", "-i", netns_lab.inventory)
     assert res["rc"] == 0, res["stdout"][-4000:] + res["stderr"][-2000:]

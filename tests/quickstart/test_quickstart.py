@@ -123,12 +123,38 @@ def test_binaries_cache_starts_empty_in_ci():
     assert not os.path.exists(LAB)
 
 
+def verify(scenario: str, lab: dict) -> None:
+    """A Molecule scenario's verify (testinfra), on the lab a user gets: CI converges no separate Molecule lab."""
+    proc = subprocess.run(
+        [os.path.join(ROOT, ".venv", "bin", "pytest"), "-p", "no:cacheprovider", "-q", "--hosts=local://"]
+        + [f"molecule/{scenario}/tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, SCALELAB_VERIFY=json.dumps(lab)),
+    )
+    print(proc.stdout[-3000:])
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+
+
+def rerun_changes_nothing(log: str, *extra: str) -> None:
+    """The README says a re-run changes nothing."""
+    _, job = quick_start()
+    again = run(" ".join([job, *extra]), log)
+    assert again.returncode == 0, fail(again)
+    assert recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
+
+
 def test_quick_start_clusters(log):
     n = inventory_clusters()
     proc, doc = main_job(log)
-    assert doc["kinds"]["Cluster"]["count"] == n and doc["kinds"]["Cluster"]["ready"] == n, doc["kinds"]["Cluster"]
-    assert doc["summary"]["clusters_ready"] == n, doc["summary"]
-    teardown(log)
+    try:
+        assert doc["kinds"]["Cluster"]["count"] == n and doc["kinds"]["Cluster"]["ready"] == n, doc["kinds"]["Cluster"]
+        assert doc["summary"]["clusters_ready"] == n, doc["summary"]
+        verify("default", CLUSTERS_DEFAULT_LAB | {"clusters": n})
+        rerun_changes_nothing(log)
+    finally:
+        teardown(log)
 
 
 def test_quick_start_metal3(log):
@@ -137,33 +163,22 @@ def test_quick_start_metal3(log):
     assert doc["kinds"]["Cluster"]["ready"] == n and doc["kinds"]["Metal3Machine"]["ready"] == n, doc["kinds"]
     assert doc["summary"]["clusters_ready"] == n and doc["summary"]["hosts"] == n
     try:
-        # Molecule's metal3 verify, on the lab a user gets (converged once: CI runs no separate Molecule lab).
-        verify = subprocess.run(
-            [
-                os.path.join(ROOT, ".venv", "bin", "pytest"),
-                "-p",
-                "no:cacheprovider",
-                "-q",
-                "--hosts=local://",
-                "molecule/metal3/tests",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            env=dict(os.environ, SCALELAB_VERIFY=json.dumps(METAL3_DEFAULT_LAB | {"clusters": n})),
-        )
-        print(verify.stdout[-3000:])
-        assert verify.returncode == 0, verify.stdout[-6000:] + verify.stderr[-2000:]
-        # The README says a re-run changes nothing.
-        _, job = quick_start()
-        again = run(f"{job} -e scale_scenario=metal3", log)
-        assert again.returncode == 0, fail(again)
-        assert recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
+        verify("metal3", METAL3_DEFAULT_LAB | {"clusters": n})
+        rerun_changes_nothing(log, "-e scale_scenario=metal3")
     finally:
         teardown(log)
 
 
-# The default inventory's metal3 lab, as molecule/metal3/tests/test_metal3.py reads it (SCALELAB_VERIFY).
+# The default inventory's labs, as molecule/{default,metal3}/tests read them (SCALELAB_VERIFY).
+CLUSTERS_DEFAULT_LAB = {
+    "name": "scalelab",
+    "etcd_ports": [2379, 2380, 2381],
+    "apiserver_port": 6443,
+    "controller_manager_port": 10257,
+    "capi_base": 9400,
+    "set": "scale",
+    "observability_base": 9490,
+}
 METAL3_DEFAULT_LAB = {
     "name": "scalelab",
     "api": "https://127.0.0.1:6443",

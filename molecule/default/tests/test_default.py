@@ -1,4 +1,4 @@
-"""Testinfra verify of the host management cluster made by converge."""
+"""Testinfra verify of the host management cluster and the clusters scenario made by converge."""
 
 from __future__ import annotations
 
@@ -11,12 +11,32 @@ import time
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "common"))
-from observability_checks import no_private_key_in_written_files, non_loopback_listeners  # noqa: E402
+from observability_checks import check_stack, no_private_key_in_written_files, non_loopback_listeners  # noqa: E402
 
-NAME = "molecule"
-PORTS = {"etcd": [13379, 13380, 13381], "kube-apiserver": [13443], "kube-controller-manager": [13257]}
-# Cluster API managers: base 13400 + 10*i; +1 health, +2 metrics, +3 pprof on loopback (+0 webhook: upstream binds all).
-MANAGERS = {"capi-core": 13400, "capi-bootstrap": 13410, "capi-control-plane": 13420, "capi-in-memory": 13430}
+# The lab to verify: molecule's default scenario (molecule.yml), or the one SCALELAB_VERIFY names (JSON with these
+# keys; tests/quickstart verifies the default inventory's clusters lab with it). observability_base: the
+# observability stack's port base, null when the converge ran without it (scale_observability=false).
+LAB = {
+    "name": "molecule",
+    "etcd_ports": [13379, 13380, 13381],
+    "apiserver_port": 13443,
+    "controller_manager_port": 13257,
+    "capi_base": 13400,
+    "set": "molecule",
+    "clusters": 2,
+    "observability_base": None,
+} | json.loads(os.environ.get("SCALELAB_VERIFY", "{}"))
+NAME, SET, N = LAB["name"], LAB["set"], LAB["clusters"]
+PORTS = {
+    "etcd": LAB["etcd_ports"],
+    "kube-apiserver": [LAB["apiserver_port"]],
+    "kube-controller-manager": [LAB["controller_manager_port"]],
+}
+# Cluster API managers: base + 10*i; +1 health, +2 metrics, +3 pprof on loopback (+0 webhook: upstream binds all).
+MANAGERS = {
+    m: LAB["capi_base"] + 10 * i
+    for i, m in enumerate(["capi-core", "capi-bootstrap", "capi-control-plane", "capi-in-memory"])
+}
 
 
 def lab_dir(host):
@@ -31,10 +51,10 @@ def supervisorctl(host, *args):
 # Runs on the target with its own Python: stdlib urllib and ssl, client certificate auth.
 _CLIENT = """
 import json, ssl, sys, urllib.request, urllib.error
-d, method, path, body = sys.argv[1:5]
+d, port, method, path, body = sys.argv[1:6]
 ctx = ssl.create_default_context(cafile=d + "/pki/ca.crt")
 ctx.load_cert_chain(d + "/pki/admin.crt", d + "/pki/admin.key")
-req = urllib.request.Request("https://127.0.0.1:13443" + path, method=method, data=body.encode() or None,
+req = urllib.request.Request("https://127.0.0.1:" + port + path, method=method, data=body.encode() or None,
                              headers={"Content-Type": "application/json"})
 try:
     with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
@@ -46,7 +66,15 @@ print(json.dumps({"status": status, "content": content}))
 
 
 def api(host, method, path, body=None):
-    res = host.run("python3 -c %s %s %s %s %s", _CLIENT, lab_dir(host), method, path, json.dumps(body) if body else "")
+    res = host.run(
+        "python3 -c %s %s %s %s %s %s",
+        _CLIENT,
+        lab_dir(host),
+        str(LAB["apiserver_port"]),
+        method,
+        path,
+        json.dumps(body) if body else "",
+    )
     assert res.rc == 0, res.stderr
     out = json.loads(res.stdout)
     with contextlib.suppress(ValueError):
@@ -110,18 +138,18 @@ def test_cluster_api_managers_run_and_are_ready(host):
 
 def test_the_main_job_clusters_are_available(host):
     clusters = api(
-        host, "GET", "/apis/cluster.x-k8s.io/v1beta2/namespaces/default/clusters?labelSelector=scalelab.io/set=molecule"
+        host, "GET", f"/apis/cluster.x-k8s.io/v1beta2/namespaces/default/clusters?labelSelector=scalelab.io/set={SET}"
     )
     items = clusters["json"]["items"]
-    assert len(items) == 2
+    assert len(items) == N
     for c in items:
         assert {x["type"]: x["status"] for x in c["status"]["conditions"]}["Available"] == "True"
 
 
 def test_results_were_written(host):
-    doc = json.loads(host.file(f"{lab_dir(host)}/results/molecule.json").content_string)
-    assert doc["kinds"]["Cluster"]["count"] == 2 and doc["kinds"]["Cluster"]["ready"] == 2
-    assert host.file(f"{lab_dir(host)}/results/molecule.md").contains("Cluster")
+    doc = json.loads(host.file(f"{lab_dir(host)}/results/{SET}.json").content_string)
+    assert doc["kinds"]["Cluster"]["count"] == N and doc["kinds"]["Cluster"]["ready"] == N
+    assert host.file(f"{lab_dir(host)}/results/{SET}.md").contains("Cluster")
 
 
 def test_webhook_key_is_private(host):
@@ -129,11 +157,15 @@ def test_webhook_key_is_private(host):
     assert host.file(f"{lab_dir(host)}/capi/pki/webhook/tls.key").mode == 0o600
 
 
-def test_without_observability_the_results_hold_no_snapshot_and_nothing_of_it_runs(host):
-    doc = json.loads(host.file(f"{lab_dir(host)}/results/molecule.json").content_string)
-    assert "prometheus" not in doc and "profiles" not in doc and doc["kinds"]["Cluster"]["ready"] == 2
-    assert not host.file(f"{lab_dir(host)}/observability").exists
-    assert host.file(f"{lab_dir(host)}/results/molecule-report/report.html").exists
+def test_the_results_hold_a_snapshot_exactly_when_the_observability_stack_ran(host):
+    results = f"{lab_dir(host)}/results/{SET}.json"
+    if LAB["observability_base"] is None:
+        doc = json.loads(host.file(results).content_string)
+        assert "prometheus" not in doc and "profiles" not in doc and doc["kinds"]["Cluster"]["ready"] == N
+        assert not host.file(f"{lab_dir(host)}/observability").exists
+    else:
+        check_stack(host, lab_dir(host), LAB["observability_base"], results)
+    assert host.file(f"{lab_dir(host)}/results/{SET}-report/report.html").exists
 
 
 def test_only_upstream_fixed_listeners_leave_loopback(host):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
 import pytest
 
@@ -24,3 +27,32 @@ def run_module(tmp_path):
         return json.loads(proc.stdout)
 
     return run
+
+
+@pytest.fixture
+def supervisor():
+    """A real supervisord (this venv's) with programs in conf.d: `up` (sleep) running, `down` configured but not
+    started; stopped at the end. Yields ctl, conf and the conf.d directory."""
+    d = tempfile.mkdtemp(prefix="sv-", dir="/tmp")  # a unix socket path must stay short
+    conf, confd = os.path.join(d, "supervisord.conf"), os.path.join(d, "conf.d")
+    os.mkdir(confd)
+    with open(conf, "w") as f:
+        f.write(
+            f"[unix_http_server]\nfile={d}/s.sock\n[supervisord]\nlogfile={d}/sv.log\npidfile={d}/sv.pid\n"
+            "[rpcinterface:supervisor]\n"
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+            f"[supervisorctl]\nserverurl=unix://{d}/s.sock\n[include]\nfiles={confd}/*.conf\n"
+        )
+    for name, extra in (("up", "startsecs=0"), ("down", "autostart=false")):
+        with open(os.path.join(confd, f"{name}.conf"), "w") as f:
+            f.write(f"[program:{name}]\ncommand=sleep 120\n{extra}\n")
+    bin_dir = os.path.dirname(sys.executable)
+    subprocess.run([os.path.join(bin_dir, "supervisord"), "-c", conf], check=True)
+    ctl = os.path.join(bin_dir, "supervisorctl")
+    for _ in range(100):
+        if "RUNNING" in subprocess.run([ctl, "-c", conf, "status", "up"], capture_output=True, text=True).stdout:
+            break
+        time.sleep(0.1)
+    yield {"ctl": ctl, "conf": conf, "confd": confd}
+    subprocess.run([ctl, "-c", conf, "shutdown"], capture_output=True)
+    shutil.rmtree(d, ignore_errors=True)

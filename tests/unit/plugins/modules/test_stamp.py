@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
-import time
 
 import pytest
 
@@ -79,31 +75,6 @@ def test_a_missing_directory_is_no_stamp_to_a_query_and_refused_for_writing(tmp_
     assert got["failed"] and got["msg"].startswith(f"path={path}: its directory"), got
 
 
-@pytest.fixture
-def supervisor():
-    """A real supervisord running `up` (sleep) with `down` configured but not started; stopped at the end."""
-    d = tempfile.mkdtemp(prefix="stamp-sv-", dir="/tmp")  # a unix socket path must stay short
-    conf = os.path.join(d, "supervisord.conf")
-    with open(conf, "w") as f:
-        f.write(
-            f"[unix_http_server]\nfile={d}/s.sock\n[supervisord]\nlogfile={d}/sv.log\npidfile={d}/sv.pid\n"
-            "[rpcinterface:supervisor]\n"
-            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
-            f"[supervisorctl]\nserverurl=unix://{d}/s.sock\n"
-            f"[program:up]\ncommand=sleep 120\nstartsecs=0\n[program:down]\ncommand=sleep 120\nautostart=false\n"
-        )
-    bin_dir = os.path.dirname(sys.executable)
-    subprocess.run([os.path.join(bin_dir, "supervisord"), "-c", conf], check=True)
-    ctl = os.path.join(bin_dir, "supervisorctl")
-    for _ in range(100):
-        if "RUNNING" in subprocess.run([ctl, "-c", conf, "status", "up"], capture_output=True, text=True).stdout:
-            break
-        time.sleep(0.1)
-    yield {"ctl": ctl, "conf": conf}
-    subprocess.run([ctl, "-c", conf, "shutdown"], capture_output=True)
-    shutil.rmtree(d, ignore_errors=True)
-
-
 @pytest.mark.parametrize(
     ("programs", "reason"),
     [
@@ -114,17 +85,25 @@ def supervisor():
 )
 def test_a_current_stamp_is_fresh_only_while_its_programs_run(lab, stamp, supervisor, programs, reason):
     assert stamp(state="present")["changed"] is True
-    res = stamp(running=dict(supervisor, programs=programs))
+    res = stamp(running=dict(ctl=supervisor["ctl"], conf=supervisor["conf"], programs=programs))
     assert res["fresh"] is (reason is None) and (res["reason"] or "").startswith(reason or ""), res
     # a stale stamp says why without asking supervisord; present ignores the programs
-    assert stamp(digest="d2", running=dict(supervisor, programs=programs))["reason"] == "inputs changed"
-    assert stamp(state="present", running=dict(supervisor, programs=programs))["changed"] is False
+    assert (
+        stamp(digest="d2", running=dict(ctl=supervisor["ctl"], conf=supervisor["conf"], programs=programs))["reason"]
+        == "inputs changed"
+    )
+    assert (
+        stamp(state="present", running=dict(ctl=supervisor["ctl"], conf=supervisor["conf"], programs=programs))[
+            "changed"
+        ]
+        is False
+    )
 
 
 def test_a_stopped_supervisor_makes_the_stamp_stale(lab, stamp, supervisor):
     stamp(state="present")
     subprocess.run([supervisor["ctl"], "-c", supervisor["conf"], "shutdown"], capture_output=True)
-    res = stamp(running=dict(supervisor, programs=["up"]))
+    res = stamp(running=dict(ctl=supervisor["ctl"], conf=supervisor["conf"], programs=["up"]))
     assert res["fresh"] is False and res["reason"].startswith("program up is not running"), res
 
 

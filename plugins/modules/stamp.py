@@ -126,6 +126,13 @@ files:
   returned: always
   type: int
   sample: 24
+inputs_only:
+  description:
+    - The stamp is stale only because of O(digest) - every watched file is as recorded and (with O(running), on a
+      query) every program runs - so a role can redo just what the changed inputs feed (capi_stack rewrites and
+      restarts its managers for changed flags without re-applying its PKI, CRDs and ClusterClass).
+  returned: always
+  type: bool
 data:
   description: The O(data) of the stamp (as recorded; with O(state=present), as recorded now); null when none.
   returned: always
@@ -217,12 +224,16 @@ def run(module: AnsibleModule) -> dict:
         desired["data"] = p["data"]
     recorded = read(p["path"])
     reason = stale_reason(recorded, desired)
-    if reason is None and p["state"] == "query" and p["running"]:
-        reason = not_running(p["running"]["ctl"], p["running"]["conf"], p["running"]["programs"])
+    files_same = recorded is not None and recorded.get("files", {}) == desired["files"]
+    stopped = None
+    if p["state"] == "query" and p["running"] and files_same:
+        stopped = not_running(p["running"]["ctl"], p["running"]["conf"], p["running"]["programs"])
+    reason = reason or stopped
     result = {
         "changed": False,
         "fresh": reason is None,
         "reason": reason,
+        "inputs_only": reason == "inputs changed" and files_same and stopped is None,
         "files": sum(1 for v in desired["files"].values() if v),
         "data": (recorded or {}).get("data"),
     }

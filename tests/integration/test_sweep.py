@@ -11,8 +11,16 @@ SWEEP = {"sweep_name": "itsweep", "sweep_matrix": {"capi_stack_concurrency": [10
 def test_sweep_runs_every_point_and_writes_one_comparison(lab, tmp_path):
     extra = tmp_path / "sweep.json"
     extra.write_text(json.dumps(SWEEP))
+    stamp = os.path.join(lab.dir, "capi", ".converged-capi-stack")
+    before = os.stat(stamp).st_mtime_ns
     res = lab.playbook("sweep.yml", "-e", f"@{extra}")
     assert res["rc"] == 0, res["stdout"][-4000:] + res["stderr"][-2000:]
+    # The points converged this lab's own Cluster API stack (its stamp records the last point's flags), not the
+    # directory of a lab named by default.
+    with open(stamp) as f:
+        recorded = json.load(f)
+    assert os.stat(stamp).st_mtime_ns > before, recorded
+    assert "--cluster-concurrency=5" in recorded["data"]["managers"][0]["command"], recorded["data"]["managers"][0]
     out = os.path.join(lab.dir, "results", "itsweep")
     for i in (1, 2):
         with open(os.path.join(out, f"p{i}.json")) as f:

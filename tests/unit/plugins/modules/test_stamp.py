@@ -118,3 +118,17 @@ def test_data_is_recorded_with_the_stamp_and_returned_to_a_query(lab, stamp):
     # other data is a change of the stamp, not of the freshness its digest and files decide
     assert stamp(state="present", data={"managers": []})["changed"] is True
     assert stamp()["data"] == {"managers": []}
+
+
+def test_inputs_only_when_just_the_digest_changed(lab, stamp, supervisor):
+    sv = {"ctl": supervisor["ctl"], "conf": supervisor["conf"]}
+    assert stamp()["inputs_only"] is False  # no stamp yet
+    stamp(state="present")
+    assert stamp()["inputs_only"] is False  # fresh
+    res = stamp(digest="d2", running=dict(sv, programs=["up"]))
+    assert (res["fresh"], res["reason"], res["inputs_only"]) == (False, "inputs changed", True), res
+    # a program that does not run, or a watched file touched, needs the whole converge
+    assert stamp(digest="d2", running=dict(sv, programs=["up", "down"]))["inputs_only"] is False
+    touch(lab, "x.conf", "edited")
+    res = stamp(digest="d2", running=dict(sv, programs=["up"]))
+    assert (res["reason"], res["inputs_only"]) == ("inputs changed", False), res

@@ -29,12 +29,12 @@ attributes:
   platform:
     platforms: posix
 options:
-  ctl:
-    description: The lab's C(supervisorctl); the C(python) beside it runs the client.
-    type: path
-    required: true
   conf:
     description: The supervisord configuration file (its C([supervisorctl]) section names the socket).
+    type: path
+    required: true
+  ctl:
+    description: The lab's C(supervisorctl); the C(python) beside it runs the client.
     type: path
     required: true
   missing_ok:
@@ -90,6 +90,13 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC = {
+    "conf": {"type": "path", "required": True},
+    "ctl": {"type": "path", "required": True},
+    "missing_ok": {"type": "bool", "default": False},
+    "timeout": {"type": "int", "default": 90},
+}
 
 # Runs in the lab's virtualenv: argv conf, apply (0/1), timeout. Prints one JSON line.
 CLIENT = r"""
@@ -169,15 +176,7 @@ def apply(module: AnsibleModule) -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "ctl": {"type": "path", "required": True},
-            "conf": {"type": "path", "required": True},
-            "missing_ok": {"type": "bool", "default": False},
-            "timeout": {"type": "int", "default": 90},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if module.params["timeout"] <= 0:
         module.fail_json(msg=f"timeout={module.params['timeout']} must be > 0")
     module.exit_json(**apply(module))

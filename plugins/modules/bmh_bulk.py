@@ -258,10 +258,11 @@ wait:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import hostops, kube
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
+from ansible_collections.scalelab.capi.plugins.module_utils.sets import host_ops
 
 ARGUMENT_SPEC = {
-    **kube.KUBE_ARGUMENT_SPEC,
+    **client.KUBE_ARGUMENT_SPEC,
     "batch_pause": {"type": "float", "default": 0.0},
     "batch_size": {"type": "int", "default": 0},
     "bmc_address_pattern": {"type": "str", "default": "ipmi://{ip}:623"},
@@ -306,12 +307,12 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    kube.require_libs(module)
+    client.require_libs(module)
     try:
-        changed, result = hostops.run(module.params, module.check_mode)
-    except hostops.BulkFailed as e:
+        changed, result = host_ops.run(module.params, module.check_mode)
+    except host_ops.BulkFailed as e:
         module.fail_json(msg=str(e), **e.result)
-    except (hostops.SetError, kube.KubeError) as e:
+    except (host_ops.SetError, client.KubeError) as e:
         module.fail_json(msg=str(e))
     module.exit_json(changed=changed, **result)
 

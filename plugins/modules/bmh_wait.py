@@ -111,7 +111,9 @@ done:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import checks, hostops, kube
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import checks
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import client as kube
+from ansible_collections.scalelab.capi.plugins.module_utils.sets import host_ops
 
 # Seconds between polls are at least this many times the last poll's duration.
 POLL_COST_FACTOR = 5
@@ -136,7 +138,7 @@ def poll(client: kube.KubeClient, p: dict, window: float) -> dict:
     deadline = time.monotonic() + window
     while True:
         t0 = time.monotonic()
-        snap = hostops.snapshot(client, p["name"], p["state"], p["count"])
+        snap = host_ops.snapshot(client, p["name"], p["state"], p["count"])
         # A list of 1,000 hosts is ~3 MB and ~0.6 s of API server time: keep polling a small share of its work.
         interval = max(p["interval"], POLL_COST_FACTOR * (time.monotonic() - t0))
         if snap["done"] or time.monotonic() + interval > deadline:
@@ -155,7 +157,7 @@ def main() -> None:
     try:
         with kube.KubeClient(p["kubeconfig"], p["context"]) as client:
             state = poll(client, p, window)
-    except hostops.SetError as e:
+    except host_ops.SetError as e:
         module.fail_json(msg=str(e))
     except (kube.KubeError, OSError) as e:
         module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")

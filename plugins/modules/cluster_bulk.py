@@ -242,10 +242,11 @@ api_version:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import clusterops, kube
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
+from ansible_collections.scalelab.capi.plugins.module_utils.sets import cluster_ops
 
 ARGUMENT_SPEC = {
-    **kube.KUBE_ARGUMENT_SPEC,
+    **client.KUBE_ARGUMENT_SPEC,
     "batch_pause": {"type": "float", "default": 0.0},
     "batch_size": {"type": "int", "default": 0},
     "burst": {"type": "int", "default": 200},
@@ -296,12 +297,12 @@ def main() -> None:
         required_if=[("state", "present", ("template", "topology"), True)],
         supports_check_mode=True,
     )
-    kube.require_libs(module)
+    client.require_libs(module)
     try:
-        changed, result = clusterops.run(module.params, module.check_mode)
-    except clusterops.BulkFailed as e:
+        changed, result = cluster_ops.run(module.params, module.check_mode)
+    except cluster_ops.BulkFailed as e:
         module.fail_json(msg=str(e), **e.result)
-    except (clusterops.SetError, kube.KubeError) as e:
+    except (cluster_ops.SetError, client.KubeError) as e:
         module.fail_json(msg=str(e))
     module.exit_json(changed=changed, **result)
 

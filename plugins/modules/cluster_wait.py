@@ -95,7 +95,9 @@ not_ready:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import checks, kube, readiness
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import checks
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import client as kube
+from ansible_collections.scalelab.capi.plugins.module_utils.sets import waiters
 
 ARGUMENT_SPEC = {
     **kube.KUBE_ARGUMENT_SPEC,
@@ -119,7 +121,7 @@ def main() -> None:
     window = 0.0 if module.check_mode else min(p["window"], p["timeout"])
     try:
         with kube.KubeClient(p["kubeconfig"], p["context"]) as client:
-            state = readiness.poll(client, p["name"], p["count"], p["machines"], window, p["interval"])
+            state = waiters.poll(client, p["name"], p["count"], p["machines"], window, p["interval"])
     except (kube.KubeError, OSError) as e:
         module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")
     module.exit_json(changed=False, **state)

@@ -183,7 +183,7 @@ version:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import gobuild
+from ansible_collections.scalelab.capi.plugins.module_utils.lab import gobuild
 
 _ONE = ("dest", "package", "src", "version")
 ARGUMENT_SPEC = dict(

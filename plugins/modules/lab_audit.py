@@ -120,7 +120,8 @@ leftovers:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import audit, kube
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
+from ansible_collections.scalelab.capi.plugins.module_utils.lab import audit
 
 ARGUMENT_SPEC = {
     "context": {"type": "str", "default": ""},
@@ -136,7 +137,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     if p["kubeconfig"]:
-        kube.require_libs(module)
+        client.require_libs(module)
     bad = [port for port in p["ports"] if not 0 < port < 65536]
     if bad:
         module.fail_json(msg=f"ports={bad}: a port is 1-65535")

@@ -86,7 +86,7 @@ plan:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scalelab.capi.plugins.module_utils import osvms
+from ansible_collections.scalelab.capi.plugins.module_utils.lab import openstack
 
 ARGUMENT_SPEC = {
     "cloud": {"type": "str", "default": ""},
@@ -99,11 +99,11 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not osvms.HAS_OPENSTACKSDK:
+    if not openstack.HAS_OPENSTACKSDK:
         module.fail_json(msg=missing_required_lib("openstacksdk"))
     try:
-        found = osvms.run(module.params)
-    except osvms.CheckError as e:
+        found = openstack.run(module.params)
+    except openstack.CheckError as e:
         module.fail_json(msg=str(e))
     module.exit_json(changed=False, **found)
 

@@ -81,7 +81,8 @@ summary:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import pproftop, promsnap, results
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import pprof, prometheus
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
     "dir": {"type": "path", "required": True},
@@ -118,28 +119,30 @@ def short(tops: dict) -> dict:
 
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     try:
-        start = promsnap.parse_time(p["start"], "start")
-        end = promsnap.parse_time(p["end"], "end")
-    except promsnap.SnapshotError as e:
-        raise pproftop.ProfileError(str(e)) from e
+        start = prometheus.parse_time(p["start"], "start")
+        end = prometheus.parse_time(p["end"], "end")
+    except prometheus.SnapshotError as e:
+        raise pprof.ProfileError(str(e)) from e
     if end < start:
-        raise pproftop.ProfileError(f"end={p['end']} must not be before start={p['start']}")
+        raise pprof.ProfileError(f"end={p['end']} must not be before start={p['start']}")
     if p["nodes"] < 1 or p["seconds"] <= 0 or p["lookback"] < 0:
-        raise pproftop.ProfileError(
+        raise pprof.ProfileError(
             f"nodes={p['nodes']} and seconds={p['seconds']} must be positive, lookback={p['lookback']} not negative"
         )
-    found = pproftop.captures(p["dir"], start - p["lookback"], end)
-    inputs = pproftop.inputs_digest(found, p["go"], p["nodes"], p["seconds"])
+    found = pprof.captures(p["dir"], start - p["lookback"], end)
+    inputs = pprof.inputs_digest(found, p["go"], p["nodes"], p["seconds"])
     window = {"start": start, "end": end}
     # The same captures and options give the same summary: a re-run reads it back instead of running pprof (~3 s).
-    old = results.read_key(p["path"], p["key"])
+    old = document.read_key(p["path"], p["key"])
     if isinstance(old, dict) and old.get("inputs") == inputs and old.get("window") == window and "jobs" in old:
         return False, {"summary": short(old["jobs"]), "path": p["path"]}
-    tops = pproftop.summarize(p["go"], p["dir"], start - p["lookback"], end, p["nodes"], p["seconds"], found=found)
+    tops = pprof.summarize(p["go"], p["dir"], start - p["lookback"], end, p["nodes"], p["seconds"], found=found)
     try:
-        changed = results.merge_key(p["path"], p["key"], {"window": window, "jobs": tops, "inputs": inputs}, check_mode)
+        changed = document.merge_key(
+            p["path"], p["key"], {"window": window, "jobs": tops, "inputs": inputs}, check_mode
+        )
     except OSError as e:
-        raise pproftop.ProfileError(f"path={p['path']}: cannot write it: {e}") from e
+        raise pprof.ProfileError(f"path={p['path']}: cannot write it: {e}") from e
     return changed, {"summary": short(tops), "path": p["path"]}
 
 
@@ -147,7 +150,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         changed, result = run(module.params, module.check_mode)
-    except pproftop.ProfileError as e:
+    except pprof.ProfileError as e:
         module.fail_json(msg=str(e))
     module.exit_json(changed=changed, **result)
 

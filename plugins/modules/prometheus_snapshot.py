@@ -123,7 +123,8 @@ window:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scalelab.capi.plugins.module_utils import promsnap, results
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import prometheus
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
     "default_queries": {"type": "bool", "default": True},
@@ -143,47 +144,47 @@ ARGUMENT_SPEC = {
 
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     if p["max_points"] < 2:
-        raise promsnap.SnapshotError(f"max_points={p['max_points']} must be at least 2")
-    queries = {**(promsnap.DEFAULT_QUERIES if p["default_queries"] else {}), **p["queries"]}
+        raise prometheus.SnapshotError(f"max_points={p['max_points']} must be at least 2")
+    queries = {**(prometheus.DEFAULT_QUERIES if p["default_queries"] else {}), **p["queries"]}
     if not queries:
-        raise promsnap.SnapshotError("queries is empty and default_queries=false: nothing to snapshot")
-    start = promsnap.parse_time(p["start"], "start")
-    end = promsnap.parse_time(p["end"], "end")
+        raise prometheus.SnapshotError("queries is empty and default_queries=false: nothing to snapshot")
+    start = prometheus.parse_time(p["start"], "start")
+    end = prometheus.parse_time(p["end"], "end")
     if p["tail"] < 0:
-        raise promsnap.SnapshotError(f"tail={p['tail']} must not be negative")
-    step = promsnap.choose_step(start, end + p["tail"], p["step"], p["max_points"])
+        raise prometheus.SnapshotError(f"tail={p['tail']} must not be negative")
+    step = prometheus.choose_step(start, end + p["tail"], p["step"], p["max_points"])
     window = {"start": start, "end": end, "tail": p["tail"], "step": step}
     # A past window's data does not change: a snapshot of the same window and queries that had no error is read
     # back, not taken again (~0.5 s of every converge, and no settle wait).
-    inputs = promsnap.inputs_digest(queries, p["max_points"])
-    old = results.read_key(p["path"], p["key"])
-    if promsnap.reusable(old, p["url"], window, inputs):
+    inputs = prometheus.inputs_digest(queries, p["max_points"])
+    old = document.read_key(p["path"], p["key"])
+    if prometheus.reusable(old, p["url"], window, inputs):
         queries_out = {n: {"series": len(q["series"]), "error": q["error"]} for n, q in old["queries"].items()}
         return False, {"summary": old["summary"], "queries": queries_out, "window": window, "path": p["path"]}
-    promsnap.settle(end + p["tail"], p["settle"])
-    prom = promsnap.Prometheus(p["url"], p["timeout"])
+    prometheus.settle(end + p["tail"], p["settle"])
+    prom = prometheus.Prometheus(p["url"], p["timeout"])
     try:
         prom.ready()
-        snap = promsnap.snapshot(prom, queries, start, end + p["tail"], step, p["max_points"])
+        snap = prometheus.snapshot(prom, queries, start, end + p["tail"], step, p["max_points"])
     finally:
         prom.close()
-    summary = promsnap.summary(snap)
+    summary = prometheus.summary(snap)
     doc = {"url": p["url"], "window": window, "summary": summary, "queries": snap, "inputs": inputs}
     try:
-        changed = results.merge_key(p["path"], p["key"], doc, check_mode)
+        changed = document.merge_key(p["path"], p["key"], doc, check_mode)
     except OSError as e:
-        raise promsnap.SnapshotError(f"path={p['path']}: cannot write it: {e}") from e
+        raise prometheus.SnapshotError(f"path={p['path']}: cannot write it: {e}") from e
     queries_out = {n: {"series": len(q["series"]), "error": q["error"]} for n, q in snap.items()}
     return changed, {"summary": summary, "queries": queries_out, "window": window, "path": p["path"]}
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if promsnap.requests is None:
+    if prometheus.requests is None:
         module.fail_json(msg=missing_required_lib("requests"))
     try:
         changed, result = run(module.params, module.check_mode)
-    except promsnap.SnapshotError as e:
+    except prometheus.SnapshotError as e:
         module.fail_json(msg=str(e))
     module.exit_json(changed=changed, **result)
 

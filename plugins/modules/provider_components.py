@@ -86,7 +86,8 @@ changed_objects:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import components, kube
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import client as kube
+from ansible_collections.scalelab.capi.plugins.module_utils.lab import components
 
 ARGUMENT_SPEC = {
     **kube.KUBE_ARGUMENT_SPEC,

@@ -70,7 +70,8 @@ table:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import results, slo
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
     "baseline": {"type": "path", "required": True},
@@ -86,7 +87,9 @@ def markdown(rows: list[dict], path: str, baseline: str, tolerance: float) -> st
     out += ["| metric | baseline | current | delta % | verdict |", "|---|---|---|---|---|"]
     for r in rows:
         pct = "-" if r["delta_pct"] is None else f"{r['delta_pct']:+.1f}"
-        out.append(f"| {r['metric']} | {slo.fmt(r['baseline'])} | {slo.fmt(r['current'])} | {pct} | {r['verdict']} |")
+        out.append(
+            f"| {r['metric']} | {gates.fmt(r['baseline'])} | {gates.fmt(r['current'])} | {pct} | {r['verdict']} |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -95,18 +98,18 @@ def main() -> None:
     p = module.params
     changed = False
     try:
-        cur = slo.metrics(slo.load(p["path"], "path"))
-        base = slo.metrics(slo.load(p["baseline"], "baseline"))
-        rows = slo.compare(cur, base, p["tolerance_pct"])
+        cur = gates.metrics(gates.load(p["path"], "path"))
+        base = gates.metrics(gates.load(p["baseline"], "baseline"))
+        rows = gates.compare(cur, base, p["tolerance_pct"])
         if p["markdown_path"]:
             text = markdown(rows, p["path"], p["baseline"], p["tolerance_pct"])
-            changed = results.write_if_changed(p["markdown_path"], text, module.check_mode)
-    except slo.SloError as e:
+            changed = document.write_if_changed(p["markdown_path"], text, module.check_mode)
+    except gates.SloError as e:
         module.fail_json(msg=str(e))
     except OSError as e:
         module.fail_json(msg=f"markdown_path={p['markdown_path']}: cannot write it: {e}")
     regressed = [r["metric"] for r in rows if r["verdict"] == "regressed"]
-    result = {"rows": rows, "regressed": regressed, "table": slo.table(rows)}
+    result = {"rows": rows, "regressed": regressed, "table": gates.table(rows)}
     if regressed and p["fail_on_regression"]:
         module.fail_json(
             msg=f"{len(regressed)} metrics regressed beyond {p['tolerance_pct']:g}%: " + ", ".join(regressed),

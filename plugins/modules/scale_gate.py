@@ -68,7 +68,7 @@ passed:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import slo
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates
 
 ARGUMENT_SPEC = {
     "fail": {"type": "bool", "default": True},
@@ -82,9 +82,9 @@ def main() -> None:
     p = module.params
     try:
         if not p["gates"]:
-            raise slo.SloError("gates is empty: name at least one metric and its threshold")
-        rows = slo.evaluate_gates(slo.metrics(slo.load(p["path"], "path")), p["gates"])
-    except slo.SloError as e:
+            raise gates.SloError("gates is empty: name at least one metric and its threshold")
+        rows = gates.evaluate_gates(gates.metrics(gates.load(p["path"], "path")), p["gates"])
+    except gates.SloError as e:
         module.fail_json(msg=str(e))
     broken = [r["reason"] for r in rows if not r["ok"]]
     result = {"gates": rows, "broken": broken, "passed": not broken}

@@ -32,7 +32,7 @@ options:
     type: dict
     default: {}
   output_dir:
-    description: Directory of report.html and the PNGs (created when missing).
+    description: Directory of html.html and the PNGs (created when missing).
     type: path
     required: true
   path:
@@ -91,7 +91,7 @@ regressed:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scalelab.capi.plugins.module_utils import report, reportplots, slo
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, html, plots
 
 ARGUMENT_SPEC = {
     "baseline": {"type": "path"},
@@ -105,17 +105,17 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not reportplots.HAS_MATPLOTLIB:
+    if not plots.HAS_MATPLOTLIB:
         module.fail_json(msg=missing_required_lib("matplotlib"))
     p = module.params
     try:
-        doc = slo.load(p["path"], "path")
-        base = slo.load(p["baseline"], "baseline") if p["baseline"] else None
+        doc = gates.load(p["path"], "path")
+        base = gates.load(p["baseline"], "baseline") if p["baseline"] else None
         title = p["title"] or f"Scale report: {doc.get('run', {}).get('set') or p['path']}"
-        changed, result = report.build(
+        changed, result = html.build(
             doc, p["output_dir"], title, p["gates"], base, p["baseline"] or "", p["tolerance_pct"], module.check_mode
         )
-    except (slo.SloError, report.ReportError) as e:
+    except (gates.SloError, html.ReportError) as e:
         module.fail_json(msg=str(e))
     result.pop("comparison")
     module.exit_json(changed=changed, **result)

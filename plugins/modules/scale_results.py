@@ -152,10 +152,11 @@ seconds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils import kube, results, resultsmerge
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document, merge
 
 ARGUMENT_SPEC = {
-    **kube.KUBE_ARGUMENT_SPEC,
+    **client.KUBE_ARGUMENT_SPEC,
     "kubeconfig": {"type": "path"},
     "kinds": {
         "type": "list",
@@ -182,13 +183,13 @@ def main() -> None:
     )
     p = module.params
     if p["merge"] is None:
-        kube.require_libs(module)
+        client.require_libs(module)
     try:
         if p["merge"] is not None:
-            changed, result, diff = resultsmerge.run(p, module.check_mode)
+            changed, result, diff = merge.run(p, module.check_mode)
         else:
-            changed, result, diff = results.run(p, module.check_mode)
-    except (results.ResultsError, kube.KubeError) as e:
+            changed, result, diff = document.run(p, module.check_mode)
+    except (document.ResultsError, client.KubeError) as e:
         module.fail_json(msg=str(e))
     except (OSError, ValueError) as e:  # unreadable credentials in the kubeconfig
         module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")

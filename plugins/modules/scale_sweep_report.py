@@ -59,7 +59,7 @@ table:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scalelab.capi.plugins.module_utils import reportplots, slo, sweep
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, plots, sweep
 
 ARGUMENT_SPEC = {
     "output_dir": {"type": "path", "required": True},
@@ -70,19 +70,19 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not reportplots.HAS_MATPLOTLIB:
+    if not plots.HAS_MATPLOTLIB:
         module.fail_json(msg=missing_required_lib("matplotlib"))
     p = module.params
     try:
         if not p["points"]:
-            raise slo.SloError("points is empty: a sweep report needs at least one point")
+            raise gates.SloError("points is empty: a sweep report needs at least one point")
         points = []
         for i, pt in enumerate(p["points"]):
             if not pt.get("label") or not pt.get("path"):
-                raise slo.SloError(f"points[{i}]={pt!r} needs a label and a path")
-            points.append((str(pt["label"]), slo.load(str(pt["path"]), f"points[{i}].path")))
+                raise gates.SloError(f"points[{i}]={pt!r} needs a label and a path")
+            points.append((str(pt["label"]), gates.load(str(pt["path"]), f"points[{i}].path")))
         changed, result = sweep.build(points, p["output_dir"], p["title"], module.check_mode)
-    except slo.SloError as e:
+    except gates.SloError as e:
         module.fail_json(msg=str(e))
     except OSError as e:
         module.fail_json(msg=f"output_dir={p['output_dir']}: cannot write the report: {e}")

@@ -1,0 +1,270 @@
+# Copyright: scalelab contributors
+# Apache-2.0
+"""Prometheus snapshots: range queries over a run's window, kept as statistics and downsampled points.
+
+A report made from the snapshot needs no live Prometheus. The snapshot holds only what Prometheus answers for a
+fixed past window, so taking it twice gives the same document (the module waits until the window has settled:
+samples scraped just before its end arrive a scrape later).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from datetime import UTC, datetime
+
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy, call_with_retry
+from ansible_collections.scalelab.capi.plugins.module_utils.results.stats import percentile
+
+try:
+    import requests
+except ImportError:  # pragma: no cover - reported by the module
+    requests = None
+
+# The seed metrics of a scale run (recording rules of roles/observability/files/rules), by name.
+DEFAULT_QUERIES = {
+    "up": "up",
+    "reconcile_p99_seconds": "scalelab:reconcile_p99_seconds",
+    "reconcile_rate": "scalelab:reconcile_rate",
+    "reconcile_errors_rate": "scalelab:reconcile_errors_rate",
+    "workqueue_depth": "scalelab:workqueue_depth",
+    "workqueue_queue_p99_seconds": "scalelab:workqueue_queue_p99_seconds",
+    "process_cpu_cores": "scalelab:process_cpu_cores",
+    "process_resident_memory_bytes": "scalelab:process_resident_memory_bytes",
+    # A new start time is a restart (the supervisor brought a crashed or killed manager back).
+    "process_start_time_seconds": "max by (job, instance) (process_start_time_seconds)",
+    "client_requests_rate": "scalelab:client_requests_rate",
+    "client_requests_429_rate": "scalelab:client_requests_429_rate",
+    "client_rate_limiter_p99_seconds": "scalelab:client_rate_limiter_p99_seconds",
+    "apiserver_mutating_p99_seconds": "scalelab:apiserver_mutating_p99_seconds",
+    "apiserver_readonly_p99_seconds": "scalelab:apiserver_readonly_p99_seconds",
+    "apiserver_requests_rate": "scalelab:apiserver_requests_rate",
+    "apiserver_5xx_ratio": "scalelab:apiserver_5xx_ratio",
+    "apiserver_429_rate": "scalelab:apiserver_429_rate",
+    "objects": "scalelab:objects",
+    "etcd_db_size_bytes": "scalelab:etcd_db_size_bytes",
+    "etcd_wal_fsync_p99_seconds": "scalelab:etcd_wal_fsync_p99_seconds",
+    "etcd_leader_changes": "scalelab:etcd_leader_changes",
+}
+# Prometheus refuses a range query of more than 11,000 points per series.
+MAX_RESOLUTION = 11000
+
+
+class SnapshotError(Exception):
+    """Bad input or an unreachable Prometheus; the message names the option or the query."""
+
+
+def parse_time(value, option: str) -> float:
+    """Unix seconds from a number, a numeric string or an RFC 3339 time (a trailing Z is UTC)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise SnapshotError(f"{option}={value!r} is neither unix seconds nor an RFC 3339 time") from e
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def choose_step(start: float, end: float, step: float, max_points: int) -> float:
+    """The step: as given, else the window over max_points rounded up to whole seconds (at least 1 s)."""
+    if end <= start:
+        raise SnapshotError(f"end={end} must be after start={start}")
+    if step <= 0:
+        step = max(1.0, math.ceil((end - start) / max(1, max_points)))
+    if (end - start) / step > MAX_RESOLUTION:
+        raise SnapshotError(f"step={step} gives more than {MAX_RESOLUTION} points over {end - start:.0f} s: raise step")
+    return step
+
+
+def _num(v: str) -> float | None:
+    f = float(v)
+    return None if math.isnan(f) or math.isinf(f) else f
+
+
+def _round(v: float | None, digits: int = 6) -> float | None:
+    if v is None or v == 0:
+        return v
+    return round(v, digits - 1 - int(math.floor(math.log10(abs(v)))))
+
+
+def downsample(points: list[list], max_points: int) -> list[list]:
+    """At most max_points points, evenly picked, always keeping the first and the last."""
+    n = len(points)
+    if n <= max_points or max_points < 2:
+        return points if max_points >= 2 else points[-1:]
+    idx = sorted({round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
+    return [points[i] for i in idx]
+
+
+def series_entry(result: dict, max_points: int) -> dict:
+    """One matrix series: its labels, min/avg/max/P50/P99/last of its values, and downsampled points."""
+    points = [[int(t), _num(v)] for t, v in result.get("values", [])]
+    present = [v for _, v in points if v is not None]
+    values = sorted(present)
+    # How often the value moved: restarts for a start time (a gap while a process was down does not count).
+    changes = sum(a != b for a, b in zip(present, present[1:], strict=False))
+    stats: dict = {"samples": len(values), "changes": changes}
+    if values:
+        stats.update(
+            min=_round(values[0]),
+            avg=_round(sum(values) / len(values)),
+            max=_round(values[-1]),
+            p50=_round(percentile(values, 50)),
+            p99=_round(percentile(values, 99)),
+            last=_round(next(v for _, v in reversed(points) if v is not None)),
+        )
+    return {
+        "labels": dict(sorted(result.get("metric", {}).items())),
+        "stats": stats,
+        "points": [[t, _round(v)] for t, v in downsample(points, max_points)],
+    }
+
+
+class Prometheus:
+    """The HTTP API of one Prometheus, through the shared retry policy."""
+
+    def __init__(self, url: str, timeout: float, policy: RetryPolicy | None = None):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy(deadline=timeout)
+        self.session = requests.Session()
+
+    def _get(self, path: str, params: dict) -> dict:
+        try:
+            resp = call_with_retry(
+                lambda: self.session.get(self.url + path, params=params, timeout=self.timeout), self.policy
+            )
+        except (requests.ConnectionError, requests.Timeout) as e:
+            raise SnapshotError(f"url={self.url}: cannot reach Prometheus: {e}") from e
+        try:
+            body = resp.json()
+        except ValueError as e:
+            raise SnapshotError(f"url={self.url}: {path} answered {resp.status_code}, not JSON") from e
+        if body.get("status") != "success":
+            raise QueryError(body.get("error") or f"HTTP {resp.status_code}")
+        return body["data"]
+
+    def ready(self) -> None:
+        try:
+            resp = call_with_retry(lambda: self.session.get(self.url + "/-/ready", timeout=self.timeout), self.policy)
+        except (requests.ConnectionError, requests.Timeout) as e:
+            raise SnapshotError(f"url={self.url}: cannot reach Prometheus: {e}") from e
+        if resp.status_code != 200:
+            raise SnapshotError(f"url={self.url}: Prometheus is not ready ({resp.status_code})")
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
+        data = self._get("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": step})
+        if data.get("resultType") != "matrix":
+            raise QueryError(f"answered a {data.get('resultType')}, not a range")
+        return data["result"]
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class QueryError(Exception):
+    """Prometheus refused one query (bad PromQL, too many samples): reported per query, not fatal."""
+
+
+def snapshot(prom: Prometheus, queries: dict, start: float, end: float, step: float, max_points: int) -> dict:
+    """Every query over [start, end]: {name: {expr, series: [...], error}}, sorted by name and series labels."""
+    out = {}
+    for name in sorted(queries):
+        expr = queries[name]
+        try:
+            result = prom.query_range(expr, start, end, step)
+            series = sorted((series_entry(r, max_points) for r in result), key=lambda s: sorted(s["labels"].items()))
+            out[name] = {"expr": expr, "series": series, "error": None}
+        except QueryError as e:
+            out[name] = {"expr": expr, "series": [], "error": str(e)}
+    return out
+
+
+def inputs_digest(queries: dict, max_points: int) -> str:
+    """What a snapshot of a window depends on besides the window and the URL: the queries and the point budget."""
+    return hashlib.sha256(json.dumps([queries, max_points], sort_keys=True).encode()).hexdigest()
+
+
+def reusable(old, url: str, window: dict, inputs: str) -> bool:
+    """A stored snapshot of this window, URL and inputs, whose every query answered (one that failed is retried)."""
+    return (
+        isinstance(old, dict)
+        and old.get("url") == url
+        and old.get("window") == window
+        and old.get("inputs") == inputs
+        and isinstance(old.get("queries"), dict)
+        and "summary" in old
+        and all(isinstance(q, dict) and not q.get("error") and "series" in q for q in old["queries"].values())
+    )
+
+
+def settle(end: float, seconds: float, now=time.time, sleep=time.sleep) -> float:
+    """Wait until `seconds` have passed since end (late scrapes land); returns the seconds waited."""
+    wait = end + seconds - now()
+    if wait > 0:
+        sleep(wait)
+        return wait
+    return 0.0
+
+
+def by_job(snap: dict, name: str, stat: str = "max") -> dict:
+    """{job: stat} of one query's series (the largest when a job has several), for summaries."""
+    out: dict = {}
+    for s in snap.get(name, {}).get("series", []):
+        job = s["labels"].get("job", "")
+        v = s["stats"].get(stat)
+        if v is not None and (job not in out or v > out[job]):
+            out[job] = v
+    return dict(sorted(out.items()))
+
+
+def summary(snap: dict) -> dict:
+    """Per manager: peak CPU cores, peak RSS MiB, worst reconcile P99, deepest work queue and restarts; run-wide
+    apiserver and etcd peaks; the targets that were ever down."""
+    rss = {k: round(v / 2**20, 1) for k, v in by_job(snap, "process_resident_memory_bytes").items()}
+    jobs = sorted(set(by_job(snap, "process_cpu_cores")) | set(rss))
+    reconcile = by_job(snap, "reconcile_p99_seconds")
+    depth = by_job(snap, "workqueue_depth")
+    cpu = by_job(snap, "process_cpu_cores")
+    restarts: dict = {}
+    for s in snap.get("process_start_time_seconds", {}).get("series", []):
+        job = s["labels"].get("job", "")
+        restarts[job] = restarts.get(job, 0) + s["stats"].get("changes", 0)
+    managers = {
+        j: {
+            "cpu_cores_max": cpu.get(j),
+            "cpu_cores_avg": by_job(snap, "process_cpu_cores", "avg").get(j),
+            "rss_mib_max": rss.get(j),
+            "reconcile_p99_seconds_max": reconcile.get(j),
+            "workqueue_depth_max": depth.get(j),
+            "restarts": restarts.get(j),
+        }
+        for j in jobs
+    }
+
+    def peak(name: str):
+        vals = [
+            s["stats"].get("max") for s in snap.get(name, {}).get("series", []) if s["stats"].get("max") is not None
+        ]
+        return max(vals) if vals else None
+
+    down = sorted(j for j, v in by_job(snap, "up", "min").items() if v < 1)
+    return {
+        "managers": managers,
+        "apiserver_mutating_p99_seconds_max": peak("apiserver_mutating_p99_seconds"),
+        "apiserver_5xx_ratio_max": peak("apiserver_5xx_ratio"),
+        "apiserver_429_rate_max": peak("apiserver_429_rate"),
+        "client_requests_429_rate_max": peak("client_requests_429_rate"),
+        "etcd_db_size_bytes_max": peak("etcd_db_size_bytes"),
+        "etcd_wal_fsync_p99_seconds_max": peak("etcd_wal_fsync_p99_seconds"),
+        "targets_down": down,
+    }

@@ -1,0 +1,300 @@
+# Copyright: scalelab contributors
+# Apache-2.0
+"""The scale report: one self-contained HTML file (plots embedded, no CDN, works offline) plus the PNGs, from a
+results JSON alone; what saturated first; SLO gates and a baseline comparison when given."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import inspect
+import json
+import os
+import sys
+
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates as slo
+from ansible_collections.scalelab.capi.plugins.module_utils.report import plots as reportplots
+from ansible_collections.scalelab.capi.plugins.module_utils.results.document import write_if_changed
+
+_THIS = sys.modules[__name__]
+
+# Signals of saturation: snapshot query, threshold, what crossing it means. The first crossing in time is the
+# answer to "what saturated first"; thresholds are the lab's defaults (a manager's 10 workers, 1 s reconcile).
+SATURATION = (
+    ("workqueue_depth", 10.0, "work queue deeper than the default 10 workers"),
+    ("reconcile_p99_seconds", 1.0, "reconcile P99 above 1 s"),
+    ("process_cpu_cores", 0.9, "a process using 0.9+ cores"),
+    ("client_requests_429_rate", 0.0, "a client receiving 429s"),
+    ("apiserver_429_rate", 0.0, "the API server answering 429"),
+    ("apiserver_mutating_p99_seconds", 1.0, "API server mutating P99 above 1 s"),
+    ("etcd_wal_fsync_p99_seconds", 0.1, "etcd WAL fsync P99 above 100 ms"),
+)
+
+
+class ReportError(Exception):
+    """Bad input or an unwritable output; the message names the option."""
+
+
+def saturation(doc: dict, signals=SATURATION) -> list[dict]:
+    """Every (signal, job) that crossed its threshold during the window: first crossing (seconds from the window's
+    start), peak and when, sorted by first crossing."""
+    snap = doc.get("prometheus", {})
+    t0 = snap.get("window", {}).get("start")
+    rows = []
+    for name, threshold, meaning in signals:
+        for job, pts in reportplots._by_job(
+            snap.get("queries", {}).get(name, {}), default=reportplots.owner(name)
+        ).items():
+            over = [(t, v) for t, v in pts if v > threshold]
+            if not over or t0 is None:
+                continue
+            peak_t, peak = max(pts, key=lambda p: (p[1], -p[0]))
+            rows.append(
+                {
+                    "signal": name,
+                    "job": job,
+                    "meaning": meaning,
+                    "threshold": threshold,
+                    "first_seconds": round(over[0][0] - t0, 1),
+                    "peak": peak,
+                    "peak_seconds": round(peak_t - t0, 1),
+                }
+            )
+    return sorted(rows, key=lambda r: (r["first_seconds"], r["signal"], r["job"]))
+
+
+def _e(v) -> str:
+    return html.escape("-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v))
+
+
+def _table(head: list[str], rows: list[list], cls: str = "") -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+
+
+# Marks the page once every plot has decoded (a headless browser test reads data-plots) and never logs.
+SCRIPT = """
+window.addEventListener("load", function () {
+  var imgs = Array.prototype.slice.call(document.querySelectorAll("img.plot"));
+  var drawn = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute("data-plots", String(imgs.length));
+  document.body.setAttribute("data-plots-drawn", String(drawn));
+});
+"""
+
+STYLE = """
+body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
+th{background:#f0f0f0}
+tr.bad td,td.bad{background:#fbe3e3} tr.good td{background:#e6f4ea}
+figure{margin:1.5em 0} img.plot{max-width:100%;border:1px solid #ddd}
+.pass{color:#1e7b34;font-weight:bold} .fail{color:#b3261e;font-weight:bold}
+"""
+
+
+def render(
+    doc: dict,
+    plots: list[tuple[str, str, bytes]],
+    gates: list[dict] | None,
+    comparison: list[dict] | None,
+    baseline: str,
+    title: str,
+) -> str:
+    s, run = doc.get("summary", {}), doc.get("run", {})
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    facts = [[k, v] for k, v in sorted(run.items()) if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+    parts.append("<h2>Run</h2>" + _table(["fact", "value"], facts))
+    parts.append("<h2>Summary</h2>" + _table(["metric", "value"], [[k, v] for k, v in sorted(s.items())]))
+    if gates is not None:
+        broken = [g for g in gates if not g["ok"]]
+        verdict = '<span class="pass">PASS</span>' if not broken else f'<span class="fail">FAIL ({len(broken)})</span>'
+        rows = "".join(
+            f'<tr class="{"good" if g["ok"] else "bad"}"><td>{_e(g["gate"])}</td><td>{_e(g["value"])}</td>'
+            f"<td>{_e(g['threshold'])}</td><td>{_e(g['reason'])}</td></tr>"
+            for g in gates
+        )
+        parts.append(
+            f"<h2>SLO gates: {verdict}</h2><table><thead><tr><th>gate</th><th>value</th><th>threshold</th>"
+            f"<th>verdict</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    sat = saturation(doc)
+    parts.append("<h2>What saturated first</h2>")
+    if sat:
+        parts.append(
+            f"<p>First: <b>{html.escape(sat[0]['job'])}</b> - {html.escape(sat[0]['meaning'])}, "
+            f"{sat[0]['first_seconds']:.0f} s into the run.</p>"
+        )
+        parts.append(
+            _table(
+                ["first crossed (s)", "signal", "job", "threshold", "peak", "peak at (s)"],
+                [
+                    [r["first_seconds"], r["signal"], r["job"], r["threshold"], r["peak"], r["peak_seconds"]]
+                    for r in sat
+                ],
+            )
+        )
+    else:
+        parts.append(
+            "<p>No signal crossed its threshold"
+            + ("" if doc.get("prometheus") else " (this run has no Prometheus snapshot)")
+            + ".</p>"
+        )
+    managers = doc.get("prometheus", {}).get("summary", {}).get("managers", {})
+    if managers:
+        parts.append(
+            "<h2>Managers</h2>"
+            + _table(
+                [
+                    "job",
+                    "peak cores",
+                    "avg cores",
+                    "peak RSS MiB",
+                    "worst reconcile P99 s",
+                    "deepest queue",
+                    "restarts",
+                ],
+                [
+                    [
+                        j,
+                        m.get("cpu_cores_max"),
+                        m.get("cpu_cores_avg"),
+                        m.get("rss_mib_max"),
+                        m.get("reconcile_p99_seconds_max"),
+                        m.get("workqueue_depth_max"),
+                        m.get("restarts"),
+                    ]
+                    for j, m in managers.items()
+                ],
+            )
+        )
+    if comparison is not None:
+        regressed = [r for r in comparison if r["verdict"] == "regressed"]
+        rows = "".join(
+            f'<tr class="{"bad" if r["verdict"] == "regressed" else "good" if r["verdict"] == "improved" else ""}">'
+            + "".join(
+                f"<td>{_e(c)}</td>" for c in (r["metric"], r["baseline"], r["current"], r["delta_pct"], r["verdict"])
+            )
+            + "</tr>"
+            for r in comparison
+        )
+        parts.append(
+            f"<h2>Against the baseline {html.escape(baseline)}: {len(regressed)} regressed</h2>"
+            "<table><thead><tr><th>metric</th><th>baseline</th><th>current</th><th>delta %</th>"
+            f"<th>verdict</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    parts.append("<h2>Plots</h2>")
+    for stem, caption, png in plots:
+        data = base64.b64encode(png).decode()
+        parts.append(
+            f'<figure id="{stem}"><img class="plot" alt="{html.escape(caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+        )
+    tops = doc.get("profiles", {}).get("jobs", {})
+    if tops:
+        parts.append("<h2>Top profile functions (cumulative, runtime excluded)</h2>")
+        for job, e in sorted(tops.items()):
+            rows = [
+                [r["function"], r["cum"], r["cum_pct"]]
+                for r in (e.get("cpu") or {}).get("top_cum", [])
+                if not r["function"].startswith("runtime.")
+            ][:8]
+            if rows:
+                parts.append(f"<h3>{html.escape(job)}</h3>" + _table(["function", "CPU s", "%"], rows))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        + "\n".join(parts)
+        + f"<script>{SCRIPT}</script></body></html>\n"
+    )
+
+
+INPUTS_FILE = ".report-inputs.json"
+
+
+def _code_digest() -> str | None:
+    """Digest of the code that draws the report, so a new scalelab redraws it; None when a source is unreadable."""
+    try:
+        return hashlib.sha256("".join(inspect.getsource(m) for m in (reportplots, slo, _THIS)).encode()).hexdigest()
+    except (OSError, TypeError):
+        return None
+
+
+def _outputs(result: dict) -> dict:
+    out = {}
+    for path in [result["html"], *result["plots"]]:
+        try:
+            st = os.stat(path)
+            out[path] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            out[path] = None
+    return out
+
+
+def _cached(out_dir: str, key: str) -> dict | None:
+    """The last build's result when its inputs were these and its files are as it wrote them."""
+    try:
+        with open(os.path.join(out_dir, INPUTS_FILE)) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return None
+    result = saved.get("result") if saved.get("key") == key else None
+    if not isinstance(result, dict) or saved.get("outputs") != _outputs(result):
+        return None
+    return result
+
+
+def build(
+    doc: dict,
+    out_dir: str,
+    title: str,
+    gates: dict | None = None,
+    baseline_doc: dict | None = None,
+    baseline: str = "",
+    tolerance_pct: float = 10.0,
+    check_mode: bool = False,
+) -> tuple[bool, dict]:
+    """Write <out_dir>/report.html and one PNG per plot; (changed, result).
+
+    Inputs (data, gates, baseline, title, code) equal to the last build's, with its files untouched, return that
+    build's result without drawing: plotting was ~3 s of every idempotent converge."""
+    code = _code_digest()
+    key = None
+    if code is not None:
+        inputs = [doc, out_dir, title, gates, baseline_doc, baseline, tolerance_pct, code]
+        key = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+        cached = _cached(out_dir, key)
+        if cached is not None:
+            return False, cached
+    plots = reportplots.all_plots(doc)
+    values = slo.metrics(doc)
+    gate_rows = slo.evaluate_gates(values, gates) if gates else None
+    comparison = slo.compare(values, slo.metrics(baseline_doc), tolerance_pct) if baseline_doc is not None else None
+    text = render(doc, plots, gate_rows, comparison, baseline, title)
+    changed = False
+    sat = saturation(doc)
+    result = {
+        "html": os.path.join(out_dir, "report.html"),
+        "plots": [os.path.join(out_dir, f"{stem}.png") for stem, _, _ in plots],
+        "saturated_first": sat[0] if sat else None,
+        "saturation": sat,
+        "gates": gate_rows,
+        "broken": [g["reason"] for g in gate_rows or [] if not g["ok"]],
+        "regressed": [r["metric"] for r in comparison or [] if r["verdict"] == "regressed"],
+        "comparison": comparison,
+    }
+    try:
+        if not check_mode:
+            os.makedirs(out_dir, exist_ok=True)
+        for stem, _, png in plots:
+            changed |= write_if_changed(os.path.join(out_dir, f"{stem}.png"), png, check_mode)
+        changed |= write_if_changed(os.path.join(out_dir, "report.html"), text, check_mode)
+        if key is not None and not check_mode:
+            # bookkeeping beside the report (not a change of it)
+            saved = {"key": key, "result": result, "outputs": _outputs(result)}
+            write_if_changed(os.path.join(out_dir, INPUTS_FILE), json.dumps(saved, sort_keys=True, default=str))
+    except OSError as e:
+        raise ReportError(f"output_dir={out_dir}: cannot write the report: {e}") from e
+    return changed, result

@@ -1,0 +1,421 @@
+# Copyright: scalelab contributors
+# Apache-2.0
+"""The scale report: per-kind timelines gathered with paginated lists, written as JSON and Markdown.
+
+The JSON holds only what the cluster says (no "generated at"), so gathering twice from a settled lab gives the
+same document and a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
+from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator
+from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL
+
+SCHEMA = 1
+KINDS = ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine", "Metal3Machine", "BareMetalHost")
+CLUSTER_KINDS = KINDS[:5]
+GROUPS = {
+    "Cluster": "cluster.x-k8s.io",
+    "KubeadmControlPlane": "controlplane.cluster.x-k8s.io",
+    "MachineDeployment": "cluster.x-k8s.io",
+    "Machine": "cluster.x-k8s.io",
+    "Metal3Machine": "infrastructure.cluster.x-k8s.io",
+    "BareMetalHost": "metal3.io",
+}
+RETURNED_NOT_READY = 5
+# Top-level keys written by other modules into the same JSON, kept when scale_results rewrites it.
+ATTACHED_KEYS = ("prometheus", "profiles")
+
+
+class ResultsError(Exception):
+    """Bad input or an unusable path; the message names the option."""
+
+
+def owner_cluster(obj: dict) -> tuple[str, str]:
+    """(namespace, cluster name) an object belongs to: the cluster-name label, spec.clusterName, or its owner.
+
+    Objects a ClusterClass creates do not carry the set label, so they are matched to the selected Clusters;
+    a KubeadmControlPlane from a plain template may lack the label but is owned by its Cluster.
+    """
+    md = obj.get("metadata") or {}
+    name = (md.get("labels") or {}).get(CLUSTER_NAME_LABEL) or (obj.get("spec") or {}).get("clusterName")
+    if not name:
+        owner = next((o for o in md.get("ownerReferences") or [] if o.get("kind") == "Cluster"), {})
+        name = owner.get("name", "")
+    return md.get("namespace", ""), name or ""
+
+
+def _items(client: KubeClient, api_version: str | None, kind: str, selector: str, page_size: int):
+    """Every object of a kind in every namespace, page by page; nothing when the API does not serve it."""
+    if api_version is None:
+        return
+    try:
+        path = client.path(api_version, kind)
+    except KubeError as e:
+        if e.status == 404:  # group served without this kind: an empty result, like an unserved group
+            return
+        raise
+    for page in client.list_pages(path, label_selector=selector, limit=page_size):
+        for item in page:
+            item.setdefault("apiVersion", api_version)  # lists of built-in types omit it; readiness needs it
+            yield item
+
+
+def gather(client: KubeClient, params: dict) -> dict:
+    """The report document: one list per kind, Clusters first (their names select the other kinds)."""
+    if params["page_size"] < 1:
+        raise ResultsError(f"page_size={params['page_size']} must be >= 1")
+    kinds = list(dict.fromkeys(params["kinds"]))
+    unknown = [k for k in kinds if k not in GROUPS]
+    if unknown:
+        raise ResultsError(f"kinds={unknown} must be among {', '.join(KINDS)}")
+    selector = params["label_selector"]
+    with_clusters = any(k in CLUSTER_KINDS for k in kinds)
+    served: dict[str, str | None] = {}
+    for kind in ({"Cluster"} if with_clusters else set()) | set(kinds):
+        group = GROUPS[kind]
+        if group not in served:
+            versions = client.served_versions(group)
+            served[group] = f"{group}/{versions[0]}" if versions else None
+    results = {}
+    cluster_result = None
+    if with_clusters:
+        clusters = Accumulator("Cluster")
+        names: set[tuple[str, str]] = set()
+        # Clusters are read whenever a Cluster API kind is: they select the objects of the other kinds.
+        for item in _items(client, served[GROUPS["Cluster"]], "Cluster", selector, params["page_size"]):
+            record = clusters.add(item)
+            names.add((record.namespace, record.name))
+        cluster_result = clusters.result()
+    for kind in kinds:
+        if kind == "Cluster":
+            results[kind] = cluster_result
+            continue
+        if kind == "BareMetalHost":
+            acc = HostAccumulator()  # hosts carry a set label themselves (their own set's, in the metal3 scenario)
+            host_selector = params.get("host_label_selector") or selector
+            for item in _items(client, served[GROUPS[kind]], kind, host_selector, params["page_size"]):
+                acc.add(item)
+            results[kind] = acc.result()
+            continue
+        acc = Accumulator(kind)
+        for item in _items(client, served[GROUPS[kind]], kind, "", params["page_size"]):
+            if not selector or owner_cluster(item) in names:
+                acc.add(item)
+        results[kind] = acc.result()
+    return {
+        "schema": SCHEMA,
+        "run": params["metadata"] or {},
+        "api_version": {kind: served[GROUPS[kind]] for kind in kinds},
+        "kinds": results,
+        "summary": summary(cluster_result, results.get("BareMetalHost")),
+    }
+
+
+def summary(cluster_result: dict | None, host_result: dict | None = None) -> dict:
+    out: dict = {}
+    if cluster_result is not None:
+        ttr = cluster_result["time_to_ready"]
+        out = {"clusters": cluster_result["count"], "clusters_ready": cluster_result["ready"]}
+        for q in ("p50", "p90", "p99", "max"):
+            out[f"cluster_{q}_seconds"] = ttr[q]
+        out["drift_pct"] = cluster_result["drift"]["drift_pct"]
+    if host_result is not None:
+        out.update(hosts=host_result["count"], hosts_available=host_result["available"])
+        out["hosts_provisioned"] = host_result["provisioned"]
+        for q in ("p50", "p90", "p99", "max"):
+            out[f"host_available_{q}_seconds"] = host_result["time_to_available"][q]
+        for q in ("p50", "p99"):
+            out[f"host_provision_{q}_seconds"] = host_result["provision"][q]
+        out["host_drift_pct"] = host_result["drift"]["drift_pct"]
+    return out
+
+
+def returned(doc: dict) -> dict:
+    """The document for the module's return value: per-object lists cut to a few."""
+    cut = {}
+    for kind, r in doc["kinds"].items():
+        field = "stuck_objects" if kind == "BareMetalHost" else "not_ready_objects"
+        # Per-object series are for plots: the file has them, the return value does not.
+        cut[kind] = {**{k: v for k, v in r.items() if k != "series"}, field: r[field][:RETURNED_NOT_READY]}
+    # Attached sections (a Prometheus snapshot holds thousands of points) stay in the file.
+    return {**{k: v for k, v in doc.items() if k not in ATTACHED_KEYS}, "kinds": cut}
+
+
+def dumps(doc: dict) -> str:
+    return json.dumps(doc, sort_keys=True, indent=2, default=str) + "\n"
+
+
+def _num(v, suffix: str = "") -> str:
+    return "-" if v is None else f"{v:.1f}{suffix}"
+
+
+def _cell(v) -> str:
+    # A table cell: one line, pipes escaped.
+    return str(v if v is not None else "").replace("|", "\\|").replace("\n", " ").strip() or "-"
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _drift(d: dict) -> str:
+    if d["drift_pct"] is None:
+        return "-" if d["first_mean"] is None else f"{d['first_mean']:.1f} s -> {d['last_mean']:.1f} s"
+    return f"{d['drift_pct']:+.1f}% ({d['first_mean']:.1f} s -> {d['last_mean']:.1f} s, {d['window']} each)"
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:+.1f}%"
+
+
+def _host_section(r: dict, api_version: str | None) -> list[str]:
+    out = ["", "## BareMetalHost", "", f"API: {api_version or 'not served'}", ""]
+    out += ["Hosts per state: " + (", ".join(f"{k} {v}" for k, v in r["states"].items()) or "none"), ""]
+    rows = []
+    for label, t, d in (
+        ("creation -> available", r["time_to_available"], r["drift"]),
+        ("provisioning", r["provision"], r["provision_drift"]),
+    ):
+        rows.append([label, t["count"], _num(t["p50"]), _num(t["p90"]), _num(t["p99"]), _num(t["max"]), _drift(d)])
+    for op, t in r["phases"].items():
+        rows.append(
+            [f"operation {op}", t["count"], _num(t["p50"]), _num(t["p90"]), _num(t["p99"]), _num(t["max"]), "-"]
+        )
+    out += _table(["seconds", "hosts", "P50", "P90", "P99", "max", "drift first 10% vs last 10%"], rows)
+    if r.get("first_created"):
+        out += ["", f"First created {r['first_created']}, last available {r['last_available'] or '-'}."]
+    if r["stuck_objects"]:
+        shown = len(r["stuck_objects"])
+        title = (
+            f"Not settled or in error ({shown} of {r['stuck']})" if shown < r["stuck"] else "Not settled or in error"
+        )
+        out += ["", f"{title}:", ""]
+        out += _table(
+            ["host", "state", "error type", "message"],
+            [[f"{o['namespace']}/{o['name']}", o["state"], o["error_type"], o["message"]] for o in r["stuck_objects"]],
+        )
+    return out
+
+
+def markdown(doc: dict) -> str:
+    """A readable report: run metadata, the headline, then per kind its numbers and what is not ready."""
+    s = doc["summary"]
+    out = ["# Scale results", ""]
+    if doc.get("run"):
+        out += ["## Run", ""]
+        for k, v in sorted(doc["run"].items()):
+            if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
+                # e.g. managers -> flags: one line each, as the command line reads
+                out.append(f"- **{k}**:")
+                for name, flags in sorted(v.items()):
+                    out.append(f"  - {name}: `" + " ".join(f"--{f}={flags[f]}" for f in sorted(flags)) + "`")
+            elif isinstance(v, (dict, list)):
+                out.append(f"- **{k}**: `{json.dumps(v, sort_keys=True, default=str)}`")
+            else:
+                out.append(f"- **{k}**: {v}")
+        out.append("")
+    out += ["## Summary", ""]
+    if "clusters" in s:
+        out += _table(
+            ["clusters", "ready", "P50 s", "P90 s", "P99 s", "max s", "drift"],
+            [
+                [
+                    s["clusters"],
+                    s["clusters_ready"],
+                    _num(s["cluster_p50_seconds"]),
+                    _num(s["cluster_p90_seconds"]),
+                    _num(s["cluster_p99_seconds"]),
+                    _num(s["cluster_max_seconds"]),
+                    _pct(s["drift_pct"]),
+                ]
+            ],
+        )
+        out += ["", "Seconds from creation to ready; drift compares the mean of the first and the last 10% created."]
+    if "hosts" in s:
+        out += _table(
+            ["hosts", "available", "provisioned", "to available P50 s", "P99 s", "drift", "provision P50 s", "P99 s"],
+            [
+                [
+                    s["hosts"],
+                    s["hosts_available"],
+                    s["hosts_provisioned"],
+                    _num(s["host_available_p50_seconds"]),
+                    _num(s["host_available_p99_seconds"]),
+                    _pct(s["host_drift_pct"]),
+                    _num(s["host_provision_p50_seconds"]),
+                    _num(s["host_provision_p99_seconds"]),
+                ]
+            ],
+        )
+        out += ["", "Hosts: seconds from creation to the end of inspection; provisioning from its start to its end."]
+    for kind, r in doc["kinds"].items():
+        if kind == "BareMetalHost":
+            out += _host_section(r, doc.get("api_version", {}).get(kind))
+            continue
+        t = r["time_to_ready"]
+        out += ["", f"## {kind}", "", f"API: {doc.get('api_version', {}).get(kind) or 'not served'}", ""]
+        out += _table(
+            ["count", "ready", "not ready", "P50 s", "P90 s", "P99 s", "max s", "drift first 10% vs last 10%"],
+            [
+                [
+                    r["count"],
+                    r["ready"],
+                    r["not_ready"],
+                    _num(t["p50"]),
+                    _num(t["p90"]),
+                    _num(t["p99"]),
+                    _num(t["max"]),
+                    _drift(r["drift"]),
+                ]
+            ],
+        )
+        if r.get("first_created"):
+            out += ["", f"First created {r['first_created']}, last ready {r['last_ready'] or '-'}."]
+        if r.get("conditions"):
+            out += ["", "Conditions True, seconds after creation:", ""]
+            out += _table(
+                ["condition", "count", "P50", "P90", "max"],
+                [
+                    [c, v["count"], _num(v["p50"]), _num(v["p90"]), _num(v["max"])]
+                    for c, v in sorted(r["conditions"].items(), key=lambda kv: (kv[1]["p50"] or 0, kv[0]))
+                ],
+            )
+        if r["not_ready_objects"]:
+            shown = len(r["not_ready_objects"])
+            title = f"Not ready ({shown} of {r['not_ready']})" if shown < r["not_ready"] else "Not ready"
+            out += ["", f"{title}:", ""]
+            out += _table(
+                ["object", "condition", "reason", "message"],
+                [
+                    [
+                        f"{o['namespace']}/{o['name']}",
+                        o["condition"].get("type"),
+                        o["condition"].get("reason"),
+                        o["condition"].get("message"),
+                    ]
+                    for o in r["not_ready_objects"]
+                ],
+            )
+    return "\n".join(out) + "\n"
+
+
+def _same(old: str, new: str) -> bool:
+    if old == new:
+        return True
+    try:  # a reformatted but equal JSON file is not rewritten
+        return json.loads(old) == json.loads(new)
+    except ValueError:
+        return False
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _unchanged(path: str, data: str | bytes) -> bool:
+    try:
+        if isinstance(data, bytes):
+            with open(path, "rb") as f:
+                return f.read() == data
+        old = read_text(path)
+    except FileNotFoundError:
+        return False
+    return old is not None and _same(old, data)
+
+
+def write_if_changed(path: str, data: str | bytes, check_mode: bool = False) -> bool:
+    """Write text (or bytes: a plot) unless the file holds it (or equal JSON), atomically, mode 0644; True if it
+    changed (would)."""
+    if _unchanged(path, data):
+        return False
+    if check_mode:
+        return True
+    # the results directory comes with its first file (a task of its own cost every converge ~0.6 s)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=f".{os.path.basename(path)}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are for everyone
+        os.replace(tmp, path)  # readers never see a half-written report
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def _old_doc(path: str) -> dict:
+    try:
+        old = json.loads(read_text(path) or "{}")
+    except (OSError, ValueError):
+        return {}
+    return old if isinstance(old, dict) else {}
+
+
+def read_key(path: str, key: str):
+    """One top-level key of a results JSON (None when the file or the key is missing)."""
+    return _old_doc(path).get(key)
+
+
+def merge_key(path: str, key: str, value, check_mode: bool = False) -> bool:
+    """Set one top-level key of a results JSON (created when missing), keeping the rest; True if it changed."""
+    doc = _old_doc(path)
+    doc[key] = value
+    return write_if_changed(path, dumps(doc), check_mode)
+
+
+def _old_summary(path: str) -> dict:
+    try:
+        old = json.loads(read_text(path) or "{}")
+    except (OSError, ValueError):
+        return {}
+    return old.get("summary", {}) if isinstance(old, dict) else {}
+
+
+def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
+    """Gather, then write the JSON and the Markdown if they differ: (changed, result, diff)."""
+    t0 = time.monotonic()
+    with KubeClient(params["kubeconfig"], params["context"]) as client:
+        try:
+            doc = gather(client, params)
+        except KubeError as e:
+            raise ResultsError(f"kubeconfig={params['kubeconfig']}: {e}") from e
+        except OSError as e:  # requests' connection errors are OSErrors
+            raise ResultsError(f"kubeconfig={params['kubeconfig']}: cannot reach {client.server}: {e}") from e
+    seconds = round(time.monotonic() - t0, 3)
+    # Sections other modules attach (prometheus_snapshot, profile_top) survive a re-gather.
+    old = _old_doc(params["path"])
+    for key in ATTACHED_KEYS:
+        if key in old:
+            doc[key] = old[key]
+    diff = {"before": _old_summary(params["path"]), "after": doc["summary"]}
+    changed = False
+    for opt, text in (("path", dumps(doc)), ("markdown_path", markdown(doc))):
+        if not params.get(opt):
+            continue
+        try:
+            changed |= write_if_changed(params[opt], text, check_mode)
+        except OSError as e:
+            raise ResultsError(f"{opt}={params[opt]}: cannot write it: {e}") from e
+    result = {
+        "report": returned(doc),
+        "path": params["path"],
+        "markdown_path": params.get("markdown_path") or "",
+        "seconds": seconds,
+    }
+    return changed, result, diff

@@ -1,0 +1,219 @@
+# Copyright: scalelab contributors
+# Apache-2.0
+"""The set engine behind the *_bulk modules: run many API calls concurrently under one rate limiter, record what
+each did and how long it took, and create or delete the objects of a labelled set, resumable.
+
+ensure_present/ensure_absent return (changed, state) in the amazon.aws way; check mode is passed down and makes
+no write. What exists is read with one paginated list per kind and label selector, never one GET per object.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, dumps
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.ratelimit import TokenBucket
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy
+from ansible_collections.scalelab.capi.plugins.module_utils.results import stats
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import SET_LABEL, key
+
+MAX_FAILURES_KEPT = 20
+
+
+@dataclass
+class BulkResult:
+    counts: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+    failed: int = 0
+    seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, calls: list[tuple[str, float]]) -> None:
+        with self._lock:
+            for outcome, latency in calls:
+                self.counts[outcome] = self.counts.get(outcome, 0) + 1
+                self.latencies.append(latency)
+
+    def fail(self, label: str, msg: str) -> None:
+        with self._lock:
+            self.failed += 1
+            if len(self.failures) < MAX_FAILURES_KEPT:
+                self.failures.append({"object": label, "error": msg})
+
+    def merge(self, other: BulkResult) -> None:
+        for k, v in other.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + v
+        self.latencies.extend(other.latencies)
+        room = MAX_FAILURES_KEPT - len(self.failures)
+        self.failures.extend(other.failures[: max(0, room)])
+        self.failed += other.failed
+        self.seconds += other.seconds
+
+
+def run_all(
+    jobs: Iterable[Any],
+    fn: Callable[[Any, Callable[[], None]], list[tuple[str, float]]],
+    label: Callable[[Any], str],
+    concurrency: int,
+    limiter: TokenBucket,
+    errors: tuple[type[BaseException], ...],
+    stop_after_failures: int = 0,
+) -> BulkResult:
+    """Call fn(job, acquire) for every job on `concurrency` threads.
+
+    A job may make several API calls in order (a cluster's objects); fn calls acquire() before each, so the
+    limiter paces calls, not jobs, and returns one (outcome, seconds) per call ("created", "exists", ...).
+    It raises one of `errors` to record the job as failed with the message. With stop_after_failures > 0 no
+    new job starts once that many failed (a broken template should not be tried N times). Jobs are submitted
+    lazily, so a generator of 10k jobs is never held in memory at once.
+    """
+    result = BulkResult()
+    start = time.monotonic()
+
+    def one(job: Any) -> None:
+        try:
+            calls = fn(job, limiter.acquire)
+        except errors as e:
+            result.fail(label(job), str(e))
+            return
+        result.record(calls)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        pending: set = set()
+        for job in jobs:
+            if stop_after_failures and result.failed >= stop_after_failures:
+                break
+            pending.add(pool.submit(one, job))
+            if len(pending) >= concurrency * 2:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    f.result()
+        for f in pending:
+            f.result()
+    result.seconds = time.monotonic() - start
+    return result
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+class Bulk:
+    """One client, limiter and retry policy shared by every call of a module run."""
+
+    def __init__(self, client: KubeClient, qps: float, burst: int, concurrency: int, retry_deadline: float):
+        self.client = client
+        self.limiter = TokenBucket(qps, burst)
+        self.concurrency = concurrency
+        self.policy = RetryPolicy(deadline=retry_deadline)
+
+    def existing(self, kinds: Iterable[tuple[str, str]], set_name: str) -> set[tuple[str, str, str]]:
+        """Keys (kind, namespace, name) of every object of the set, for each (apiVersion, kind)."""
+        found: set[tuple[str, str, str]] = set()
+        for api_version, kind in kinds:
+            path = self.client.path(api_version, kind)
+            for page in self.client.list_pages(path, label_selector=f"{SET_LABEL}={set_name}", policy=self.policy):
+                for item in page:
+                    item.setdefault("kind", kind)
+                    found.add(key(item))
+        return found
+
+    def create(self, obj: dict, acquire: Callable[[], None], dry_run: bool = False) -> tuple[str, float]:
+        md = obj["metadata"]
+        path = self.client.path(obj["apiVersion"], obj["kind"], md.get("namespace", ""))
+        acquire()
+        t0 = time.monotonic()
+        resp = self.client.request(
+            "POST",
+            path,
+            policy=self.policy,
+            ok=(409,),
+            data=dumps(obj),
+            headers=_JSON,
+            params={"dryRun": "All"} if dry_run else None,
+        )
+        took = time.monotonic() - t0
+        if resp.status_code == 409:
+            return "exists", took
+        return "created", took
+
+    def delete(self, obj_key: tuple[str, str, str], api_version: str, acquire: Callable[[], None]) -> tuple[str, float]:
+        kind, namespace, name = obj_key
+        acquire()
+        t0 = time.monotonic()
+        resp = self.client.request(
+            "DELETE",
+            self.client.path(api_version, kind, namespace, name),
+            policy=self.policy,
+            ok=(404,),
+            data=dumps({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}),
+            headers=_JSON,
+        )
+        return ("absent" if resp.status_code == 404 else "deleted"), time.monotonic() - t0
+
+    def patch(self, obj_key: tuple[str, str, str], api_version: str, body: dict, acquire) -> tuple[str, float]:
+        """JSON merge patch of one object (a None value removes the field)."""
+        kind, namespace, name = obj_key
+        acquire()
+        t0 = time.monotonic()
+        self.client.request(
+            "PATCH",
+            self.client.path(api_version, kind, namespace, name),
+            policy=self.policy,
+            data=dumps(body),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        return "patched", time.monotonic() - t0
+
+    def run(self, jobs, fn, label, stop_after_failures: int = 0) -> BulkResult:
+        return run_all(jobs, fn, label, self.concurrency, self.limiter, (KubeError,), stop_after_failures)
+
+    def wait_gone(self, api_version: str, kind: str, set_name: str, timeout: float) -> list[dict]:
+        """Poll the set's objects of a kind until none is left; return what is left at the timeout."""
+
+        def left() -> list[dict]:
+            out = []
+            path = self.client.path(api_version, kind)
+            for page in self.client.list_pages(path, label_selector=f"{SET_LABEL}={set_name}", policy=self.policy):
+                out.extend(
+                    {
+                        "name": i["metadata"]["name"],
+                        "namespace": i["metadata"].get("namespace", ""),
+                        "finalizers": i["metadata"].get("finalizers", []),
+                    }
+                    for i in page
+                )
+            return out
+
+        return wait_until(left, timeout)
+
+
+def wait_until(left: Callable[[], list], timeout: float, interval: float = 2.0) -> list:
+    """Call left() until it returns nothing or timeout passes; return its last answer (what is still pending)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = left()
+        if not pending or time.monotonic() >= deadline:
+            return pending
+        time.sleep(min(interval, max(0.1, deadline - time.monotonic())))
+
+
+def call_report(result: BulkResult, policy: RetryPolicy) -> dict:
+    """Counts, per-call latency percentiles (ms) and achieved rate of a bulk phase."""
+    calls = len(result.latencies)
+    lat = stats.summary([x * 1000 for x in result.latencies], digits=1)
+    return {
+        "calls": calls,
+        "outcomes": dict(sorted(result.counts.items())),
+        "failed": result.failed,
+        "failures": result.failures,
+        "latency_ms": lat,
+        "seconds": round(result.seconds, 3),
+        "calls_per_second": round(calls / result.seconds, 1) if result.seconds > 0 else None,
+        "retries": dict(sorted(policy.counts.items())),
+    }

@@ -108,12 +108,11 @@ done:
   returned: always
 """
 
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import checks
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client as kube
-from ansible_collections.scalelab.capi.plugins.module_utils.sets import host_ops
+from ansible_collections.scalelab.capi.plugins.module_utils.sets import host_ops, waiters
 
 # Seconds between polls are at least this many times the last poll's duration.
 POLL_COST_FACTOR = 5
@@ -134,18 +133,6 @@ ARGUMENT_SPEC = {
 }
 
 
-def poll(client: kube.KubeClient, p: dict, window: float) -> dict:
-    deadline = time.monotonic() + window
-    while True:
-        t0 = time.monotonic()
-        snap = host_ops.snapshot(client, p["name"], p["state"], p["count"])
-        # A list of 1,000 hosts is ~3 MB and ~0.6 s of API server time: keep polling a small share of its work.
-        interval = max(p["interval"], POLL_COST_FACTOR * (time.monotonic() - t0))
-        if snap["done"] or time.monotonic() + interval > deadline:
-            return snap
-        time.sleep(interval)
-
-
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     kube.require_libs(module)
@@ -156,7 +143,12 @@ def main() -> None:
     window = 0.0 if module.check_mode else min(p["window"], p["timeout"])
     try:
         with kube.KubeClient(p["kubeconfig"], p["context"]) as client:
-            state = poll(client, p, window)
+            state = waiters.poll_until(
+                lambda: host_ops.snapshot(client, p["name"], p["state"], p["count"]),
+                window,
+                p["interval"],
+                POLL_COST_FACTOR,
+            )
     except host_ops.SetError as e:
         module.fail_json(msg=str(e))
     except (kube.KubeError, OSError) as e:

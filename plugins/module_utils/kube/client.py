@@ -35,6 +35,7 @@ try:
 except ImportError:  # pragma: no cover
     HAS_YAML = False
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy, call_with_retry
 
 # The options every module that talks to the management cluster shares, and its library check.
@@ -51,7 +52,7 @@ def require_libs(module) -> None:
         module.fail_json(msg=missing_required_lib("requests and PyYAML"))
 
 
-class KubeError(Exception):
+class KubeError(ScalelabError):
     """A request failed for a reason the user can act on; the message names the object and the status."""
 
     def __init__(self, msg: str, status: int | None = None, body: dict | None = None):

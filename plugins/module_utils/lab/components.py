@@ -19,6 +19,7 @@ try:
 except ImportError:  # pragma: no cover
     yaml = None
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, dumps
 
 KEPT = {
@@ -30,7 +31,7 @@ _CERT_MANAGER_ANNOTATION = "cert-manager.io/inject-ca-from"
 FIELD_MANAGER = "scalelab"
 
 
-class ComponentsError(Exception):
+class ComponentsError(ScalelabError):
     pass
 
 

@@ -19,12 +19,14 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+
 STAMP_SUFFIX = ".stamp.json"
 _GO_VERSION_RE = re.compile(r"^go(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 _GO_DIRECTIVE_RE = re.compile(r"^go\s+(\d+)(?:\.(\d+))?(?:\.(\d+))?\s*$", re.MULTILINE)
 
 
-class GoBuildError(Exception):
+class GoBuildError(ScalelabError):
     """A build failed for a reason the user can act on; the message says which."""
 
 

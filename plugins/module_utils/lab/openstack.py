@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+
 try:
     import openstack  # noqa: F401
     from openstack import exceptions as os_exc
@@ -20,7 +22,7 @@ OWNER_KEY = "scalelab_owner"
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
-class CheckError(Exception):
+class CheckError(ScalelabError):
     """One line naming the option and the object."""
 
 

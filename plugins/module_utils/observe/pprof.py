@@ -14,6 +14,8 @@ import os
 import re
 import subprocess
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+
 _FILE_RE = re.compile(r"^(cpu|heap)-(\d+)\.pb\.gz$")
 _ROW_RE = re.compile(
     r"^\s*(?P<flat>[\d.]+)(?P<flat_unit>[a-zA-Z]*)\s+(?P<flat_pct>[\d.]+)%\s+(?P<sum_pct>[\d.]+)%\s+"
@@ -38,7 +40,7 @@ UNITS = {
 }
 
 
-class ProfileError(Exception):
+class ProfileError(ScalelabError):
     """Bad input or a failing pprof; the message names the option or the file."""
 
 

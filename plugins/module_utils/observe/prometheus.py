@@ -15,6 +15,7 @@ import math
 import time
 from datetime import UTC, datetime
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy, call_with_retry
 from ansible_collections.scalelab.capi.plugins.module_utils.results.stats import percentile
 
@@ -52,7 +53,7 @@ DEFAULT_QUERIES = {
 MAX_RESOLUTION = 11000
 
 
-class SnapshotError(Exception):
+class SnapshotError(ScalelabError):
     """Bad input or an unreachable Prometheus; the message names the option or the query."""
 
 
@@ -171,7 +172,7 @@ class Prometheus:
         self.session.close()
 
 
-class QueryError(Exception):
+class QueryError(ScalelabError):
     """Prometheus refused one query (bad PromQL, too many samples): reported per query, not fatal."""
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+
 # Metrics where more is better; every other metric is better when lower (times, drift, CPU, memory, errors).
 HIGHER_IS_BETTER = frozenset({"clusters_ready", "hosts_available", "hosts_provisioned", "clusters_ready_ratio"})
 # Per-manager metrics of the Prometheus snapshot summary: named <metric>.<job>, and <metric> is the worst job.
@@ -25,7 +27,7 @@ RUN_METRICS = (
 )
 
 
-class SloError(Exception):
+class SloError(ScalelabError):
     """Bad input: the message names the option and the gate or metric."""
 
 

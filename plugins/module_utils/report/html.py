@@ -13,6 +13,7 @@ import json
 import os
 import sys
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates as slo
 from ansible_collections.scalelab.capi.plugins.module_utils.report import plots as reportplots
 from ansible_collections.scalelab.capi.plugins.module_utils.results.document import write_if_changed
@@ -32,7 +33,7 @@ SATURATION = (
 )
 
 
-class ReportError(Exception):
+class ReportError(ScalelabError):
     """Bad input or an unwritable output; the message names the option."""
 
 

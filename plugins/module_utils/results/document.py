@@ -13,6 +13,7 @@ import os
 import tempfile
 import time
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator
@@ -34,7 +35,7 @@ RETURNED_NOT_READY = 5
 ATTACHED_KEYS = ("prometheus", "profiles")
 
 
-class ResultsError(Exception):
+class ResultsError(ScalelabError):
     """Bad input or an unusable path; the message names the option."""
 
 

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import time
-
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
     Member,
@@ -18,18 +16,16 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import
     parse_template,
     topology_cluster,
 )
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import Bulk, call_report
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
+    Bulk,
+    BulkFailed,
+    call_report,
+    check_pacing,
+    connected,
+)
 
 CAPI_GROUP = "cluster.x-k8s.io"
 __all__ = ["BulkFailed", "SetError", "run"]
-
-
-class BulkFailed(Exception):
-    """Some objects could not be written; carries the partial result so the user sees what happened."""
-
-    def __init__(self, msg: str, result: dict):
-        super().__init__(msg)
-        self.result = result
 
 
 def capi_version(client: KubeClient) -> str:
@@ -62,27 +58,12 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     for opt, least in (("control_plane_replicas", 1), ("workers", 0)):
         if opt in topo and topo[opt] < least:
             raise SetError(f"topology.{opt}={topo[opt]} must be >= {least}")
-    for opt in ("concurrency", "burst"):
-        if p[opt] < 1:
-            raise SetError(f"{opt}={p[opt]} must be >= 1")
-    for opt in ("qps", "batch_pause", "batch_size"):
-        if p[opt] < 0:
-            raise SetError(f"{opt}={p[opt]} must be >= 0")
-    with KubeClient(p["kubeconfig"], p["context"], pool=p["concurrency"], retry_deadline=p["retry_timeout"]) as client:
-        try:
-            api_version = capi_version(client)
-        except KubeError as e:
-            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach the API: {e}") from e
-        except OSError as e:  # requests' connection errors are OSErrors
-            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {e}") from e
-        bulk = Bulk(client, p["qps"], p["burst"], p["concurrency"], p["retry_timeout"])
-        try:
-            if p["state"] == "absent":
-                changed, state = ensure_absent(bulk, p, api_version, check_mode)
-            else:
-                changed, state = ensure_present(bulk, p, api_version, set_members, check_mode)
-        except OSError as e:  # the API went away mid-run, past retry_timeout
-            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {e}") from e
+    check_pacing(p)
+    with connected(p, capi_version) as (bulk, api_version):
+        if p["state"] == "absent":
+            changed, state = ensure_absent(bulk, p, api_version, check_mode)
+        else:
+            changed, state = ensure_present(bulk, p, api_version, set_members, check_mode)
     state["api_version"] = api_version
     return changed, state
 
@@ -127,7 +108,7 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
         return True, state
 
     if not p["namespace_per_cluster"]:
-        _ensure_namespace(bulk, p)
+        bulk.ensure_namespace(p["namespace"], p["name"], p["labels"])
     # Fail before the first write when the API or a webhook refuses the objects.
     first = missing(todo[0])
     for obj in first:
@@ -143,21 +124,10 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
     def create_cluster(m: Member, acquire) -> list[tuple[str, float]]:
         return [bulk.create(o, acquire) for o in missing(m)]
 
-    size = p["batch_size"] or len(todo)
-    start = time.monotonic()
-    total = None
-    for b in range(0, len(todo), size):
-        if b and p["batch_pause"]:
-            time.sleep(p["batch_pause"])
-        res = bulk.run(todo[b : b + size], create_cluster, lambda m: f"Cluster {m.namespace}/{m.name}", 5)
-        if total is None:
-            total = res
-        else:
-            total.merge(res)
-        if res.failed:
-            break
-    seconds = time.monotonic() - start
-    total.seconds = seconds
+    total = bulk.batches(
+        todo, create_cluster, lambda m: f"Cluster {m.namespace}/{m.name}", p["batch_size"], p["batch_pause"]
+    )
+    seconds = total.seconds
     state["objects"] = total.counts.get("created", 0)
     state["calls"] = call_report(total, bulk.policy)
     if total.failed:
@@ -172,14 +142,6 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
     return True, state
 
 
-def _ensure_namespace(bulk: Bulk, p: dict) -> None:
-    """The shared namespace: created (and labelled as the set's, so absent removes it) only when missing."""
-    ns = p["namespace"]
-    resp = bulk.client.request("GET", f"/api/v1/namespaces/{ns}", policy=bulk.policy, ok=(404,))
-    if resp.status_code == 404:
-        bulk.create(namespace_object(ns, p["name"], None, p["labels"]), bulk.limiter.acquire)
-
-
 def ensure_absent(bulk: Bulk, p: dict, api_version: str, check: bool) -> tuple[bool, dict]:
     # Clusters first: Cluster API then deletes what they own; the rest of the set and its namespaces after.
     kinds = [(api_version, "Cluster")]
@@ -188,45 +150,6 @@ def ensure_absent(bulk: Bulk, p: dict, api_version: str, check: bool) -> tuple[b
     kinds.append(("v1", "Namespace"))
     clusters = {"wanted": 0, "existing_before": 0, "created": 0, "deleted": 0}
     state = {"clusters": clusters, "objects": 0, "calls": {}}
-    total = None
-    changed = False
-    for api_version_k, kind in kinds:
-        found = sorted(bulk.existing([(api_version_k, kind)], p["name"]))
-        if kind == "Cluster":
-            clusters["existing_before"] = len(found)
-        if not found:
-            continue
-        changed = True
-        if check:
-            state["objects"] += len(found)
-            continue
-        res = bulk.run(
-            found,
-            lambda k, acquire, av=api_version_k: [bulk.delete(k, av, acquire)],
-            lambda k: f"{k[0]} {k[1]}/{k[2]}",
-        )
-        state["objects"] += res.counts.get("deleted", 0)
-        if kind == "Cluster":
-            clusters["deleted"] = res.counts.get("deleted", 0)
-        if total is None:
-            total = res
-        else:
-            total.merge(res)
-        left = bulk.wait_gone(api_version_k, kind, p["name"], p["delete_timeout"])
-        if res.failed or left:
-            state["calls"] = call_report(total, bulk.policy)
-            first = left[0] if left else {}
-            raise BulkFailed(
-                f"set {p['name']}: {len(left)} {kind}(s) still there after delete_timeout={p['delete_timeout']}s"
-                + (
-                    f" (first: {first.get('namespace')}/{first.get('name')} finalizers {first.get('finalizers')})"
-                    if left
-                    else ""
-                )
-                + (f"; {res.failed} delete call(s) failed: {res.failures[0]['error']}" if res.failed else ""),
-                {"changed": True, **state, "left": left[:20]},
-            )
-    if total is not None:
-        state["calls"] = call_report(total, bulk.policy)
+    changed = bulk.delete_set(p["name"], kinds, p["delete_timeout"], check, state, ("Cluster", clusters, ""))
     state["diff"] = {"before": {"clusters": clusters["existing_before"]}, "after": {"clusters": 0}}
     return changed, state

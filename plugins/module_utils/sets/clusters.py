@@ -13,6 +13,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+
 try:
     import yaml
 except ImportError:  # pragma: no cover
@@ -34,7 +36,7 @@ def _dns_label(value: str) -> bool:
 MAX_NAME = 63
 
 
-class SetError(ValueError):
+class SetError(ScalelabError, ValueError):
     """Bad input for a cluster set; the message names the option and the value."""
 
 

@@ -13,14 +13,22 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, dumps
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.ratelimit import TokenBucket
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy
 from ansible_collections.scalelab.capi.plugins.module_utils.results import stats
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import SET_LABEL, key
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
+    SET_LABEL,
+    SetError,
+    key,
+    namespace_object,
+)
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.waiters import wait_until
 
 MAX_FAILURES_KEPT = 20
 
@@ -173,6 +181,77 @@ class Bulk:
     def run(self, jobs, fn, label, stop_after_failures: int = 0) -> BulkResult:
         return run_all(jobs, fn, label, self.concurrency, self.limiter, (KubeError,), stop_after_failures)
 
+    def batches(self, jobs: list, fn, label, size: int, pause: float) -> BulkResult:
+        """run() over `size` jobs at a time (0: all at once), `pause` seconds between batches; stops at a failed one."""
+        size = size or len(jobs) or 1
+        total = BulkResult()
+        start = time.monotonic()
+        for b in range(0, len(jobs), size):
+            if b and pause:
+                time.sleep(pause)
+            res = self.run(jobs[b : b + size], fn, label, 5)
+            total.merge(res)
+            if res.failed:
+                break
+        total.seconds = time.monotonic() - start
+        return total
+
+    def ensure_namespace(self, namespace: str, set_name: str, labels: dict) -> None:
+        """A shared namespace, created (labelled as the set's, so absent removes it) only when missing."""
+        resp = self.client.request("GET", f"/api/v1/namespaces/{namespace}", policy=self.policy, ok=(404,))
+        if resp.status_code == 404:
+            self.create(namespace_object(namespace, set_name, None, labels), self.limiter.acquire)
+
+    def delete_set(self, set_name: str, kinds, timeout: float, check: bool, state: dict, counted: tuple) -> bool:
+        """Delete the set's objects kind by kind, in the order given, each kind gone before the next.
+
+        state["objects"] and state["calls"] are kept; counted = (kind, counts dict, hint): the counts' existing_before
+        and deleted follow that kind, the hint ends the message when objects are left. Returns whether any existed.
+        """
+        counted_kind, counts, hint = counted
+        total = None
+        changed = False
+        for api_version, kind in kinds:
+            found = sorted(self.existing([(api_version, kind)], set_name))
+            if kind == counted_kind:
+                counts["existing_before"] = len(found)
+            if not found:
+                continue
+            changed = True
+            if check:
+                state["objects"] += len(found)
+                continue
+            res = self.run(
+                found,
+                lambda k, acquire, av=api_version: [self.delete(k, av, acquire)],
+                lambda k: f"{k[0]} {k[1]}/{k[2]}",
+            )
+            state["objects"] += res.counts.get("deleted", 0)
+            if kind == counted_kind:
+                counts["deleted"] = res.counts.get("deleted", 0)
+            if total is None:
+                total = res
+            else:
+                total.merge(res)
+            left = self.wait_gone(api_version, kind, set_name, timeout)
+            if res.failed or left:
+                state["calls"] = call_report(total, self.policy)
+                first = left[0] if left else {}
+                raise BulkFailed(
+                    f"set {set_name}: {len(left)} {kind}(s) still there after delete_timeout={timeout}s"
+                    + (
+                        f" (first: {first.get('namespace')}/{first.get('name')} finalizers {first.get('finalizers')}"
+                        f"{hint})"
+                        if left
+                        else ""
+                    )
+                    + (f"; {res.failed} delete call(s) failed: {res.failures[0]['error']}" if res.failed else ""),
+                    {"changed": True, **state, "left": left[:20]},
+                )
+        if total is not None:
+            state["calls"] = call_report(total, self.policy)
+        return changed
+
     def wait_gone(self, api_version: str, kind: str, set_name: str, timeout: float) -> list[dict]:
         """Poll the set's objects of a kind until none is left; return what is left at the timeout."""
 
@@ -193,14 +272,38 @@ class Bulk:
         return wait_until(left, timeout)
 
 
-def wait_until(left: Callable[[], list], timeout: float, interval: float = 2.0) -> list:
-    """Call left() until it returns nothing or timeout passes; return its last answer (what is still pending)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pending = left()
-        if not pending or time.monotonic() >= deadline:
-            return pending
-        time.sleep(min(interval, max(0.1, deadline - time.monotonic())))
+class BulkFailed(ScalelabError):
+    """Some objects could not be written; carries the partial result so the user sees what happened."""
+
+    def __init__(self, msg: str, result: dict):
+        super().__init__(msg)
+        self.result = result
+
+
+def check_pacing(p: dict) -> None:
+    """The pacing options every *_bulk module shares, refused before anything is written."""
+    for opt in ("concurrency", "burst"):
+        if p[opt] < 1:
+            raise SetError(f"{opt}={p[opt]} must be >= 1")
+    for opt in ("qps", "batch_pause", "batch_size"):
+        if p[opt] < 0:
+            raise SetError(f"{opt}={p[opt]} must be >= 0")
+
+
+@contextmanager
+def connected(p: dict, probe: Callable[[KubeClient], Any]):
+    """(bulk, probe(client)) for a module run; an unreachable API is a SetError naming the kubeconfig."""
+    with KubeClient(p["kubeconfig"], p["context"], pool=p["concurrency"], retry_deadline=p["retry_timeout"]) as client:
+        try:
+            probed = probe(client)
+        except KubeError as e:
+            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach the API: {e}") from e
+        except OSError as e:  # requests' connection errors are OSErrors
+            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {e}") from e
+        try:
+            yield Bulk(client, p["qps"], p["burst"], p["concurrency"], p["retry_timeout"]), probed
+        except OSError as e:  # the API went away mid-run, past retry_timeout
+            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {e}") from e
 
 
 def call_report(result: BulkResult, policy: RetryPolicy) -> dict:

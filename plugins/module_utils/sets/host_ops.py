@@ -8,12 +8,15 @@ are read with one paginated list (their spec.image and provisioning state), neve
 
 from __future__ import annotations
 
-import time
-
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.cluster_ops import BulkFailed
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import SET_LABEL, namespace_object
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import Bulk, call_report, wait_until
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import SET_LABEL
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
+    Bulk,
+    BulkFailed,
+    call_report,
+    check_pacing,
+    connected,
+)
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.hosts import (
     BMH_API,
     BMH_KIND,
@@ -23,6 +26,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.hosts import (
     host_members,
     image_spec,
 )
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.waiters import wait_until
 
 METAL3_GROUP = "metal3.io"
 # Provisioning states a host passes on its way to available, in order; used for progress and the report.
@@ -76,12 +80,7 @@ def hosts(client: KubeClient, set_name: str, policy=None) -> dict[str, dict]:
 
 
 def _validate(p: dict) -> None:
-    for opt in ("concurrency", "burst"):
-        if p[opt] < 1:
-            raise SetError(f"{opt}={p[opt]} must be >= 1")
-    for opt in ("qps", "batch_pause", "batch_size"):
-        if p[opt] < 0:
-            raise SetError(f"{opt}={p[opt]} must be >= 0")
+    check_pacing(p)
     if p["provisioned"] is not None:
         if not 0 <= p["provisioned"] <= p["count"]:
             raise SetError(f"provisioned={p['provisioned']} must be between 0 and count={p['count']}")
@@ -94,35 +93,10 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     _validate(p)
     renderer = HostRenderer(p)
     renderer.check(set_members)
-    with KubeClient(p["kubeconfig"], p["context"], pool=p["concurrency"], retry_deadline=p["retry_timeout"]) as client:
-        try:
-            check_served(client)
-        except KubeError as e:
-            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach the API: {e}") from e
-        except OSError as e:  # requests' connection errors are OSErrors
-            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {e}") from e
-        bulk = Bulk(client, p["qps"], p["burst"], p["concurrency"], p["retry_timeout"])
+    with connected(p, check_served) as (bulk, _):
         if p["state"] == "absent":
             return ensure_absent(bulk, p, check_mode)
         return ensure_present(bulk, p, renderer, set_members, check_mode)
-
-
-def _batches(bulk: Bulk, p: dict, todo: list, fn, label) -> tuple:
-    size = p["batch_size"] or len(todo) or 1
-    total = None
-    start = time.monotonic()
-    for b in range(0, len(todo), size):
-        if b and p["batch_pause"]:
-            time.sleep(p["batch_pause"])
-        res = bulk.run(todo[b : b + size], fn, label, 5)
-        if total is None:
-            total = res
-        else:
-            total.merge(res)
-        if res.failed:
-            break
-    total.seconds = time.monotonic() - start
-    return total
 
 
 def _image_changes(p: dict, set_members: list[Member], found: dict[str, dict]) -> list[tuple[Member, dict | None]]:
@@ -187,19 +161,19 @@ def ensure_present(
 
     total = None
     if todo:
-        _ensure_namespace(bulk, p)
+        bulk.ensure_namespace(p["namespace"], p["name"], p["labels"])
         # Fail before the first write when the API refuses the objects (a bad host_spec field, a webhook).
         for obj in missing(todo[0]):
             try:
                 bulk.create(obj, lambda: None, dry_run=True)
             except KubeError as e:
                 raise SetError(f"{obj['kind']} {obj['metadata']['name']} is refused: {e}") from e
-        total = _batches(
-            bulk,
-            p,
+        total = bulk.batches(
             todo,
             lambda m, acquire: [bulk.create(o, acquire) for o in missing(m)],
             lambda m: f"BareMetalHost {m.namespace}/{m.name}",
+            p["batch_size"],
+            p["batch_pause"],
         )
         state["objects"] = total.counts.get("created", 0) + total.counts.get("exists", 0)
         if not total.failed:
@@ -230,14 +204,14 @@ def _set_images(bulk: Bulk, p: dict, removals: list[Member], sets: list[tuple[Me
     """
 
     def patch(pairs: list[tuple[Member, dict | None]]):
-        return _batches(
-            bulk,
-            p,
+        return bulk.batches(
             pairs,
             lambda mi, acquire: [
                 bulk.patch(("BareMetalHost", mi[0].namespace, mi[0].name), BMH_API, {"spec": {"image": mi[1]}}, acquire)
             ],
             lambda mi: f"BareMetalHost {mi[0].namespace}/{mi[0].name} image",
+            p["batch_size"],
+            p["batch_pause"],
         )
 
     total = patch([(m, None) for m in removals]) if removals else None
@@ -272,57 +246,13 @@ def _merged(total, res):
     return total
 
 
-def _ensure_namespace(bulk: Bulk, p: dict) -> None:
-    """The namespace, created (labelled as the set's, so absent removes it) only when missing."""
-    ns = p["namespace"]
-    resp = bulk.client.request("GET", f"/api/v1/namespaces/{ns}", policy=bulk.policy, ok=(404,))
-    if resp.status_code == 404:
-        bulk.create(namespace_object(ns, p["name"], None, p["labels"]), bulk.limiter.acquire)
-
-
 def ensure_absent(bulk: Bulk, p: dict, check: bool) -> tuple[bool, dict]:
     # Hosts first: BMO deprovisions each (if it has an image) and removes its finalizer, then the Secrets go.
     hosts_state = {"wanted": 0, "existing_before": 0, "created": 0, "image_set": 0, "image_removed": 0, "deleted": 0}
     state = {"hosts": hosts_state, "objects": 0, "calls": {}}
-    total = None
-    changed = False
-    for api_version, kind in ((BMH_API, BMH_KIND), ("v1", "Secret"), ("v1", "Namespace")):
-        found = sorted(bulk.existing([(api_version, kind)], p["name"]))
-        if kind == BMH_KIND:
-            hosts_state["existing_before"] = len(found)
-        if not found:
-            continue
-        changed = True
-        if check:
-            state["objects"] += len(found)
-            continue
-        res = bulk.run(
-            found, lambda k, acquire, av=api_version: [bulk.delete(k, av, acquire)], lambda k: f"{k[0]} {k[1]}/{k[2]}"
-        )
-        state["objects"] += res.counts.get("deleted", 0)
-        if kind == BMH_KIND:
-            hosts_state["deleted"] = res.counts.get("deleted", 0)
-        if total is None:
-            total = res
-        else:
-            total.merge(res)
-        left = bulk.wait_gone(api_version, kind, p["name"], p["delete_timeout"])
-        if res.failed or left:
-            state["calls"] = call_report(total, bulk.policy)
-            first = left[0] if left else {}
-            raise BulkFailed(
-                f"set {p['name']}: {len(left)} {kind}(s) still there after delete_timeout={p['delete_timeout']}s"
-                + (
-                    f" (first: {first.get('namespace')}/{first.get('name')} finalizers {first.get('finalizers')};"
-                    " is the Bare Metal Operator running?)"
-                    if left
-                    else ""
-                )
-                + (f"; {res.failed} delete call(s) failed: {res.failures[0]['error']}" if res.failed else ""),
-                {"changed": True, **state, "left": left[:20]},
-            )
-    if total is not None:
-        state["calls"] = call_report(total, bulk.policy)
+    kinds = ((BMH_API, BMH_KIND), ("v1", "Secret"), ("v1", "Namespace"))
+    counted = (BMH_KIND, hosts_state, "; is the Bare Metal Operator running?")
+    changed = bulk.delete_set(p["name"], kinds, p["delete_timeout"], check, state, counted)
     state["diff"] = {"before": {"hosts": hosts_state["existing_before"]}, "after": {"hosts": 0}}
     return changed, state
 

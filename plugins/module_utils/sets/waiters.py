@@ -1,10 +1,12 @@
 # Copyright: scalelab contributors
 # Apache-2.0
-"""How many clusters of a set are ready, and how many of their Machines have a node: one poll = two lists."""
+"""Waiting, in one place: wait_until (until nothing is pending), poll_until (until a probe says done, within a window),
+and the cluster set's readiness probe (how many clusters are ready and how many Machines have a node: two lists)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.results import timeline
@@ -42,12 +44,38 @@ def snapshot(client: KubeClient, set_name: str, with_machines: bool) -> dict:
     return {"total": len(names), "ready": ready, "machines_with_node": with_node, "not_ready": not_ready}
 
 
-def poll(client: KubeClient, set_name: str, count: int, machines: int, window: float, interval: float) -> dict:
-    """Poll until done or `window` seconds passed; return the last snapshot with `done`."""
+def wait_until(left: Callable[[], list], timeout: float, interval: float = 2.0) -> list:
+    """Call left() until it returns nothing or timeout passes; return its last answer (what is still pending)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = left()
+        if not pending or time.monotonic() >= deadline:
+            return pending
+        time.sleep(min(interval, max(0.1, deadline - time.monotonic())))
+
+
+def poll_until(probe: Callable[[], dict], window: float, interval: float, cost_factor: float = 0.0) -> dict:
+    """Call probe() until its answer is `done` or `window` seconds passed; return the last answer.
+
+    Seconds between probes are at least cost_factor times the last probe's duration, so a poll of a large set (a
+    list of 1,000 hosts is ~3 MB and ~0.6 s of API server time) stays a small share of the server's work.
+    """
     deadline = time.monotonic() + window
     while True:
+        t0 = time.monotonic()
+        snap = probe()
+        pause = max(interval, cost_factor * (time.monotonic() - t0))
+        if snap["done"] or time.monotonic() + pause > deadline:
+            return snap
+        time.sleep(pause)
+
+
+def poll(client: KubeClient, set_name: str, count: int, machines: int, window: float, interval: float) -> dict:
+    """Poll a cluster set until done or `window` seconds passed; return the last snapshot with `done`."""
+
+    def probe() -> dict:
         snap = snapshot(client, set_name, machines > 0)
         snap["done"] = snap["ready"] >= count and snap["machines_with_node"] >= machines
-        if snap["done"] or time.monotonic() + interval > deadline:
-            return snap
-        time.sleep(interval)
+        return snap
+
+    return poll_until(probe, window, interval)

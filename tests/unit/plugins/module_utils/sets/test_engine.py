@@ -4,9 +4,11 @@ import threading
 import time
 
 import pytest
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.ratelimit import TokenBucket
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import engine
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import MAX_FAILURES_KEPT, BulkResult, wait_until
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import MAX_FAILURES_KEPT, BulkResult
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.waiters import wait_until
 
 
 class JobFailed(Exception):
@@ -217,3 +219,49 @@ def test_wait_until(answers, timeout, want, calls):
         assert len(made) == calls
     else:
         assert elapsed >= timeout and len(made) >= 2
+
+
+@pytest.mark.parametrize(
+    "n, size, failing, batches, done",
+    [
+        (10, 0, set(), 1, 10),  # batch_size 0: one batch of all
+        (10, 3, set(), 4, 10),
+        (10, 3, {4}, 2, 6),  # a batch with a failure is the last one
+        (0, 3, set(), 0, 0),
+    ],
+)
+def test_batches_run_in_order_and_stop_at_a_failed_batch(n, size, failing, batches, done):
+    bulk = engine.Bulk(None, 0, 1, 2, 1.0)
+    runs = []
+    real_run = bulk.run
+    bulk.run = lambda jobs, *a: runs.append(list(jobs)) or real_run(jobs, *a)
+    seen = []
+
+    def fn(job, acquire):
+        acquire()
+        seen.append(job)
+        if job in failing:
+            raise KubeError(f"job {job} refused")
+        return [("created", 0.001)]
+
+    total = bulk.batches(list(range(n)), fn, str, size, 0.01)
+    assert len(runs) == batches and sorted(seen) == list(range(done))
+    assert all(len(r) <= (size or n) for r in runs)
+    assert (total.counts.get("created", 0), total.failed) == (done - len(failing), len(failing))
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ({"concurrency": 0}, "^concurrency=0 must be >= 1$"),
+        ({"burst": 0}, "^burst=0 must be >= 1$"),
+        ({"qps": -1}, "^qps=-1 must be >= 0$"),
+        ({"batch_pause": -0.5}, r"^batch_pause=-0.5 must be >= 0$"),
+        ({"batch_size": -1}, "^batch_size=-1 must be >= 0$"),
+    ],
+)
+def test_check_pacing_names_the_option(override, match):
+    p = {"concurrency": 1, "burst": 1, "qps": 0, "batch_pause": 0, "batch_size": 0}
+    assert engine.check_pacing(p) is None
+    with pytest.raises(engine.SetError, match=match):
+        engine.check_pacing({**p, **override})

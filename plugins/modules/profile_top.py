@@ -23,9 +23,12 @@ options:
     type: path
     required: true
   end:
-    description: End of the window, unix seconds or RFC 3339.
+    description:
+      - End of the window, unix seconds or RFC 3339.
+      - Empty with O(start) empty - the run's window as the results at O(path) record it (the last object's ready or
+        available time).
     type: str
-    required: true
+    default: ""
   go:
     description: Go toolchain whose C(go tool pprof) reads the profiles (the fact C(binaries_go_path)).
     type: str
@@ -53,9 +56,11 @@ options:
     type: float
     default: 10
   start:
-    description: Start of the window, unix seconds or RFC 3339.
+    description:
+      - Start of the window, unix seconds or RFC 3339.
+      - Empty with O(end) empty - the run's window as the results at O(path) record it (the first object's creation).
     type: str
-    required: true
+    default: ""
 requirements: [go (its pprof tool)]
 """
 
@@ -64,9 +69,7 @@ EXAMPLES = r"""
   scalelab.capi.profile_top:
     dir: "{{ observability_profiles_dir }}"
     go: "{{ binaries_go_path }}"
-    start: "{{ scale_results.report.kinds.Cluster.first_created }}"
-    end: "{{ scale_results.report.kinds.Cluster.last_ready }}"
-    path: ~/.local/share/scalelab/scalelab/results/scale.json
+    path: ~/.local/share/scalelab/scalelab/results/scale.json  # the run's window is read from it
 """
 
 RETURN = r"""
@@ -81,19 +84,20 @@ summary:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.observe import pprof, prometheus
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
     "dir": {"type": "path", "required": True},
-    "end": {"type": "str", "required": True},
+    "end": {"type": "str", "default": ""},
     "go": {"type": "str", "default": "go"},
     "key": {"type": "str", "default": "profiles", "no_log": False},
     "lookback": {"type": "float", "default": 0},
     "nodes": {"type": "int", "default": 15},
     "path": {"type": "path", "required": True},
     "seconds": {"type": "float", "default": 10},
-    "start": {"type": "str", "required": True},
+    "start": {"type": "str", "default": ""},
 }
 
 
@@ -119,9 +123,8 @@ def short(tops: dict) -> dict:
 
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     try:
-        start = prometheus.parse_time(p["start"], "start")
-        end = prometheus.parse_time(p["end"], "end")
-    except prometheus.SnapshotError as e:
+        start, end = prometheus.run_window(p)
+    except ScalelabError as e:
         raise pprof.ProfileError(str(e)) from e
     if end < start:
         raise pprof.ProfileError(f"end={p['end']} must not be before start={p['start']}")
@@ -133,14 +136,12 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     inputs = pprof.inputs_digest(found, p["go"], p["nodes"], p["seconds"])
     window = {"start": start, "end": end}
     # The same captures and options give the same summary: a re-run reads it back instead of running pprof (~3 s).
-    old = document.read_key(p["path"], p["key"])
+    old = document.part(p["path"], p["key"])
     if isinstance(old, dict) and old.get("inputs") == inputs and old.get("window") == window and "jobs" in old:
         return False, {"summary": short(old["jobs"]), "path": p["path"]}
     tops = pprof.summarize(p["go"], p["dir"], start - p["lookback"], end, p["nodes"], p["seconds"], found=found)
     try:
-        changed = document.merge_key(
-            p["path"], p["key"], {"window": window, "jobs": tops, "inputs": inputs}, check_mode
-        )
+        changed = document.attach(p["path"], p["key"], {"window": window, "jobs": tops, "inputs": inputs}, check_mode)
     except OSError as e:
         raise pprof.ProfileError(f"path={p['path']}: cannot write it: {e}") from e
     return changed, {"summary": short(tops), "path": p["path"]}
@@ -150,7 +151,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         changed, result = run(module.params, module.check_mode)
-    except pprof.ProfileError as e:
+    except ScalelabError as e:
         module.fail_json(msg=str(e))
     module.exit_json(changed=changed, **result)
 

@@ -31,9 +31,12 @@ options:
     type: bool
     default: true
   end:
-    description: End of the window, unix seconds or RFC 3339 (e.g. the last cluster's ready time).
+    description:
+      - End of the window, unix seconds or RFC 3339.
+      - Empty with O(start) empty - the run's window as the results at O(path) record it (the last object's ready or
+        available time).
     type: str
-    required: true
+    default: ""
   key:
     description: Top-level key of O(path) to write.
     type: str
@@ -55,9 +58,11 @@ options:
     type: float
     default: 30
   start:
-    description: Start of the window, unix seconds or RFC 3339 (e.g. the first cluster's creation time).
+    description:
+      - Start of the window, unix seconds or RFC 3339.
+      - Empty with O(end) empty - the run's window as the results at O(path) record it (the first object's creation).
     type: str
-    required: true
+    default: ""
   step:
     description: Query resolution in seconds; 0 picks the window over O(max_points), at least 1 s.
     type: float
@@ -82,9 +87,7 @@ EXAMPLES = r"""
 - name: Keep the run's metrics with its results
   scalelab.capi.prometheus_snapshot:
     url: "{{ observability_prometheus_url }}"
-    start: "{{ scale_results.report.kinds.Cluster.first_created }}"
-    end: "{{ scale_results.report.kinds.Cluster.last_ready }}"
-    path: ~/.local/share/scalelab/scalelab/results/scale.json
+    path: ~/.local/share/scalelab/scalelab/results/scale.json  # the run's window is read from it
 
 - name: Only two queries of ours, at 15 s resolution, into a file of their own
   scalelab.capi.prometheus_snapshot:
@@ -123,18 +126,19 @@ window:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.observe import prometheus
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
     "default_queries": {"type": "bool", "default": True},
-    "end": {"type": "str", "required": True},
+    "end": {"type": "str", "default": ""},
     "key": {"type": "str", "default": "prometheus", "no_log": False},
     "max_points": {"type": "int", "default": 120},
     "path": {"type": "path", "required": True},
     "queries": {"type": "dict", "default": {}},
     "settle": {"type": "float", "default": 30},
-    "start": {"type": "str", "required": True},
+    "start": {"type": "str", "default": ""},
     "step": {"type": "float", "default": 0},
     "tail": {"type": "float", "default": 0},
     "timeout": {"type": "float", "default": 60},
@@ -148,8 +152,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     queries = {**(prometheus.DEFAULT_QUERIES if p["default_queries"] else {}), **p["queries"]}
     if not queries:
         raise prometheus.SnapshotError("queries is empty and default_queries=false: nothing to snapshot")
-    start = prometheus.parse_time(p["start"], "start")
-    end = prometheus.parse_time(p["end"], "end")
+    start, end = prometheus.run_window(p)
     if p["tail"] < 0:
         raise prometheus.SnapshotError(f"tail={p['tail']} must not be negative")
     step = prometheus.choose_step(start, end + p["tail"], p["step"], p["max_points"])
@@ -157,7 +160,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     # A past window's data does not change: a snapshot of the same window and queries that had no error is read
     # back, not taken again (~0.5 s of every converge, and no settle wait).
     inputs = prometheus.inputs_digest(queries, p["max_points"])
-    old = document.read_key(p["path"], p["key"])
+    old = document.part(p["path"], p["key"])
     if prometheus.reusable(old, p["url"], window, inputs):
         queries_out = {n: {"series": len(q["series"]), "error": q["error"]} for n, q in old["queries"].items()}
         return False, {"summary": old["summary"], "queries": queries_out, "window": window, "path": p["path"]}
@@ -171,7 +174,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     summary = prometheus.summary(snap)
     doc = {"url": p["url"], "window": window, "summary": summary, "queries": snap, "inputs": inputs}
     try:
-        changed = document.merge_key(p["path"], p["key"], doc, check_mode)
+        changed = document.attach(p["path"], p["key"], doc, check_mode)
     except OSError as e:
         raise prometheus.SnapshotError(f"path={p['path']}: cannot write it: {e}") from e
     queries_out = {n: {"series": len(q["series"]), "error": q["error"]} for n, q in snap.items()}
@@ -184,7 +187,7 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("requests"))
     try:
         changed, result = run(module.params, module.check_mode)
-    except prometheus.SnapshotError as e:
+    except ScalelabError as e:
         module.fail_json(msg=str(e))
     module.exit_json(changed=changed, **result)
 

@@ -70,6 +70,7 @@ table:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
@@ -82,40 +83,25 @@ ARGUMENT_SPEC = {
 }
 
 
-def markdown(rows: list[dict], path: str, baseline: str, tolerance: float) -> str:
-    out = [f"# {path} against {baseline}", "", f"Tolerance: {tolerance:g}%.", ""]
-    out += ["| metric | baseline | current | delta % | verdict |", "|---|---|---|---|---|"]
-    for r in rows:
-        pct = "-" if r["delta_pct"] is None else f"{r['delta_pct']:+.1f}"
-        out.append(
-            f"| {r['metric']} | {gates.fmt(r['baseline'])} | {gates.fmt(r['current'])} | {pct} | {r['verdict']} |"
-        )
-    return "\n".join(out) + "\n"
-
-
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     changed = False
     try:
-        cur = gates.metrics(gates.load(p["path"], "path"))
-        base = gates.metrics(gates.load(p["baseline"], "baseline"))
+        cur = gates.metrics(document.load(p["path"], "path"))
+        base = gates.metrics(document.load(p["baseline"], "baseline"))
         rows = gates.compare(cur, base, p["tolerance_pct"])
         if p["markdown_path"]:
-            text = markdown(rows, p["path"], p["baseline"], p["tolerance_pct"])
+            text = gates.markdown(rows, p["path"], p["baseline"], p["tolerance_pct"])
             changed = document.write_if_changed(p["markdown_path"], text, module.check_mode)
-    except gates.SloError as e:
+    except ScalelabError as e:
         module.fail_json(msg=str(e))
     except OSError as e:
         module.fail_json(msg=f"markdown_path={p['markdown_path']}: cannot write it: {e}")
     regressed = [r["metric"] for r in rows if r["verdict"] == "regressed"]
     result = {"rows": rows, "regressed": regressed, "table": gates.table(rows)}
     if regressed and p["fail_on_regression"]:
-        module.fail_json(
-            msg=f"{len(regressed)} metrics regressed beyond {p['tolerance_pct']:g}%: " + ", ".join(regressed),
-            changed=changed,
-            **result,
-        )
+        module.fail_json(msg=gates.regressed_message(rows, p["tolerance_pct"]), changed=changed, **result)
     module.exit_json(changed=changed, **result)
 
 

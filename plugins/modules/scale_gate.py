@@ -68,7 +68,9 @@ passed:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
     "fail": {"type": "bool", "default": True},
@@ -83,13 +85,13 @@ def main() -> None:
     try:
         if not p["gates"]:
             raise gates.SloError("gates is empty: name at least one metric and its threshold")
-        rows = gates.evaluate_gates(gates.metrics(gates.load(p["path"], "path")), p["gates"])
-    except gates.SloError as e:
+        rows = gates.evaluate_gates(gates.metrics(document.load(p["path"], "path")), p["gates"])
+    except ScalelabError as e:
         module.fail_json(msg=str(e))
     broken = [r["reason"] for r in rows if not r["ok"]]
     result = {"gates": rows, "broken": broken, "passed": not broken}
     if broken and p["fail"]:
-        module.fail_json(msg=f"{len(broken)} of {len(rows)} SLO gates broke:\n" + "\n".join(broken), **result)
+        module.fail_json(msg=gates.broken_message(rows), **result)
     module.exit_json(changed=False, **result)
 
 

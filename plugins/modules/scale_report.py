@@ -19,20 +19,33 @@ description:
   - A "what saturated first" table - every signal (queue deeper than 10, reconcile P99 over 1 s, a process over
     0.9 cores, 429s, API server P99 over 1 s, etcd fsync P99 over 100 ms) by the time it first crossed.
   - With O(gates), the SLO gates (M(scalelab.capi.scale_gate)'s names) and their verdicts; with O(baseline), every
-    metric side by side with the baseline run's, delta and verdict (M(scalelab.capi.scale_compare)). This module
-    reports them and does not fail on them (run those modules to fail a play).
+    metric side by side with the baseline run's, delta and verdict (M(scalelab.capi.scale_compare)), also written
+    as Markdown to O(comparison_path). Both are judged once, here; O(fail_on_gates) and O(fail_on_regression) fail
+    the task on them after the report is written (M(scalelab.capi.scale_gate) and M(scalelab.capi.scale_compare)
+    remain for a judgement without a report).
   - Files are rewritten only when their bytes change, so a second report of the same run changes nothing.
 author: scalelab contributors
 options:
   baseline:
     description: Results JSON of a baseline run to compare with; omitted compares with nothing.
     type: path
+  comparison_path:
+    description: Markdown file of the comparison with O(baseline) (written only when O(baseline) is given).
+    type: path
+  fail_on_gates:
+    description: Fail when a gate of O(gates) breaks, one line per broken gate (as M(scalelab.capi.scale_gate)).
+    type: bool
+    default: false
+  fail_on_regression:
+    description: Fail when a metric regressed against O(baseline) beyond O(tolerance_pct).
+    type: bool
+    default: false
   gates:
     description: SLO gates, metric name -> threshold, shown with their verdicts; empty shows none.
     type: dict
     default: {}
   output_dir:
-    description: Directory of html.html and the PNGs (created when missing).
+    description: Directory of report.html and the PNGs (created when missing).
     type: path
     required: true
   path:
@@ -57,6 +70,16 @@ EXAMPLES = r"""
     output_dir: ~/.local/share/scalelab/scalelab/results/scale-report
     baseline: ~/baselines/scale-300.json
     gates: {drift_pct: 5, objects_failed: 0, apiserver_429_rate_max: 0}
+
+- name: The report, its comparison as Markdown, and a failed task when a gate broke or a metric regressed
+  scalelab.capi.scale_report:
+    path: ~/.local/share/scalelab/scalelab/results/scale.json
+    output_dir: ~/.local/share/scalelab/scalelab/results/scale-report
+    baseline: ~/baselines/scale-300.json
+    comparison_path: ~/.local/share/scalelab/scalelab/results/scale-comparison.md
+    gates: {cluster_p99_seconds: 120}
+    fail_on_gates: true
+    fail_on_regression: true
 """
 
 RETURN = r"""
@@ -88,13 +111,28 @@ regressed:
   type: list
   elements: str
   returned: always
+gates:
+  description: Every gate of O(gates) with its value, threshold, verdict (ok) and reason; null without gates.
+  type: list
+  elements: dict
+  returned: always
+table:
+  description: The comparison with O(baseline) as aligned text lines; empty without a baseline.
+  type: list
+  elements: str
+  returned: always
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, html, plots
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
     "baseline": {"type": "path"},
+    "comparison_path": {"type": "path"},
+    "fail_on_gates": {"type": "bool", "default": False},
+    "fail_on_regression": {"type": "bool", "default": False},
     "gates": {"type": "dict", "default": {}},
     "output_dir": {"type": "path", "required": True},
     "path": {"type": "path", "required": True},
@@ -109,15 +147,28 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("matplotlib"))
     p = module.params
     try:
-        doc = gates.load(p["path"], "path")
-        base = gates.load(p["baseline"], "baseline") if p["baseline"] else None
+        doc = document.load(p["path"], "path")
+        base = document.load(p["baseline"], "baseline") if p["baseline"] else None
         title = p["title"] or f"Scale report: {doc.get('run', {}).get('set') or p['path']}"
         changed, result = html.build(
             doc, p["output_dir"], title, p["gates"], base, p["baseline"] or "", p["tolerance_pct"], module.check_mode
         )
-    except (gates.SloError, html.ReportError) as e:
+    except ScalelabError as e:
         module.fail_json(msg=str(e))
-    result.pop("comparison")
+    rows = result.pop("comparison") or []
+    result["table"] = gates.table(rows) if base is not None else []
+    if base is not None and p["comparison_path"]:
+        text = gates.markdown(rows, p["path"], p["baseline"], p["tolerance_pct"])
+        try:
+            changed |= document.write_if_changed(p["comparison_path"], text, module.check_mode)
+        except OSError as e:
+            module.fail_json(msg=f"comparison_path={p['comparison_path']}: cannot write it: {e}")
+    # Judged after the report is written, so a failed run still has its report.
+    failure = (p["fail_on_regression"] and gates.regressed_message(rows, p["tolerance_pct"])) or (
+        p["fail_on_gates"] and gates.broken_message(result["gates"] or [])
+    )
+    if failure:
+        module.fail_json(msg=f"{failure}\nreport: {result['html']}", changed=changed, **result)
     module.exit_json(changed=changed, **result)
 
 

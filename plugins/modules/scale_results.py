@@ -149,6 +149,13 @@ seconds:
   description: Seconds spent gathering (listing and computing).
   type: float
   returned: always
+window:
+  description: >-
+    The run's window (C(start), C(end); RFC 3339, empty when no object was created and became ready): the first
+    object's creation to the last one's ready or available time. M(scalelab.capi.prometheus_snapshot) and
+    M(scalelab.capi.profile_top) read the same window from the results.
+  type: dict
+  returned: when O(merge) is not set
 """
 
 from ansible.module_utils.basic import AnsibleModule

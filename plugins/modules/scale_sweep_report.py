@@ -59,7 +59,9 @@ table:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, plots, sweep
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
     "output_dir": {"type": "path", "required": True},
@@ -80,9 +82,9 @@ def main() -> None:
         for i, pt in enumerate(p["points"]):
             if not pt.get("label") or not pt.get("path"):
                 raise gates.SloError(f"points[{i}]={pt!r} needs a label and a path")
-            points.append((str(pt["label"]), gates.load(str(pt["path"]), f"points[{i}].path")))
+            points.append((str(pt["label"]), document.load(str(pt["path"]), f"points[{i}].path")))
         changed, result = sweep.build(points, p["output_dir"], p["title"], module.check_mode)
-    except gates.SloError as e:
+    except ScalelabError as e:
         module.fail_json(msg=str(e))
     except OSError as e:
         module.fail_json(msg=f"output_dir={p['output_dir']}: cannot write the report: {e}")

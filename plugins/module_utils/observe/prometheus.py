@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy, call_with_retry
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 from ansible_collections.scalelab.capi.plugins.module_utils.results.stats import percentile
 
 try:
@@ -73,6 +74,19 @@ def parse_time(value, option: str) -> float:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
+
+
+def run_window(p: dict) -> tuple[float, float]:
+    """Options start and end as unix seconds; both empty: the window the results at option path record."""
+    if p["start"] or p["end"]:
+        return parse_time(p["start"], "start"), parse_time(p["end"], "end")
+    start, end = document.window(document.load(p["path"], "path"))
+    if not (start and end):
+        raise SnapshotError(
+            f"path={p['path']}: the results record no run window (no object created and ready or available): "
+            "give start and end"
+        )
+    return parse_time(start, "start"), parse_time(end, "end")
 
 
 def choose_step(start: float, end: float, step: float, max_points: int) -> float:

@@ -1,6 +1,6 @@
 # Copyright: scalelab contributors
 # Apache-2.0
-"""The numbers a scale run is judged by, SLO gates on them, and the comparison of two runs.
+"""The numbers a scale run is judged by, SLO gates on them, the comparison of two runs, and their verdicts' words.
 
 Every metric is read from a results JSON (scale_results, with the prometheus_snapshot section when present) under
 one flat name, so gates in an inventory and a baseline comparison speak the same names.
@@ -8,7 +8,6 @@ one flat name, so gates in an inventory and a baseline comparison speak the same
 
 from __future__ import annotations
 
-import json
 import math
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
@@ -29,18 +28,6 @@ RUN_METRICS = (
 
 class SloError(ScalelabError):
     """Bad input: the message names the option and the gate or metric."""
-
-
-def load(path: str, option: str) -> dict:
-    """A results JSON document; the error names the option."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, ValueError) as e:
-        raise SloError(f"{option}={path}: cannot read a results JSON: {e}") from e
-    if not isinstance(doc, dict):
-        raise SloError(f"{option}={path}: not a results JSON (a {type(doc).__name__})")
-    return doc
 
 
 def _num(v) -> float | None:
@@ -153,3 +140,29 @@ def table(rows: list[dict]) -> list[str]:
     ]
     widths = [max(len(c[i]) for c in [head, *cells]) for i in range(len(head))]
     return ["  ".join(c[i].ljust(widths[i]) for i in range(len(head))).rstrip() for c in [head, *cells]]
+
+
+def markdown(rows: list[dict], path: str, baseline: str, tolerance: float) -> str:
+    """The comparison as a Markdown table."""
+    out = [f"# {path} against {baseline}", "", f"Tolerance: {tolerance:g}%.", ""]
+    out += ["| metric | baseline | current | delta % | verdict |", "|---|---|---|---|---|"]
+    for r in rows:
+        pct = "-" if r["delta_pct"] is None else f"{r['delta_pct']:+.1f}"
+        out.append(f"| {r['metric']} | {fmt(r['baseline'])} | {fmt(r['current'])} | {pct} | {r['verdict']} |")
+    return "\n".join(out) + "\n"
+
+
+def broken_message(rows: list[dict]) -> str | None:
+    """The failure of a run's gates, one line per broken gate; None when every gate holds."""
+    broken = [r["reason"] for r in rows if not r["ok"]]
+    if not broken:
+        return None
+    return f"{len(broken)} of {len(rows)} SLO gates broke:\n" + "\n".join(broken)
+
+
+def regressed_message(rows: list[dict], tolerance_pct: float) -> str | None:
+    """The failure of a comparison: the metrics that regressed; None when none did."""
+    regressed = [r["metric"] for r in rows if r["verdict"] == "regressed"]
+    if not regressed:
+        return None
+    return f"{len(regressed)} metrics regressed beyond {tolerance_pct:g}%: " + ", ".join(regressed)

@@ -360,32 +360,41 @@ def write_if_changed(path: str, data: str | bytes, check_mode: bool = False) -> 
     return True
 
 
-def _old_doc(path: str) -> dict:
+def load(path: str, option: str = "", required: bool = True) -> dict:
+    """The one reader of a results document. required: an unreadable or non-object file is a ResultsError naming
+    the option; otherwise it reads as empty (a first run, before anything was written)."""
     try:
-        old = json.loads(read_text(path) or "{}")
-    except (OSError, ValueError):
+        doc = json.loads(read_text(path) or ("" if required else "{}"))
+    except (OSError, ValueError) as e:
+        if not required:
+            return {}
+        raise ResultsError(f"{option}={path}: cannot read a results JSON: {e}") from e
+    if isinstance(doc, dict):
+        return doc
+    if not required:
         return {}
-    return old if isinstance(old, dict) else {}
+    raise ResultsError(f"{option}={path}: not a results JSON (a {type(doc).__name__})")
 
 
-def read_key(path: str, key: str):
-    """One top-level key of a results JSON (None when the file or the key is missing)."""
-    return _old_doc(path).get(key)
+def part(path: str, key: str):
+    """One part of a results document (None when the file or the part is missing)."""
+    return load(path, required=False).get(key)
 
 
-def merge_key(path: str, key: str, value, check_mode: bool = False) -> bool:
-    """Set one top-level key of a results JSON (created when missing), keeping the rest; True if it changed."""
-    doc = _old_doc(path)
+def attach(path: str, key: str, value, check_mode: bool = False) -> bool:
+    """Set one part of a results document (created when missing), keeping the others; True if it changed."""
+    doc = load(path, required=False)
     doc[key] = value
     return write_if_changed(path, dumps(doc), check_mode)
 
 
-def _old_summary(path: str) -> dict:
-    try:
-        old = json.loads(read_text(path) or "{}")
-    except (OSError, ValueError):
-        return {}
-    return old.get("summary", {}) if isinstance(old, dict) else {}
+def window(doc: dict) -> tuple[str, str]:
+    """The run's window as the objects part records it: the first creation to the last ready (or available) time;
+    empty strings when the run has no such times."""
+    kinds = [k for k in (doc.get("kinds") or {}).values() if isinstance(k, dict)]
+    starts = [k["first_created"] for k in kinds if k.get("first_created")]
+    ends = [k[f] for k in kinds for f in ("last_ready", "last_available") if k.get(f)]
+    return (min(starts) if starts else "", max(ends) if ends else "")
 
 
 def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
@@ -400,11 +409,11 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
             raise ResultsError(f"kubeconfig={params['kubeconfig']}: cannot reach {client.server}: {e}") from e
     seconds = round(time.monotonic() - t0, 3)
     # Sections other modules attach (prometheus_snapshot, profile_top) survive a re-gather.
-    old = _old_doc(params["path"])
+    old = load(params["path"], required=False)
     for key in ATTACHED_KEYS:
         if key in old:
             doc[key] = old[key]
-    diff = {"before": _old_summary(params["path"]), "after": doc["summary"]}
+    diff = {"before": old.get("summary", {}), "after": doc["summary"]}
     changed = False
     for opt, text in (("path", dumps(doc)), ("markdown_path", markdown(doc))):
         if not params.get(opt):
@@ -418,5 +427,6 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
         "path": params["path"],
         "markdown_path": params.get("markdown_path") or "",
         "seconds": seconds,
+        "window": dict(zip(("start", "end"), window(doc), strict=True)),
     }
     return changed, result, diff

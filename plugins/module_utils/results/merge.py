@@ -9,8 +9,6 @@ What the series do not hold (condition spreads, BMO operation durations) stays i
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document, stats
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import format_time, series
 
@@ -26,11 +24,10 @@ def read_sources(paths: dict[str, str]) -> dict[str, dict]:
     docs = {}
     for name, path in paths.items():
         try:
-            with open(path, encoding="utf-8") as f:
-                docs[name] = json.load(f)
-        except (OSError, ValueError) as e:
-            raise MergeError(f"merge.{name}={path}: cannot read a report: {e}") from e
-        if not isinstance(docs[name], dict) or not isinstance(docs[name].get("kinds"), dict):
+            docs[name] = document.load(path, f"merge.{name}")
+        except document.ResultsError as e:
+            raise MergeError(str(e)) from e
+        if not isinstance(docs[name].get("kinds"), dict):
             raise MergeError(f"merge.{name}={path}: not a scale_results report (no 'kinds')")
     return docs
 
@@ -200,7 +197,7 @@ def markdown(doc: dict) -> str:
 def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
     """Merge, then write the JSON and the Markdown if they differ: (changed, result, diff)."""
     doc = merge(read_sources(params["merge"]))
-    diff = {"before": document._old_summary(params["path"]), "after": doc["summary"]}
+    diff = {"before": document.load(params["path"], required=False).get("summary", {}), "after": doc["summary"]}
     changed = False
     for opt, text in (("path", document.dumps(doc)), ("markdown_path", markdown(doc))):
         if not params.get(opt):

@@ -72,3 +72,33 @@ def test_compare_flags_a_slower_run_and_writes_markdown_once(tmp_path, run_modul
     same = run_module("scale_compare", path=base, baseline=base, fail_on_regression=True)
     assert not same.get("failed") and {r["verdict"] for r in same["rows"]} == {"same"}
     assert "baseline=/nope.json" in run_module("scale_compare", path=slow, baseline="/nope.json")["msg"]
+
+
+def test_report_judges_gates_and_baseline_once_and_fails_after_writing(tmp_path, run_module):
+    base = results(tmp_path, "base", 100, 2.0)
+    slow = results(tmp_path, "slow", 160, 12.0)
+    md = tmp_path / "slow-comparison.md"
+    args = {"path": slow, "output_dir": str(tmp_path / "r"), "gates": GATES, "baseline": base}
+    told = run_module("scale_report", **args, comparison_path=str(md))
+    assert not told.get("failed") and told["changed"], told
+    assert told["broken"] == ["drift_pct = 12 breaks <= 5"] and told["regressed"] == [
+        "cluster_p99_seconds",
+        "drift_pct",
+    ]
+    assert any(line.split()[:1] == ["cluster_p99_seconds"] and "regressed" in line for line in told["table"])
+    assert "| cluster_p99_seconds | 100 | 160 | +60.0 | regressed |" in md.read_text()
+    assert not run_module("scale_report", **args, comparison_path=str(md))["changed"]
+    gate = run_module("scale_report", **args, fail_on_gates=True)
+    assert gate["failed"] and gate["msg"].splitlines() == [
+        "1 of 4 SLO gates broke:",
+        "drift_pct = 12 breaks <= 5",
+        f"report: {tmp_path / 'r' / 'report.html'}",
+    ]
+    assert (tmp_path / "r" / "report.html").exists()
+    reg = run_module("scale_report", **args, fail_on_gates=True, fail_on_regression=True)
+    assert reg["failed"] and reg["msg"].startswith("2 metrics regressed beyond 10%: cluster_p99_seconds, drift_pct")
+    held = run_module("scale_report", **{**args, "path": base}, fail_on_gates=True, fail_on_regression=True)
+    assert not held.get("failed") and held["broken"] == [] and held["regressed"] == [], held
+    check = run_module("scale_report", check=True, **args, comparison_path=str(tmp_path / "c.md"))
+    assert check["changed"] and not (tmp_path / "c.md").exists()
+    assert run_module("scale_report", **{**args, "baseline": "/nope.json"})["msg"].startswith("baseline=/nope.json")

@@ -158,3 +158,14 @@ def _stored(**over):
 def test_a_stored_snapshot_is_reused_only_for_the_same_window_url_and_queries_all_answered(stored, reusable):
     window = {"start": 1.0, "end": 2.0, "tail": 0, "step": 1.0}
     assert prometheus.reusable(stored, "http://p", window, prometheus.inputs_digest({"up": "up"}, 120)) is reusable
+
+
+def test_run_window_reads_the_results_when_start_and_end_are_empty(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text('{"kinds": {"Cluster": {"first_created": "1970-01-01T00:01:40Z", "last_ready": "200"}}}')
+    p = {"start": "", "end": "", "path": str(path)}
+    assert prometheus.run_window(p) == (100.0, 200.0)
+    assert prometheus.run_window({**p, "start": "10", "end": "20"}) == (10.0, 20.0)
+    path.write_text('{"kinds": {}}')
+    with pytest.raises(prometheus.SnapshotError, match="^path=.*record no run window.*give start and end$"):
+        prometheus.run_window(p)

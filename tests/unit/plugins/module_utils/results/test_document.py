@@ -521,3 +521,56 @@ def test_run_returns_cut_host_lists_and_writes_them_all(tmp_path, monkeypatch):
     assert len(written["kinds"]["BareMetalHost"]["stuck_objects"]) == 7
     assert diff["after"]["hosts_available"] == 10
     assert "## BareMetalHost" in (tmp_path / "scale.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "content, required, want",
+    [
+        (None, False, {}),
+        ("not json", False, {}),
+        ("[1]", False, {}),
+        ('{"summary": {}}', False, {"summary": {}}),
+        ('{"summary": {}}', True, {"summary": {}}),
+        (None, True, "^path=.*: cannot read a results JSON"),
+        ("not json", True, "^path=.*: cannot read a results JSON"),
+        ("[1]", True, r"^path=.*: not a results JSON \(a list\)$"),
+    ],
+)
+def test_load_is_the_one_reader(tmp_path, content, required, want):
+    path = tmp_path / "r.json"
+    if content is not None:
+        path.write_text(content)
+    if isinstance(want, str):
+        with pytest.raises(document.ResultsError, match=want):
+            document.load(str(path), "path", required)
+    else:
+        assert document.load(str(path), "path", required) == want
+
+
+def test_attach_sets_one_part_and_keeps_the_others(tmp_path):
+    path = str(tmp_path / "r.json")
+    assert document.part(path, "prometheus") is None
+    assert document.attach(path, "summary", {"clusters": 1})
+    assert document.attach(path, "prometheus", {"window": 1})
+    assert not document.attach(path, "prometheus", {"window": 1})
+    assert document.attach(path, "prometheus", {"window": 2}, check_mode=True)
+    assert document.load(path) == {"summary": {"clusters": 1}, "prometheus": {"window": 1}}
+    assert document.part(path, "prometheus") == {"window": 1}
+
+
+@pytest.mark.parametrize(
+    "kinds, want",
+    [
+        ({}, ("", "")),
+        ({"Cluster": {"first_created": None, "last_ready": None}}, ("", "")),
+        (
+            {
+                "Cluster": {"first_created": "2026-12-04T10:00:05Z", "last_ready": "2026-12-04T10:01:00Z"},
+                "BareMetalHost": {"first_created": "2026-12-04T10:00:01Z", "last_available": "2026-12-04T10:02:00Z"},
+            },
+            ("2026-12-04T10:00:01Z", "2026-12-04T10:02:00Z"),
+        ),
+    ],
+)
+def test_window_spans_every_kind(kinds, want):
+    assert document.window({"kinds": kinds}) == want

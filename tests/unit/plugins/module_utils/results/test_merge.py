@@ -119,8 +119,8 @@ def test_hosts_merge_equals_one_report_over_every_host():
     ("content", "message"),
     [
         (None, "merge.x="),  # no file
-        ("not json", "cannot read a report"),
-        ("[]", "not a scale_results report"),
+        ("not json", "cannot read a results JSON"),
+        ("[]", "not a results JSON"),
         (json.dumps({"kinds": {"Cluster": {"count": 1}}}), "no per-object series"),
     ],
 )

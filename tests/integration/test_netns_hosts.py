@@ -48,6 +48,8 @@ VARS = {
     "scale_hosts_set_name": HOSTS_SET,
     "scale_hosts_namespace": NS,
     "apiserver_farm_node_heartbeat": "5s",
+    # Judged on each management cluster's results and on the merged ones (clusters_ready: 2 each, 4 merged).
+    "scale_slo_gates": {"objects_failed": 0, "clusters_ready": 2},
 }
 CAPI = "/apis/cluster.x-k8s.io/v1beta1"
 INFRA = "/apis/infrastructure.cluster.x-k8s.io/v1beta1"
@@ -253,6 +255,10 @@ def test_results_are_merged_over_both_management_clusters(netns_lab):
         md = f.read()
     assert md.startswith("# Scale results: mgmt-1, mgmt-2") and "| mgmt-2 | 2 | 2 |" in md
     assert "merged report of mgmt-1, mgmt-2" in netns_lab.converge["stdout"]
+    # The merged results get the same report task as each management cluster's: HTML with the gates judged.
+    with open(os.path.join(netns_lab.merged, f"{SET}-report", "report.html")) as f:
+        html = f.read()
+    assert "<h2>SLO gates: " in html and ">clusters_ready</td><td>4</td>" in html, html[:2000]
 
 
 def test_without_observability_the_results_hold_no_snapshot_and_nothing_of_it_runs(netns_lab):

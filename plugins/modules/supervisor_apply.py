@@ -39,8 +39,8 @@ options:
     required: true
   missing_ok:
     description:
-      - When supervisord does not run, report nothing changed instead of failing (a removal on a lab whose
-        supervisord is already gone).
+      - When supervisord does not run (or its virtualenv, O(ctl)'s directory, is gone), report nothing changed
+        instead of failing (a removal on a lab whose supervisord is already gone).
     type: bool
     default: false
   timeout:
@@ -144,11 +144,14 @@ print(json.dumps(out))
 def apply(module: AnsibleModule) -> dict:
     p = module.params
     python = os.path.join(os.path.dirname(p["ctl"]), "python")
+    gone = {"changed": False, "running": False, "added": [], "changed_programs": [], "removed": []}
     if not os.access(python, os.X_OK):
+        if p["missing_ok"] and not os.path.exists(p["ctl"]):
+            return gone  # the lab's virtualenv is gone with its supervisord
         module.fail_json(msg=f"ctl={p['ctl']}: no executable python beside it (the lab's virtualenv)")
     if not os.path.isfile(p["conf"]):
         if p["missing_ok"]:
-            return {"changed": False, "running": False, "added": [], "changed_programs": [], "removed": []}
+            return gone
         module.fail_json(msg=f"conf={p['conf']}: no such file")
     argv = [python, "-c", CLIENT, p["conf"], "0" if module.check_mode else "1", str(p["timeout"])]
     rc, stdout, stderr = module.run_command(argv)
@@ -158,7 +161,7 @@ def apply(module: AnsibleModule) -> dict:
         module.fail_json(msg=f"conf={p['conf']}: supervisord's client failed (rc={rc}): {stderr.strip()[-2000:]}")
     if not res["running"]:
         if p["missing_ok"]:
-            return {"changed": False, "running": False, "added": [], "changed_programs": [], "removed": []}
+            return gone
         module.fail_json(msg=f"conf={p['conf']}: supervisord does not answer: {res['error']}")
     if res.get("error"):
         module.fail_json(msg=f"conf={p['conf']}: {res['error']}", **res)

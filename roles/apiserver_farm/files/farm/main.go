@@ -75,7 +75,7 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("--host=%q is not an IP address", o.host)
 	case o.minPort < 1 || o.maxPort > 65535 || o.minPort > o.maxPort:
 		return o, fmt.Errorf("--min-port=%d --max-port=%d is not a port range", o.minPort, o.maxPort)
-	case o.errorRate < 0 || o.errorRate > 1:
+	case !(o.errorRate >= 0 && o.errorRate <= 1): // NaN too
 		return o, fmt.Errorf("--error-rate=%v must be within 0 and 1", o.errorRate)
 	case o.latency < 0:
 		return o, fmt.Errorf("--latency=%v must not be negative", o.latency)

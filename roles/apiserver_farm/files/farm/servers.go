@@ -155,11 +155,7 @@ func (f *Farm) inject(w http.ResponseWriter, r *http.Request) bool {
 	}
 	f.mu.RUnlock()
 	if faults.Latency > 0 {
-		select {
-		case <-time.After(faults.Latency):
-		case <-r.Context().Done():
-			return true
-		}
+		<-time.After(faults.Latency)
 		injectedDelay.WithLabelValues(key).Add(faults.Latency.Seconds())
 	}
 	if faults.ErrorRate > 0 && rand.Float64() < faults.ErrorRate { //nolint:gosec // a fault injector, not crypto

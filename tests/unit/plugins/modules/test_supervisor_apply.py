@@ -119,6 +119,11 @@ def test_a_supervisord_that_does_not_run(run_module, supervisor, missing_ok):
         assert res["changed"] is False and res["running"] is False, res
     else:
         assert res.get("failed") and f"conf={supervisor['conf']}" in res["msg"], res
+    # a lab whose virtualenv is gone too
+    gone = run_module(
+        "supervisor_apply", ctl="/nonexistent/bin/supervisorctl", conf="/nonexistent/s.conf", missing_ok=missing_ok
+    )
+    assert (gone.get("failed"), gone.get("running")) == ((None, False) if missing_ok else (True, None)), gone
 
 
 @pytest.mark.parametrize(

@@ -155,7 +155,11 @@ func (f *Farm) inject(w http.ResponseWriter, r *http.Request) bool {
 	}
 	f.mu.RUnlock()
 	if faults.Latency > 0 {
-		<-time.After(faults.Latency)
+		select {
+		case <-time.After(faults.Latency):
+		case <-r.Context().Done():
+			return true
+		}
 		injectedDelay.WithLabelValues(key).Add(faults.Latency.Seconds())
 	}
 	if faults.ErrorRate > 0 && rand.Float64() < faults.ErrorRate { //nolint:gosec // a fault injector, not crypto

@@ -352,6 +352,21 @@ func TestEndpoints(t *testing.T) {
 			t.Errorf("GET %s = %d %.200s, want %d containing %q", tc.path, status, body, tc.status, tc.contains)
 		}
 	}
+	// The store is picked by the port the request names (its Host): a port no cluster is registered on is refused.
+	req, err := http.NewRequest(http.MethodGet, baseURL(port)+"/api/v1/nodes", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = net.JoinHostPort(testHost, "1")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "no workload cluster serves port 1") {
+		t.Errorf("request for an unknown cluster = %d %s", resp.StatusCode, body)
+	}
 }
 
 // TestTLS: the API server's certificate by default, an etcd member's when the client names it, both from the
@@ -408,8 +423,12 @@ func TestTLS(t *testing.T) {
 // TestClustersAreIsolated: each port serves its own cluster's objects.
 func TestClustersAreIsolated(t *testing.T) {
 	f := newTestFarm(t, Faults{})
+	servers := gaugeValue(t, serversGauge)
 	portA := serve(t, f, "lab/a", Faults{})
 	portB := serve(t, f, "lab/b", Faults{})
+	if got := gaugeValue(t, serversGauge) - servers; got != 2 {
+		t.Errorf("scalelab_farm_servers went up by %v for two listeners", got)
+	}
 	ctx := context.Background()
 	if err := storeOf(f, "lab/a").Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "only-in-a"}}); err != nil {
 		t.Fatal(err)
@@ -422,9 +441,6 @@ func TestClustersAreIsolated(t *testing.T) {
 		if len(nodes.Items) != want {
 			t.Errorf("port %d lists %d nodes, want %d", port, len(nodes.Items), want)
 		}
-	}
-	if got := gaugeValue(t, serversGauge); got < 2 {
-		t.Errorf("scalelab_farm_servers = %v with two listeners open", got)
 	}
 }
 
@@ -517,6 +533,10 @@ func TestUnregister(t *testing.T) {
 	}
 	f.AddNode("lab/a", "n1")
 	servers, nodes := gaugeValue(t, serversGauge), gaugeValue(t, nodesGauge)
+	c := httpsClient(t, sharedCA(t, "cluster"))
+	if status, _ := get(t, c, baseURL(port)+"/api/v1/nodes"); status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
 
 	f.Unregister("lab/a")
 	f.Unregister("lab/a") // a second time is a no-op
@@ -536,6 +556,11 @@ func TestUnregister(t *testing.T) {
 	}
 	if err := storeOf(f, "lab/a").List(ctx, &corev1.NodeList{}); err == nil {
 		t.Error("the unregistered cluster's store still answers")
+	}
+	// A connection opened before stays open (the listener closed, not the connections) but serves nothing.
+	if status, body := get(t, c, baseURL(port)+"/api/v1/nodes"); status != http.StatusInternalServerError ||
+		!strings.Contains(string(body), "no workload cluster serves port "+strconv.Itoa(port)) {
+		t.Errorf("a kept-alive connection to the unregistered cluster: %d %s", status, body)
 	}
 	// The port is free for another cluster; the same cluster registered again starts from an empty store.
 	if err := f.Register("lab/b", "b", port, Faults{}); err != nil {
@@ -656,7 +681,13 @@ func TestInjectedLatency(t *testing.T) {
 		f := newTestFarm(t, Faults{})
 		key := "lab/abandoned"
 		port := serve(t, f, key, Faults{Latency: time.Minute})
-		c := httpsClient(t, sharedCA(t, "cluster"))
+		// HTTP/1.1, whose connections a graceful shutdown waits for (it does not track HTTP/2 streams).
+		tr := &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), MinVersion: tls.VersionTLS12},
+			TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
+		}
+		defer tr.CloseIdleConnections()
+		c := &http.Client{Transport: tr}
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, baseURL(port)+"/api", nil)

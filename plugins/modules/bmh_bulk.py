@@ -29,15 +29,10 @@ description:
   - With O(wait) the action plugin then waits for hosts to reach a state, printing a progress line (hosts per
     state, hosts per minute, ETA), like M(scalelab.capi.bmh_wait).
 author: scalelab contributors
+extends_documentation_fragment:
+  - scalelab.capi.kube
+  - scalelab.capi.bulk
 options:
-  batch_pause:
-    description: Seconds to wait between batches (pacing, so BMO can keep up).
-    type: float
-    default: 0.0
-  batch_size:
-    description: Hosts per batch; C(0) writes every host in one batch.
-    type: int
-    default: 0
   bmc_address_pattern:
     description:
       - BMC address of each host, a Python format string with the fields C({ip}) (address number C(index) of
@@ -57,22 +52,6 @@ options:
     description: Username written to every host's BMC Secret. Never logged or returned.
     type: str
     default: admin
-  burst:
-    description: Token-bucket burst of the client-side rate limit.
-    type: int
-    default: 200
-  concurrency:
-    description: API calls in flight at once (worker threads).
-    type: int
-    default: 16
-  context:
-    description: Context of O(kubeconfig); empty uses its current context.
-    type: str
-    default: ""
-  count:
-    description: Hosts in the set (indexes C(1..count)).
-    type: int
-    default: 0
   delete_timeout:
     description: Seconds O(state=absent) waits for the hosts (deprovisioning, finalizers) and Secrets to go.
     type: float
@@ -104,28 +83,12 @@ options:
         description: Where the image is downloaded from (never fetched in test mode).
         type: str
         required: true
-  kubeconfig:
-    description: Kubeconfig of the management cluster.
-    type: path
-    required: true
-  labels:
-    description: Extra labels on every host and Secret, e.g. for a CAPM3 C(hostSelector).
-    type: dict
-    default: {}
   mac_prefix:
     description:
       - First three octets of every boot MAC address; the index fills the other three. Use a different prefix
         per set when sets share a management cluster. Must be unicast (lowest bit of the first octet clear).
     type: str
     default: "02:5c:a1"
-  name:
-    description: Name of the set (label C(scalelab.io/set)); a DNS label.
-    type: str
-    required: true
-  name_pattern:
-    description: Host names, a Python format string with the fields C({name}) and C({index}).
-    type: str
-    default: "{name}-{index:04d}"
   namespace:
     description: Namespace of the hosts and Secrets (created, and removed by O(state=absent), when missing).
     type: str
@@ -138,14 +101,6 @@ options:
     description:
       - How many hosts (the lowest indexes) carry O(image); the others have none. Unset leaves images alone.
     type: int
-  qps:
-    description: Client-side API calls per second (token bucket refill rate); C(0) is unlimited.
-    type: float
-    default: 100.0
-  retry_timeout:
-    description: Seconds one call is retried on 429, 5xx and connection errors.
-    type: float
-    default: 120.0
   state:
     description: C(present) creates (and provisions) the set; C(absent) deletes it.
     type: str
@@ -260,18 +215,15 @@ wait:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import host_ops
+from ansible_collections.scalelab.capi.plugins.module_utils.sets import options as set_options
 
 ARGUMENT_SPEC = {
     **client.KUBE_ARGUMENT_SPEC,
-    "batch_pause": {"type": "float", "default": 0.0},
-    "batch_size": {"type": "int", "default": 0},
+    **set_options.BULK_ARGUMENT_SPEC,
     "bmc_address_pattern": {"type": "str", "default": "ipmi://{ip}:623"},
     "bmc_network": {"type": "str", "default": "10.200.0.0/16"},
     "bmc_password": {"type": "str", "default": "password", "no_log": True},
     "bmc_username": {"type": "str", "default": "admin", "no_log": True},
-    "burst": {"type": "int", "default": 200},
-    "concurrency": {"type": "int", "default": 16},
-    "count": {"type": "int", "default": 0},
     "delete_timeout": {"type": "float", "default": 900.0},
     "host_spec": {"type": "dict", "default": {}},
     "image": {
@@ -283,15 +235,10 @@ ARGUMENT_SPEC = {
             "url": {"type": "str", "required": True},
         },
     },
-    "labels": {"type": "dict", "default": {}},
     "mac_prefix": {"type": "str", "default": "02:5c:a1"},
-    "name": {"type": "str", "required": True},
-    "name_pattern": {"type": "str", "default": "{name}-{index:04d}"},
     "namespace": {"type": "str", "default": "metal3"},
     "online": {"type": "bool", "default": True},
     "provisioned": {"type": "int"},
-    "qps": {"type": "float", "default": 100.0},
-    "retry_timeout": {"type": "float", "default": 120.0},
     "state": {"type": "str", "choices": ["absent", "present"], "default": "present"},
     "wait": {
         "type": "dict",

@@ -20,11 +20,9 @@ description:
   - On timeout it fails listing the hosts per state and the first hosts with an error (C(status.errorMessage)).
   - Never changes anything (C(changed=false)); in check mode it reports the current state once.
 author: scalelab contributors
+extends_documentation_fragment:
+  - scalelab.capi.kube
 options:
-  context:
-    description: Context of O(kubeconfig); empty uses its current context.
-    type: str
-    default: ""
   count:
     description: Hosts that must be in O(state).
     type: int
@@ -35,10 +33,6 @@ options:
         small share of the API server's work.
     type: float
     default: 3.0
-  kubeconfig:
-    description: Kubeconfig of the management cluster.
-    type: path
-    required: true
   name:
     description: Name of the host set (label C(scalelab.io/set)), as given to M(scalelab.capi.bmh_bulk).
     type: str

@@ -22,31 +22,10 @@ description:
   - O(state=absent) deletes the set's Clusters first, waits up to O(delete_timeout) for their finalizers
     (Cluster API deletes machines and infrastructure), then deletes the set's other objects and namespaces.
 author: scalelab contributors
+extends_documentation_fragment:
+  - scalelab.capi.kube
+  - scalelab.capi.bulk
 options:
-  batch_pause:
-    description: Seconds to wait between batches (pacing, so controllers can keep up).
-    type: float
-    default: 0.0
-  batch_size:
-    description: Clusters per batch; C(0) creates every cluster in one batch.
-    type: int
-    default: 0
-  burst:
-    description: Token-bucket burst of the client-side rate limit.
-    type: int
-    default: 200
-  concurrency:
-    description: API calls in flight at once (worker threads).
-    type: int
-    default: 16
-  context:
-    description: Context of O(kubeconfig); empty uses its current context.
-    type: str
-    default: ""
-  count:
-    description: Number of clusters of the set (indices C(1..count)). With O(state=absent) it is ignored.
-    type: int
-    default: 0
   delete_timeout:
     description: Seconds O(state=absent) waits for the set's objects to be gone (finalizers).
     type: float
@@ -74,24 +53,6 @@ options:
         description: First port of the farm's range.
         type: int
         required: true
-  kubeconfig:
-    description: Kubeconfig of the management cluster.
-    type: path
-    required: true
-  labels:
-    description: Extra labels for every object created.
-    type: dict
-    default: {}
-  name:
-    description: Name of the set; a DNS label. It labels every object and is the C({name}) of O(name_pattern).
-    type: str
-    required: true
-  name_pattern:
-    description:
-      - Python format string of the cluster names with the fields C({name}) and C({index}).
-      - Names must be unique DNS labels of at most 63 characters; the pattern is checked for every index.
-    type: str
-    default: "{name}-{index:04d}"
   namespace:
     description: Namespace of the clusters (created and labelled when missing).
     type: str
@@ -100,14 +61,6 @@ options:
     description: Put each cluster in its own namespace named like the cluster (created, labelled, deleted with it).
     type: bool
     default: false
-  qps:
-    description: Client-side API calls per second across all threads; C(0) is unlimited.
-    type: float
-    default: 100.0
-  retry_timeout:
-    description: Seconds one API call may keep retrying on 429, 5xx and connection errors.
-    type: float
-    default: 120.0
   state:
     description: C(present) creates what is missing; C(absent) deletes every object of the set.
     type: str
@@ -244,14 +197,11 @@ api_version:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import cluster_ops
+from ansible_collections.scalelab.capi.plugins.module_utils.sets import options as set_options
 
 ARGUMENT_SPEC = {
     **client.KUBE_ARGUMENT_SPEC,
-    "batch_pause": {"type": "float", "default": 0.0},
-    "batch_size": {"type": "int", "default": 0},
-    "burst": {"type": "int", "default": 200},
-    "concurrency": {"type": "int", "default": 16},
-    "count": {"type": "int", "default": 0},
+    **set_options.BULK_ARGUMENT_SPEC,
     "delete_timeout": {"type": "float", "default": 900.0},
     "endpoint_pool": {
         "type": "list",
@@ -263,13 +213,8 @@ ARGUMENT_SPEC = {
             "port_min": {"type": "int", "required": True},
         },
     },
-    "labels": {"type": "dict", "default": {}},
-    "name": {"type": "str", "required": True},
-    "name_pattern": {"type": "str", "default": "{name}-{index:04d}"},
     "namespace": {"type": "str", "default": "default"},
     "namespace_per_cluster": {"type": "bool", "default": False},
-    "qps": {"type": "float", "default": 100.0},
-    "retry_timeout": {"type": "float", "default": 120.0},
     "state": {"type": "str", "choices": ["absent", "present"], "default": "present"},
     "template": {"type": "str"},
     "topology": {

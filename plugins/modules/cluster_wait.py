@@ -16,11 +16,9 @@ description:
     (ready/total, clusters per minute, ETA); the module itself polls for at most O(window) seconds per call.
   - Never changes anything (C(changed=false)); in check mode it reports the current state once.
 author: scalelab contributors
+extends_documentation_fragment:
+  - scalelab.capi.kube
 options:
-  context:
-    description: Context of O(kubeconfig); empty uses its current context.
-    type: str
-    default: ""
   count:
     description: Clusters that must be ready.
     type: int
@@ -29,10 +27,6 @@ options:
     description: Seconds between two polls.
     type: float
     default: 5.0
-  kubeconfig:
-    description: Kubeconfig of the management cluster.
-    type: path
-    required: true
   machines:
     description: Machines of the set's clusters that must have a nodeRef; C(0) does not check Machines.
     type: int

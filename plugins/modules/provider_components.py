@@ -17,20 +17,14 @@ description:
   - Objects are written with server-side apply (field manager C(scalelab)); a second run changes nothing.
   - Waits until every CRD is Established.
 author: scalelab contributors
+extends_documentation_fragment:
+  - scalelab.capi.kube
 options:
   ca_file:
     description:
       - PEM file of the CA that signed the manager's webhook serving certificate.
       - Required when the configuration has webhooks (conversion or admission).
     type: path
-  context:
-    description: Context of O(kubeconfig); empty uses its current context.
-    type: str
-    default: ""
-  kubeconfig:
-    description: Kubeconfig of the management cluster.
-    type: path
-    required: true
   kubectl:
     description: The kubectl executable used for C(kubectl kustomize).
     type: path

@@ -25,11 +25,9 @@ description:
   - The JSON is written only when its content differs (C(changed=false) on a re-run over a settled lab), through
     a temporary file and a rename, mode C(0644).
 author: scalelab contributors
+extends_documentation_fragment:
+  - scalelab.capi.kube
 options:
-  context:
-    description: Context of O(kubeconfig); empty uses its current context.
-    type: str
-    default: ""
   host_label_selector:
     description:
       - Label selector of the BareMetalHosts to report; empty uses O(label_selector). The metal3 scenario's hosts
@@ -49,6 +47,7 @@ options:
   kubeconfig:
     description: Kubeconfig of the management cluster. Required unless O(merge) is given.
     type: path
+    required: false
   label_selector:
     description:
       - Label selector of the Clusters to report, for example C(scalelab.io/set=scale); empty reports every object.

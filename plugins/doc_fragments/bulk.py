@@ -1,0 +1,66 @@
+# Copyright: scalelab contributors
+# Apache-2.0
+"""The options cluster_bulk and bmh_bulk share (BULK_ARGUMENT_SPEC in plugins/module_utils/sets/options.py)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # extends_documentation_fragment: [scalelab.capi.kube, scalelab.capi.bulk]. Keep in step with
+    # sets.options.BULK_ARGUMENT_SPEC (tests/unit/plugins/modules/test_docs.py compares them).
+    DOCUMENTATION = r"""
+options:
+  batch_pause:
+    description:
+      - Seconds to wait between two batches (pacing, so the controllers acting on the new objects - Cluster API,
+        the Bare Metal Operator - can keep up).
+    type: float
+    default: 0.0
+  batch_size:
+    description:
+      - Members of the set (clusters or hosts) written per batch; C(0) writes all of them in one batch.
+    type: int
+    default: 0
+  burst:
+    description: Token-bucket burst of the client-side rate limit (calls allowed at once beyond O(qps)); at least C(1).
+    type: int
+    default: 200
+  concurrency:
+    description: API calls in flight at once (worker threads); at least C(1).
+    type: int
+    default: 16
+  count:
+    description:
+      - Number of members of the set (clusters or hosts), indexes C(1..count).
+      - With O(state=absent) it is ignored (every object of the set is deleted).
+    type: int
+    default: 0
+  labels:
+    description:
+      - Extra labels on every object created, beside the set's own C(scalelab.io/set) and C(scalelab.io/index)
+        (for example for a CAPM3 C(hostSelector)).
+    type: dict
+    default: {}
+  name:
+    description:
+      - Name of the set; a DNS label. It labels every object (C(scalelab.io/set=<name>)) and is the C({name}) of
+        O(name_pattern).
+    type: str
+    required: true
+  name_pattern:
+    description:
+      - Names of the set's clusters or hosts, a Python format string with the fields C({name}) and C({index}).
+      - Names must be unique DNS labels of at most 63 characters; the pattern is checked for every index.
+    type: str
+    default: "{name}-{index:04d}"
+  qps:
+    description:
+      - Client-side API calls per second across all threads (the token bucket's refill rate); C(0) is unlimited.
+    type: float
+    default: 100.0
+  retry_timeout:
+    description:
+      - Seconds one API call may keep retrying on 429 (honouring C(Retry-After)), 5xx and connection errors.
+    type: float
+    default: 120.0
+"""

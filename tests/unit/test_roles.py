@@ -46,6 +46,10 @@ def test_the_supervisor_role_is_internal():
 def test_internal_entry_points_have_tasks_and_documented_prefixed_options(role):
     specs = _load(role, "meta", "argument_specs.yml")["argument_specs"]
     assert "main" not in specs
+    # Argument specs document defaults but do not set them: defaults/main.yml must, with the same values.
+    defaults = _load(role, "defaults", "main.yml")
+    documented = {n: o["default"] for spec in specs.values() for n, o in spec["options"].items() if "default" in o}
+    assert defaults == documented
     for entry, spec in specs.items():
         assert os.path.isfile(os.path.join(ROOT, "roles", role, "tasks", f"{entry}.yml")), entry
         for name, opt in spec["options"].items():

@@ -213,6 +213,7 @@ wait:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import host_ops
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import options as set_options
@@ -255,13 +256,8 @@ ARGUMENT_SPEC = {
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     client.require_libs(module)
-    try:
-        changed, result = host_ops.run(module.params, module.check_mode)
-    except host_ops.BulkFailed as e:
-        module.fail_json(msg=str(e), **e.result)
-    except (host_ops.SetError, client.KubeError) as e:
-        module.fail_json(msg=str(e))
-    module.exit_json(changed=changed, **result)
+    # A BulkFailed fails with the partial result it carries.
+    errors.run_module(module, host_ops.run)
 
 
 if __name__ == "__main__":

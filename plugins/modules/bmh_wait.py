@@ -104,7 +104,6 @@ done:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils.kube import checks
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client as kube
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import host_ops, waiters
 
@@ -127,27 +126,14 @@ ARGUMENT_SPEC = {
 }
 
 
+def probe(client: kube.KubeClient, p: dict) -> dict:
+    """One poll of the host set: hosts per state, `done` once O(count) are in O(state)."""
+    return host_ops.snapshot(client, p["name"], p["state"], p["count"])
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    kube.require_libs(module)
-    p = module.params
-    bad = checks.bounds(p, {"count": 0}, ("interval", "timeout", "window"))
-    if bad:
-        module.fail_json(msg=bad)
-    window = 0.0 if module.check_mode else min(p["window"], p["timeout"])
-    try:
-        with kube.KubeClient(p["kubeconfig"], p["context"]) as client:
-            state = waiters.poll_until(
-                lambda: host_ops.snapshot(client, p["name"], p["state"], p["count"]),
-                window,
-                p["interval"],
-                POLL_COST_FACTOR,
-            )
-    except host_ops.SetError as e:
-        module.fail_json(msg=str(e))
-    except (kube.KubeError, OSError) as e:
-        module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")
-    module.exit_json(changed=False, **state)
+    waiters.wait_module(module, {"count": 0}, probe, POLL_COST_FACTOR)
 
 
 if __name__ == "__main__":

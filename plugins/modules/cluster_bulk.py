@@ -195,6 +195,7 @@ api_version:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import cluster_ops
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import options as set_options
@@ -243,13 +244,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     client.require_libs(module)
-    try:
-        changed, result = cluster_ops.run(module.params, module.check_mode)
-    except cluster_ops.BulkFailed as e:
-        module.fail_json(msg=str(e), **e.result)
-    except (cluster_ops.SetError, client.KubeError) as e:
-        module.fail_json(msg=str(e))
-    module.exit_json(changed=changed, **result)
+    # A BulkFailed fails with the partial result it carries.
+    errors.run_module(module, cluster_ops.run)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,6 @@ not_ready:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils.kube import checks
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client as kube
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import waiters
 
@@ -107,18 +106,7 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    kube.require_libs(module)
-    p = module.params
-    bad = checks.bounds(p, {"count": 0, "machines": 0}, ("interval", "timeout", "window"))
-    if bad:
-        module.fail_json(msg=bad)
-    window = 0.0 if module.check_mode else min(p["window"], p["timeout"])
-    try:
-        with kube.KubeClient(p["kubeconfig"], p["context"]) as client:
-            state = waiters.poll(client, p["name"], p["count"], p["machines"], window, p["interval"])
-    except (kube.KubeError, OSError) as e:
-        module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")
-    module.exit_json(changed=False, **state)
+    waiters.wait_module(module, {"count": 0, "machines": 0}, waiters.probe_clusters)
 
 
 if __name__ == "__main__":

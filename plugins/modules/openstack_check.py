@@ -85,7 +85,8 @@ plan:
   sample: {create: [farm-03], delete: [], keep: [farm-01, farm-02]}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.lab import openstack
 
 ARGUMENT_SPEC = {
@@ -99,13 +100,8 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not openstack.HAS_OPENSTACKSDK:
-        module.fail_json(msg=missing_required_lib("openstacksdk"))
-    try:
-        found = openstack.run(module.params)
-    except openstack.CheckError as e:
-        module.fail_json(msg=str(e))
-    module.exit_json(changed=False, **found)
+    missing = "" if openstack.HAS_OPENSTACKSDK else "openstacksdk"
+    errors.run_module(module, lambda p, check_mode: (False, openstack.run(p)), missing)
 
 
 if __name__ == "__main__":

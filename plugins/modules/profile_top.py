@@ -17,18 +17,13 @@ description:
   - Writes them under O(key) of the JSON file O(path), keeping its other keys. The same captures give the same
     document, so a second run changes nothing. No capture in the window gives an empty mapping, not a failure.
 author: scalelab contributors
+extends_documentation_fragment:
+  - scalelab.capi.window
 options:
   dir:
     description: Directory of the captures (the fact C(observability_profiles_dir)).
     type: path
     required: true
-  end:
-    description:
-      - End of the window, unix seconds or RFC 3339.
-      - Empty with O(start) empty - the run's window as the results at O(path) record it (the last object's ready or
-        available time).
-    type: str
-    default: ""
   go:
     description: Go toolchain whose C(go tool pprof) reads the profiles (the fact C(binaries_go_path)).
     type: str
@@ -46,21 +41,11 @@ options:
     description: Functions kept per list.
     type: int
     default: 15
-  path:
-    description: The results JSON to write into (created when missing; its directory must exist).
-    type: path
-    required: true
   seconds:
     description: Length of each CPU capture (the role's C(observability_profile_seconds)), to turn CPU seconds
       into cores.
     type: float
     default: 10
-  start:
-    description:
-      - Start of the window, unix seconds or RFC 3339.
-      - Empty with O(end) empty - the run's window as the results at O(path) record it (the first object's creation).
-    type: str
-    default: ""
 requirements: [go (its pprof tool)]
 """
 
@@ -84,20 +69,18 @@ summary:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.observe import pprof, prometheus
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
+    **prometheus.WINDOW_ARGUMENT_SPEC,
     "dir": {"type": "path", "required": True},
-    "end": {"type": "str", "default": ""},
     "go": {"type": "str", "default": "go"},
     "key": {"type": "str", "default": "profiles", "no_log": False},
     "lookback": {"type": "float", "default": 0},
     "nodes": {"type": "int", "default": 15},
-    "path": {"type": "path", "required": True},
     "seconds": {"type": "float", "default": 10},
-    "start": {"type": "str", "default": ""},
 }
 
 
@@ -124,7 +107,7 @@ def short(tops: dict) -> dict:
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     try:
         start, end = prometheus.run_window(p)
-    except ScalelabError as e:
+    except errors.ScalelabError as e:
         raise pprof.ProfileError(str(e)) from e
     if end < start:
         raise pprof.ProfileError(f"end={p['end']} must not be before start={p['start']}")
@@ -148,12 +131,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        changed, result = run(module.params, module.check_mode)
-    except ScalelabError as e:
-        module.fail_json(msg=str(e))
-    module.exit_json(changed=changed, **result)
+    errors.run_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run)
 
 
 if __name__ == "__main__":

@@ -25,18 +25,13 @@ description:
   - Other keys of O(path) are kept (M(scalelab.capi.scale_results) writes the rest of the document, and keeps this
     key when it rewrites it).
 author: scalelab contributors
+extends_documentation_fragment:
+  - scalelab.capi.window
 options:
   default_queries:
     description: Take the default queries; O(queries) adds to them (and replaces one of the same name).
     type: bool
     default: true
-  end:
-    description:
-      - End of the window, unix seconds or RFC 3339.
-      - Empty with O(start) empty - the run's window as the results at O(path) record it (the last object's ready or
-        available time).
-    type: str
-    default: ""
   key:
     description: Top-level key of O(path) to write.
     type: str
@@ -45,10 +40,6 @@ options:
     description: Points kept per series (evenly picked; statistics use every point).
     type: int
     default: 120
-  path:
-    description: The results JSON to write into (created when missing; its directory must exist).
-    type: path
-    required: true
   queries:
     description: More queries, name -> PromQL expression.
     type: dict
@@ -57,12 +48,6 @@ options:
     description: Seconds that must have passed since O(end) + O(tail) before querying.
     type: float
     default: 30
-  start:
-    description:
-      - Start of the window, unix seconds or RFC 3339.
-      - Empty with O(end) empty - the run's window as the results at O(path) record it (the first object's creation).
-    type: str
-    default: ""
   step:
     description: Query resolution in seconds; 0 picks the window over O(max_points), at least 1 s.
     type: float
@@ -125,20 +110,18 @@ window:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.observe import prometheus
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
+    **prometheus.WINDOW_ARGUMENT_SPEC,
     "default_queries": {"type": "bool", "default": True},
-    "end": {"type": "str", "default": ""},
     "key": {"type": "str", "default": "prometheus", "no_log": False},
     "max_points": {"type": "int", "default": 120},
-    "path": {"type": "path", "required": True},
     "queries": {"type": "dict", "default": {}},
     "settle": {"type": "float", "default": 30},
-    "start": {"type": "str", "default": ""},
     "step": {"type": "float", "default": 0},
     "tail": {"type": "float", "default": 0},
     "timeout": {"type": "float", "default": 60},
@@ -183,13 +166,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if prometheus.requests is None:
-        module.fail_json(msg=missing_required_lib("requests"))
-    try:
-        changed, result = run(module.params, module.check_mode)
-    except ScalelabError as e:
-        module.fail_json(msg=str(e))
-    module.exit_json(changed=changed, **result)
+    errors.run_module(module, run, "requests" if prometheus.requests is None else "")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ table:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
@@ -83,26 +83,25 @@ ARGUMENT_SPEC = {
 }
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    p = module.params
+def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
+    cur = gates.metrics(document.load(p["path"], "path"))
+    rows = gates.compare(cur, gates.metrics(document.load(p["baseline"], "baseline")), p["tolerance_pct"])
     changed = False
-    try:
-        cur = gates.metrics(document.load(p["path"], "path"))
-        base = gates.metrics(document.load(p["baseline"], "baseline"))
-        rows = gates.compare(cur, base, p["tolerance_pct"])
-        if p["markdown_path"]:
-            text = gates.markdown(rows, p["path"], p["baseline"], p["tolerance_pct"])
-            changed = document.write_if_changed(p["markdown_path"], text, module.check_mode)
-    except ScalelabError as e:
-        module.fail_json(msg=str(e))
-    except OSError as e:
-        module.fail_json(msg=f"markdown_path={p['markdown_path']}: cannot write it: {e}")
+    if p["markdown_path"]:
+        text = gates.markdown(rows, p["path"], p["baseline"], p["tolerance_pct"])
+        try:
+            changed = document.write_if_changed(p["markdown_path"], text, check_mode)
+        except OSError as e:
+            raise document.ResultsError(f"markdown_path={p['markdown_path']}: cannot write it: {e}") from e
     regressed = [r["metric"] for r in rows if r["verdict"] == "regressed"]
     result = {"rows": rows, "regressed": regressed, "table": gates.table(rows)}
     if regressed and p["fail_on_regression"]:
-        module.fail_json(msg=gates.regressed_message(rows, p["tolerance_pct"]), changed=changed, **result)
-    module.exit_json(changed=changed, **result)
+        raise errors.ScalelabError(gates.regressed_message(rows, p["tolerance_pct"]), {"changed": changed, **result})
+    return changed, result
+
+
+def main() -> None:
+    errors.run_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ passed:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
@@ -79,20 +79,19 @@ ARGUMENT_SPEC = {
 }
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    p = module.params
-    try:
-        if not p["gates"]:
-            raise gates.SloError("gates is empty: name at least one metric and its threshold")
-        rows = gates.evaluate_gates(gates.metrics(document.load(p["path"], "path")), p["gates"])
-    except ScalelabError as e:
-        module.fail_json(msg=str(e))
+def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
+    if not p["gates"]:
+        raise gates.SloError("gates is empty: name at least one metric and its threshold")
+    rows = gates.evaluate_gates(gates.metrics(document.load(p["path"], "path")), p["gates"])
     broken = [r["reason"] for r in rows if not r["ok"]]
     result = {"gates": rows, "broken": broken, "passed": not broken}
     if broken and p["fail"]:
-        module.fail_json(msg=gates.broken_message(rows), **result)
-    module.exit_json(changed=False, **result)
+        raise errors.ScalelabError(gates.broken_message(rows), result)
+    return False, result
+
+
+def main() -> None:
+    errors.run_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run)
 
 
 if __name__ == "__main__":

@@ -123,8 +123,8 @@ table:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, html, plots
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
@@ -141,35 +141,33 @@ ARGUMENT_SPEC = {
 }
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not plots.HAS_MATPLOTLIB:
-        module.fail_json(msg=missing_required_lib("matplotlib"))
-    p = module.params
-    try:
-        doc = document.load(p["path"], "path")
-        base = document.load(p["baseline"], "baseline") if p["baseline"] else None
-        title = p["title"] or f"Scale report: {doc.get('run', {}).get('set') or p['path']}"
-        changed, result = html.build(
-            doc, p["output_dir"], title, p["gates"], base, p["baseline"] or "", p["tolerance_pct"], module.check_mode
-        )
-    except ScalelabError as e:
-        module.fail_json(msg=str(e))
+def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
+    doc = document.load(p["path"], "path")
+    base = document.load(p["baseline"], "baseline") if p["baseline"] else None
+    title = p["title"] or f"Scale report: {doc.get('run', {}).get('set') or p['path']}"
+    changed, result = html.build(
+        doc, p["output_dir"], title, p["gates"], base, p["baseline"] or "", p["tolerance_pct"], check_mode
+    )
     rows = result.pop("comparison") or []
     result["table"] = gates.table(rows) if base is not None else []
     if base is not None and p["comparison_path"]:
         text = gates.markdown(rows, p["path"], p["baseline"], p["tolerance_pct"])
         try:
-            changed |= document.write_if_changed(p["comparison_path"], text, module.check_mode)
+            changed |= document.write_if_changed(p["comparison_path"], text, check_mode)
         except OSError as e:
-            module.fail_json(msg=f"comparison_path={p['comparison_path']}: cannot write it: {e}")
+            raise document.ResultsError(f"comparison_path={p['comparison_path']}: cannot write it: {e}") from e
     # Judged after the report is written, so a failed run still has its report.
     failure = (p["fail_on_regression"] and gates.regressed_message(rows, p["tolerance_pct"])) or (
         p["fail_on_gates"] and gates.broken_message(result["gates"] or [])
     )
     if failure:
-        module.fail_json(msg=f"{failure}\nreport: {result['html']}", changed=changed, **result)
-    module.exit_json(changed=changed, **result)
+        raise errors.ScalelabError(f"{failure}\nreport: {result['html']}", {"changed": changed, **result})
+    return changed, result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    errors.run_module(module, run, "" if plots.HAS_MATPLOTLIB else "matplotlib")
 
 
 if __name__ == "__main__":

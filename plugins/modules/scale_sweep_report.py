@@ -58,8 +58,8 @@ table:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, plots, sweep
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
@@ -70,26 +70,24 @@ ARGUMENT_SPEC = {
 }
 
 
+def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
+    if not p["points"]:
+        raise gates.SloError("points is empty: a sweep report needs at least one point")
+    points = []
+    for i, pt in enumerate(p["points"]):
+        if not pt.get("label") or not pt.get("path"):
+            raise gates.SloError(f"points[{i}]={pt!r} needs a label and a path")
+        points.append((str(pt["label"]), document.load(str(pt["path"]), f"points[{i}].path")))
+    try:
+        changed, result = sweep.build(points, p["output_dir"], p["title"], check_mode)
+    except OSError as e:
+        raise document.ResultsError(f"output_dir={p['output_dir']}: cannot write the report: {e}") from e
+    return changed, {k: v for k, v in result.items() if k != "rows"}  # the rows are the table's
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not plots.HAS_MATPLOTLIB:
-        module.fail_json(msg=missing_required_lib("matplotlib"))
-    p = module.params
-    try:
-        if not p["points"]:
-            raise gates.SloError("points is empty: a sweep report needs at least one point")
-        points = []
-        for i, pt in enumerate(p["points"]):
-            if not pt.get("label") or not pt.get("path"):
-                raise gates.SloError(f"points[{i}]={pt!r} needs a label and a path")
-            points.append((str(pt["label"]), document.load(str(pt["path"]), f"points[{i}].path")))
-        changed, result = sweep.build(points, p["output_dir"], p["title"], module.check_mode)
-    except ScalelabError as e:
-        module.fail_json(msg=str(e))
-    except OSError as e:
-        module.fail_json(msg=f"output_dir={p['output_dir']}: cannot write the report: {e}")
-    result.pop("rows")
-    module.exit_json(changed=changed, **result)
+    errors.run_module(module, run, "" if plots.HAS_MATPLOTLIB else "matplotlib")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,13 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda item: ranks.get(id(item), -1))
 
 
+def _session_lab(tmp_path_factory, name, tmp_name, ports, extra_vars):
+    """A session fixture's body: yields the lab running_lab makes in a new directory tmp_name; returns it torn down."""
+    with running_lab(name, str(tmp_path_factory.mktemp(tmp_name)), ports, extra_vars) as lab:
+        yield lab
+    return lab
+
+
 # Ports apart from the default lab's, so a developer's running lab is left alone.
 PORTS = {
     "etcd_client": 11379,
@@ -68,8 +75,7 @@ CAPI = {
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     """One real host lab (management cluster, Cluster API stack, 3 clusters) for the session, removed at the end."""
-    with running_lab("itest", str(tmp_path_factory.mktemp("lab")), PORTS, CAPI) as lab:
-        yield lab
+    yield from _session_lab(tmp_path_factory, "itest", "lab", PORTS, CAPI)
 
 
 # The Cluster API v1.7 lab (test_stack_capi17, test_metal3): started after test_teardown removed the first lab, because
@@ -106,6 +112,5 @@ VARS17 = {
 
 @pytest.fixture(scope="session")
 def lab17(tmp_path_factory):
-    with running_lab("itest17", str(tmp_path_factory.mktemp("lab17")), PORTS17, VARS17) as lab:
-        yield lab
+    lab = yield from _session_lab(tmp_path_factory, "itest17", "lab17", PORTS17, VARS17)
     assert lab.processes() == [] and not os.path.exists(lab.dir)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import copy
 import subprocess
-import time
 
 try:
     import yaml
@@ -21,6 +20,7 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, dumps
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.waiters import wait_until
 
 KEPT = {
     "CustomResourceDefinition": "apiextensions.k8s.io/v1",
@@ -113,9 +113,9 @@ def _fingerprint(o: dict) -> tuple:
 
 def wait_established(client: KubeClient, names: list[str], timeout: float) -> list[str]:
     """Wait until every CRD is Established; return those that are not at the timeout."""
-    deadline = time.monotonic() + timeout
     left = list(names)
-    while left:
+
+    def pending() -> list[str]:
         still = []
         for name in left:
             path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
@@ -123,11 +123,10 @@ def wait_established(client: KubeClient, names: list[str], timeout: float) -> li
             conds = (client.get_json(path).get("status") or {}).get("conditions") or []
             if not any(c.get("type") == "Established" and c.get("status") == "True" for c in conds):
                 still.append(name)
-        left = still
-        if not left or time.monotonic() >= deadline:
-            return left
-        time.sleep(0.5)
-    return []
+        left[:] = still  # an Established CRD is not read again
+        return left
+
+    return wait_until(pending, timeout, 0.5)
 
 
 def ensure(client: KubeClient, docs: list[dict], check: bool, timeout: float) -> tuple[bool, dict]:

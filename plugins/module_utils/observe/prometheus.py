@@ -13,11 +13,10 @@ import hashlib
 import json
 import math
 import time
-from datetime import UTC, datetime
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy, call_with_retry
-from ansible_collections.scalelab.capi.plugins.module_utils.results import document
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document, timeline
 from ansible_collections.scalelab.capi.plugins.module_utils.results.stats import percentile
 
 try:
@@ -50,6 +49,16 @@ DEFAULT_QUERIES = {
     "etcd_wal_fsync_p99_seconds": "scalelab:etcd_wal_fsync_p99_seconds",
     "etcd_leader_changes": "scalelab:etcd_leader_changes",
 }
+# The run-wide peaks of the summary, each the largest value of any series of the query named without "_max"; the
+# same names are the metrics report.gates judges.
+RUN_METRICS = (
+    "apiserver_mutating_p99_seconds_max",
+    "apiserver_5xx_ratio_max",
+    "apiserver_429_rate_max",
+    "client_requests_429_rate_max",
+    "etcd_db_size_bytes_max",
+    "etcd_wal_fsync_p99_seconds_max",
+)
 # Prometheus refuses a range query of more than 11,000 points per series.
 MAX_RESOLUTION = 11000
 
@@ -67,13 +76,19 @@ def parse_time(value, option: str) -> float:
         return float(text)
     except ValueError:
         pass
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise SnapshotError(f"{option}={value!r} is neither unix seconds nor an RFC 3339 time") from e
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+    at = timeline.parse_time(text)
+    if at is None:
+        raise SnapshotError(f"{option}={value!r} is neither unix seconds nor an RFC 3339 time")
+    return at
+
+
+# The options of a run's window, documented once in plugins/doc_fragments/window.py: start and end, or neither and
+# the window the results at path record (run_window). A module spreads it into its ARGUMENT_SPEC.
+WINDOW_ARGUMENT_SPEC = {
+    "end": {"type": "str", "default": ""},
+    "path": {"type": "path", "required": True},
+    "start": {"type": "str", "default": ""},
+}
 
 
 def run_window(p: dict) -> tuple[float, float]:
@@ -153,13 +168,14 @@ class Prometheus:
         self.policy = policy or RetryPolicy(deadline=timeout)
         self.session = requests.Session()
 
-    def _get(self, path: str, params: dict) -> dict:
+    def _call(self, path: str, **kw):
         try:
-            resp = call_with_retry(
-                lambda: self.session.get(self.url + path, params=params, timeout=self.timeout), self.policy
-            )
+            return call_with_retry(lambda: self.session.get(self.url + path, timeout=self.timeout, **kw), self.policy)
         except (requests.ConnectionError, requests.Timeout) as e:
             raise SnapshotError(f"url={self.url}: cannot reach Prometheus: {e}") from e
+
+    def _get(self, path: str, params: dict) -> dict:
+        resp = self._call(path, params=params)
         try:
             body = resp.json()
         except ValueError as e:
@@ -169,10 +185,7 @@ class Prometheus:
         return body["data"]
 
     def ready(self) -> None:
-        try:
-            resp = call_with_retry(lambda: self.session.get(self.url + "/-/ready", timeout=self.timeout), self.policy)
-        except (requests.ConnectionError, requests.Timeout) as e:
-            raise SnapshotError(f"url={self.url}: cannot reach Prometheus: {e}") from e
+        resp = self._call("/-/ready")
         if resp.status_code != 200:
             raise SnapshotError(f"url={self.url}: Prometheus is not ready ({resp.status_code})")
 
@@ -245,41 +258,23 @@ def by_job(snap: dict, name: str, stat: str = "max") -> dict:
 def summary(snap: dict) -> dict:
     """Per manager: peak CPU cores, peak RSS MiB, worst reconcile P99, deepest work queue and restarts; run-wide
     apiserver and etcd peaks; the targets that were ever down."""
-    rss = {k: round(v / 2**20, 1) for k, v in by_job(snap, "process_resident_memory_bytes").items()}
-    jobs = sorted(set(by_job(snap, "process_cpu_cores")) | set(rss))
-    reconcile = by_job(snap, "reconcile_p99_seconds")
-    depth = by_job(snap, "workqueue_depth")
-    cpu = by_job(snap, "process_cpu_cores")
     restarts: dict = {}
     for s in snap.get("process_start_time_seconds", {}).get("series", []):
         job = s["labels"].get("job", "")
         restarts[job] = restarts.get(job, 0) + s["stats"].get("changes", 0)
-    managers = {
-        j: {
-            "cpu_cores_max": cpu.get(j),
-            "cpu_cores_avg": by_job(snap, "process_cpu_cores", "avg").get(j),
-            "rss_mib_max": rss.get(j),
-            "reconcile_p99_seconds_max": reconcile.get(j),
-            "workqueue_depth_max": depth.get(j),
-            "restarts": restarts.get(j),
-        }
-        for j in jobs
+    per_job = {
+        "cpu_cores_max": by_job(snap, "process_cpu_cores"),
+        "cpu_cores_avg": by_job(snap, "process_cpu_cores", "avg"),
+        "rss_mib_max": {k: round(v / 2**20, 1) for k, v in by_job(snap, "process_resident_memory_bytes").items()},
+        "reconcile_p99_seconds_max": by_job(snap, "reconcile_p99_seconds"),
+        "workqueue_depth_max": by_job(snap, "workqueue_depth"),
+        "restarts": restarts,
     }
-
-    def peak(name: str):
-        vals = [
-            s["stats"].get("max") for s in snap.get(name, {}).get("series", []) if s["stats"].get("max") is not None
-        ]
-        return max(vals) if vals else None
-
+    jobs = sorted(set(per_job["cpu_cores_max"]) | set(per_job["rss_mib_max"]))
     down = sorted(j for j, v in by_job(snap, "up", "min").items() if v < 1)
     return {
-        "managers": managers,
-        "apiserver_mutating_p99_seconds_max": peak("apiserver_mutating_p99_seconds"),
-        "apiserver_5xx_ratio_max": peak("apiserver_5xx_ratio"),
-        "apiserver_429_rate_max": peak("apiserver_429_rate"),
-        "client_requests_429_rate_max": peak("client_requests_429_rate"),
-        "etcd_db_size_bytes_max": peak("etcd_db_size_bytes"),
-        "etcd_wal_fsync_p99_seconds_max": peak("etcd_wal_fsync_p99_seconds"),
+        "managers": {j: {k: v.get(j) for k, v in per_job.items()} for j in jobs},
+        # A run-wide peak: the largest of any series (by_job's per-job peaks are the series' largest).
+        **{name: max(by_job(snap, name.removesuffix("_max")).values(), default=None) for name in RUN_METRICS},
         "targets_down": down,
     }

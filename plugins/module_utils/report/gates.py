@@ -11,19 +11,12 @@ from __future__ import annotations
 import math
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+from ansible_collections.scalelab.capi.plugins.module_utils.observe.prometheus import RUN_METRICS
 
 # Metrics where more is better; every other metric is better when lower (times, drift, CPU, memory, errors).
 HIGHER_IS_BETTER = frozenset({"clusters_ready", "hosts_available", "hosts_provisioned", "clusters_ready_ratio"})
 # Per-manager metrics of the Prometheus snapshot summary: named <metric>.<job>, and <metric> is the worst job.
 MANAGER_METRICS = ("cpu_cores_max", "rss_mib_max", "reconcile_p99_seconds_max", "workqueue_depth_max", "restarts")
-RUN_METRICS = (
-    "apiserver_mutating_p99_seconds_max",
-    "apiserver_5xx_ratio_max",
-    "apiserver_429_rate_max",
-    "client_requests_429_rate_max",
-    "etcd_db_size_bytes_max",
-    "etcd_wal_fsync_p99_seconds_max",
-)
 
 
 class SloError(ScalelabError):
@@ -91,33 +84,17 @@ def compare(current: dict[str, float], baseline: dict[str, float], tolerance_pct
     rows = []
     for name in sorted(set(current) | set(baseline)):
         cur, base = current.get(name), baseline.get(name)
+        row = {"metric": name, "baseline": base, "current": cur, "delta": None, "delta_pct": None}
         if cur is None or base is None:
-            rows.append(
-                {
-                    "metric": name,
-                    "baseline": base,
-                    "current": cur,
-                    "delta": None,
-                    "delta_pct": None,
-                    "verdict": "new" if base is None else "gone",
-                }
-            )
+            rows.append({**row, "verdict": "new" if base is None else "gone"})
             continue
         delta = cur - base
         pct = delta / abs(base) * 100.0 if base else (0.0 if delta == 0 else math.copysign(math.inf, delta))
         verdict = "same"
         if abs(pct) > tolerance_pct:
             verdict = "regressed" if worse(name, cur, base) else "improved"
-        rows.append(
-            {
-                "metric": name,
-                "baseline": base,
-                "current": cur,
-                "delta": round(delta, 6),
-                "delta_pct": round(pct, 2) if math.isfinite(pct) else None,
-                "verdict": verdict,
-            }
-        )
+        row.update(delta=round(delta, 6), delta_pct=round(pct, 2) if math.isfinite(pct) else None)
+        rows.append({**row, "verdict": verdict})
     return rows
 
 
@@ -125,30 +102,28 @@ def fmt(v) -> str:
     return "-" if v is None else f"{v:.4g}"
 
 
-def table(rows: list[dict]) -> list[str]:
-    """The comparison as aligned text lines for a terminal."""
-    head = ["metric", "baseline", "current", "delta %", "verdict"]
-    cells = [
-        [
-            r["metric"],
-            fmt(r["baseline"]),
-            fmt(r["current"]),
-            "-" if r["delta_pct"] is None else f"{r['delta_pct']:+.1f}",
-            r["verdict"],
-        ]
-        for r in rows
-    ]
+def aligned(head: list[str], cells: list[list[str]]) -> list[str]:
+    """Rows of cells as text lines for a terminal, each column as wide as its widest cell."""
     widths = [max(len(c[i]) for c in [head, *cells]) for i in range(len(head))]
     return ["  ".join(c[i].ljust(widths[i]) for i in range(len(head))).rstrip() for c in [head, *cells]]
+
+
+def _cells(r: dict) -> list[str]:
+    """One row of the comparison as text: metric, baseline, current, delta %, verdict."""
+    pct = "-" if r["delta_pct"] is None else f"{r['delta_pct']:+.1f}"
+    return [r["metric"], fmt(r["baseline"]), fmt(r["current"]), pct, r["verdict"]]
+
+
+def table(rows: list[dict]) -> list[str]:
+    """The comparison as aligned text lines for a terminal."""
+    return aligned(["metric", "baseline", "current", "delta %", "verdict"], [_cells(r) for r in rows])
 
 
 def markdown(rows: list[dict], path: str, baseline: str, tolerance: float) -> str:
     """The comparison as a Markdown table."""
     out = [f"# {path} against {baseline}", "", f"Tolerance: {tolerance:g}%.", ""]
     out += ["| metric | baseline | current | delta % | verdict |", "|---|---|---|---|---|"]
-    for r in rows:
-        pct = "-" if r["delta_pct"] is None else f"{r['delta_pct']:+.1f}"
-        out.append(f"| {r['metric']} | {fmt(r['baseline'])} | {fmt(r['current'])} | {pct} | {r['verdict']} |")
+    out += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
 

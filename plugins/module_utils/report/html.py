@@ -75,6 +75,13 @@ def _table(head: list[str], rows: list[list], cls: str = "") -> str:
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _verdicts(head: list[str], rows: list[tuple[str, list]]) -> str:
+    """A table of verdicts: each row (class, cells) carries its class (good, bad or none)."""
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join(f'<tr class="{c}">' + "".join(f"<td>{_e(v)}</td>" for v in cells) + "</tr>" for c, cells in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
 # Marks the page once every plot has decoded (a headless browser test reads data-plots) and never logs.
 SCRIPT = """
 window.addEventListener("load", function () {
@@ -112,15 +119,8 @@ def render(
     if gates is not None:
         broken = [g for g in gates if not g["ok"]]
         verdict = '<span class="pass">PASS</span>' if not broken else f'<span class="fail">FAIL ({len(broken)})</span>'
-        rows = "".join(
-            f'<tr class="{"good" if g["ok"] else "bad"}"><td>{_e(g["gate"])}</td><td>{_e(g["value"])}</td>'
-            f"<td>{_e(g['threshold'])}</td><td>{_e(g['reason'])}</td></tr>"
-            for g in gates
-        )
-        parts.append(
-            f"<h2>SLO gates: {verdict}</h2><table><thead><tr><th>gate</th><th>value</th><th>threshold</th>"
-            f"<th>verdict</th></tr></thead><tbody>{rows}</tbody></table>"
-        )
+        rows = [("good" if g["ok"] else "bad", [g["gate"], g["value"], g["threshold"], g["reason"]]) for g in gates]
+        parts.append(f"<h2>SLO gates: {verdict}</h2>" + _verdicts(["gate", "value", "threshold", "verdict"], rows))
     sat = saturation(doc)
     parts.append("<h2>What saturated first</h2>")
     if sat:
@@ -128,63 +128,26 @@ def render(
             f"<p>First: <b>{html.escape(sat[0]['job'])}</b> - {html.escape(sat[0]['meaning'])}, "
             f"{sat[0]['first_seconds']:.0f} s into the run.</p>"
         )
-        parts.append(
-            _table(
-                ["first crossed (s)", "signal", "job", "threshold", "peak", "peak at (s)"],
-                [
-                    [r["first_seconds"], r["signal"], r["job"], r["threshold"], r["peak"], r["peak_seconds"]]
-                    for r in sat
-                ],
-            )
-        )
+        cols = ("first_seconds", "signal", "job", "threshold", "peak", "peak_seconds")
+        head = ["first crossed (s)", "signal", "job", "threshold", "peak", "peak at (s)"]
+        parts.append(_table(head, [[r[c] for c in cols] for r in sat]))
     else:
-        parts.append(
-            "<p>No signal crossed its threshold"
-            + ("" if doc.get("prometheus") else " (this run has no Prometheus snapshot)")
-            + ".</p>"
-        )
+        why = "" if doc.get("prometheus") else " (this run has no Prometheus snapshot)"
+        parts.append(f"<p>No signal crossed its threshold{why}.</p>")
     managers = doc.get("prometheus", {}).get("summary", {}).get("managers", {})
     if managers:
-        parts.append(
-            "<h2>Managers</h2>"
-            + _table(
-                [
-                    "job",
-                    "peak cores",
-                    "avg cores",
-                    "peak RSS MiB",
-                    "worst reconcile P99 s",
-                    "deepest queue",
-                    "restarts",
-                ],
-                [
-                    [
-                        j,
-                        m.get("cpu_cores_max"),
-                        m.get("cpu_cores_avg"),
-                        m.get("rss_mib_max"),
-                        m.get("reconcile_p99_seconds_max"),
-                        m.get("workqueue_depth_max"),
-                        m.get("restarts"),
-                    ]
-                    for j, m in managers.items()
-                ],
-            )
-        )
+        keys = ("cpu_cores_max", "cpu_cores_avg", "rss_mib_max", "reconcile_p99_seconds_max", "workqueue_depth_max")
+        head = ["job", "peak cores", "avg cores", "peak RSS MiB", "worst reconcile P99 s", "deepest queue", "restarts"]
+        rows = [[j, *(m.get(k) for k in keys), m.get("restarts")] for j, m in managers.items()]
+        parts.append("<h2>Managers</h2>" + _table(head, rows))
     if comparison is not None:
         regressed = [r for r in comparison if r["verdict"] == "regressed"]
-        rows = "".join(
-            f'<tr class="{"bad" if r["verdict"] == "regressed" else "good" if r["verdict"] == "improved" else ""}">'
-            + "".join(
-                f"<td>{_e(c)}</td>" for c in (r["metric"], r["baseline"], r["current"], r["delta_pct"], r["verdict"])
-            )
-            + "</tr>"
-            for r in comparison
-        )
+        cols = ("metric", "baseline", "current", "delta_pct", "verdict")
+        classes = {"regressed": "bad", "improved": "good"}
+        rows = [(classes.get(r["verdict"], ""), [r[c] for c in cols]) for r in comparison]
         parts.append(
             f"<h2>Against the baseline {html.escape(baseline)}: {len(regressed)} regressed</h2>"
-            "<table><thead><tr><th>metric</th><th>baseline</th><th>current</th><th>delta %</th>"
-            f"<th>verdict</th></tr></thead><tbody>{rows}</tbody></table>"
+            + _verdicts(["metric", "baseline", "current", "delta %", "verdict"], rows)
         )
     parts.append("<h2>Plots</h2>")
     for stem, caption, png in plots:

@@ -45,20 +45,16 @@ def rows(points: list[tuple[str, dict]]) -> list[dict]:
     return out
 
 
-def table(points: list[tuple[str, dict]], table_rows: list[dict]) -> list[str]:
-    head = ["metric", *(label for label, _ in points)]
-    cells = [
-        [
-            r["metric"],
-            *(
-                gates.fmt(v) + ("" if p in (None, 0) else f" ({p:+.0f}%)")
-                for v, p in zip(r["values"], r["vs_first_pct"], strict=True)
-            ),
-        ]
-        for r in table_rows
+def _cells(r: dict) -> list[str]:
+    """A metric's value at each point, with its change against the first point."""
+    return [
+        gates.fmt(v) + ("" if p in (None, 0) else f" ({p:+.0f}%)")
+        for v, p in zip(r["values"], r["vs_first_pct"], strict=True)
     ]
-    widths = [max(len(c[i]) for c in [head, *cells]) for i in range(len(head))]
-    return ["  ".join(c[i].ljust(widths[i]) for i in range(len(head))).rstrip() for c in [head, *cells]]
+
+
+def table(points: list[tuple[str, dict]], table_rows: list[dict]) -> list[str]:
+    return gates.aligned(["metric", *(label for label, _ in points)], [[r["metric"], *_cells(r)] for r in table_rows])
 
 
 def _bars(label_values: list[tuple[str, float | None]], metric: str) -> bytes | None:
@@ -83,15 +79,7 @@ def build(points: list[tuple[str, dict]], out_dir: str, title: str, check_mode: 
                 plots.append((r["metric"], png))
     head = "".join(f"<th>{html.escape(h)}</th>" for h in ["metric", *(lbl for lbl, _ in points)])
     body = "".join(
-        "<tr><td>"
-        + html.escape(r["metric"])
-        + "</td>"
-        + "".join(
-            f"<td>{html.escape(gates.fmt(v))}" + ("" if p in (None, 0) else f" ({p:+.0f}%)") + "</td>"
-            for v, p in zip(r["values"], r["vs_first_pct"], strict=True)
-        )
-        + "</tr>"
-        for r in table_rows
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in [r["metric"], *_cells(r)]) + "</tr>" for r in table_rows
     )
     figs = "".join(
         f'<figure><img class="plot" alt="{html.escape(m)}" src="data:image/png;base64,'

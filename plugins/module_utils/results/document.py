@@ -99,16 +99,12 @@ def gather(client: KubeClient, params: dict) -> dict:
         if kind == "Cluster":
             results[kind] = cluster_result
             continue
-        if kind == "BareMetalHost":
-            acc = HostAccumulator()  # hosts carry a set label themselves (their own set's, in the metal3 scenario)
-            host_selector = params.get("host_label_selector") or selector
-            for item in _items(client, served[GROUPS[kind]], kind, host_selector, params["page_size"]):
-                acc.add(item)
-            results[kind] = acc.result()
-            continue
-        acc = Accumulator(kind)
-        for item in _items(client, served[GROUPS[kind]], kind, "", params["page_size"]):
-            if not selector or owner_cluster(item) in names:
+        # Hosts carry a set label themselves (their own set's, in the metal3 scenario); other kinds are the Clusters'.
+        hosts = kind == "BareMetalHost"
+        acc = HostAccumulator() if hosts else Accumulator(kind)
+        kind_selector = (params.get("host_label_selector") or selector) if hosts else ""
+        for item in _items(client, served[GROUPS[kind]], kind, kind_selector, params["page_size"]):
+            if hosts or not selector or owner_cluster(item) in names:
                 acc.add(item)
         results[kind] = acc.result()
     return {
@@ -179,28 +175,31 @@ def _pct(v) -> str:
     return "-" if v is None else f"{v:+.1f}%"
 
 
-def _host_section(r: dict, api_version: str | None) -> list[str]:
-    out = ["", "## BareMetalHost", "", f"API: {api_version or 'not served'}", ""]
-    out += ["Hosts per state: " + (", ".join(f"{k} {v}" for k, v in r["states"].items()) or "none"), ""]
-    rows = []
-    for label, t, d in (
-        ("creation -> available", r["time_to_available"], r["drift"]),
-        ("provisioning", r["provision"], r["provision_drift"]),
-    ):
-        rows.append([label, t["count"], _num(t["p50"]), _num(t["p90"]), _num(t["p99"]), _num(t["max"]), _drift(d)])
-    for op, t in r["phases"].items():
-        rows.append(
-            [f"operation {op}", t["count"], _num(t["p50"]), _num(t["p90"]), _num(t["p99"]), _num(t["max"]), "-"]
+def _quantiles(d: dict, key: str = "{}", qs: tuple[str, ...] = ("p50", "p90", "p99", "max")) -> list[str]:
+    """The P50/P90/P99/max cells (or those of qs) of a stats summary; key names them ("cluster_{}_seconds")."""
+    return [_num(d[key.format(q)]) for q in qs]
+
+
+def _title(what: str, shown: int, total: int) -> str:
+    """The title of a list cut to its first objects."""
+    return f"{what} ({shown} of {total})" if shown < total else what
+
+
+def _host_section(r: dict) -> list[str]:
+    out = ["Hosts per state: " + (", ".join(f"{k} {v}" for k, v in r["states"].items()) or "none"), ""]
+    rows = [
+        [label, t["count"], *_quantiles(t), _drift(d)]
+        for label, t, d in (
+            ("creation -> available", r["time_to_available"], r["drift"]),
+            ("provisioning", r["provision"], r["provision_drift"]),
         )
+    ]
+    rows += [[f"operation {op}", t["count"], *_quantiles(t), "-"] for op, t in r["phases"].items()]
     out += _table(["seconds", "hosts", "P50", "P90", "P99", "max", "drift first 10% vs last 10%"], rows)
     if r.get("first_created"):
         out += ["", f"First created {r['first_created']}, last available {r['last_available'] or '-'}."]
     if r["stuck_objects"]:
-        shown = len(r["stuck_objects"])
-        title = (
-            f"Not settled or in error ({shown} of {r['stuck']})" if shown < r["stuck"] else "Not settled or in error"
-        )
-        out += ["", f"{title}:", ""]
+        out += ["", f"{_title('Not settled or in error', len(r['stuck_objects']), r['stuck'])}:", ""]
         out += _table(
             ["host", "state", "error type", "message"],
             [[f"{o['namespace']}/{o['name']}", o["state"], o["error_type"], o["message"]] for o in r["stuck_objects"]],
@@ -229,56 +228,24 @@ def markdown(doc: dict) -> str:
     if "clusters" in s:
         out += _table(
             ["clusters", "ready", "P50 s", "P90 s", "P99 s", "max s", "drift"],
-            [
-                [
-                    s["clusters"],
-                    s["clusters_ready"],
-                    _num(s["cluster_p50_seconds"]),
-                    _num(s["cluster_p90_seconds"]),
-                    _num(s["cluster_p99_seconds"]),
-                    _num(s["cluster_max_seconds"]),
-                    _pct(s["drift_pct"]),
-                ]
-            ],
+            [[s["clusters"], s["clusters_ready"], *_quantiles(s, "cluster_{}_seconds"), _pct(s["drift_pct"])]],
         )
         out += ["", "Seconds from creation to ready; drift compares the mean of the first and the last 10% created."]
     if "hosts" in s:
-        out += _table(
-            ["hosts", "available", "provisioned", "to available P50 s", "P99 s", "drift", "provision P50 s", "P99 s"],
-            [
-                [
-                    s["hosts"],
-                    s["hosts_available"],
-                    s["hosts_provisioned"],
-                    _num(s["host_available_p50_seconds"]),
-                    _num(s["host_available_p99_seconds"]),
-                    _pct(s["host_drift_pct"]),
-                    _num(s["host_provision_p50_seconds"]),
-                    _num(s["host_provision_p99_seconds"]),
-                ]
-            ],
-        )
+        row = [s["hosts"], s["hosts_available"], s["hosts_provisioned"]]
+        row += [*_quantiles(s, "host_available_{}_seconds", ("p50", "p99")), _pct(s["host_drift_pct"])]
+        row += _quantiles(s, "host_provision_{}_seconds", ("p50", "p99"))
+        head = ["hosts", "available", "provisioned", "to available P50 s", "P99 s", "drift", "provision P50 s", "P99 s"]
+        out += _table(head, [row])
         out += ["", "Hosts: seconds from creation to the end of inspection; provisioning from its start to its end."]
     for kind, r in doc["kinds"].items():
-        if kind == "BareMetalHost":
-            out += _host_section(r, doc.get("api_version", {}).get(kind))
-            continue
-        t = r["time_to_ready"]
         out += ["", f"## {kind}", "", f"API: {doc.get('api_version', {}).get(kind) or 'not served'}", ""]
+        if kind == "BareMetalHost":
+            out += _host_section(r)
+            continue
         out += _table(
             ["count", "ready", "not ready", "P50 s", "P90 s", "P99 s", "max s", "drift first 10% vs last 10%"],
-            [
-                [
-                    r["count"],
-                    r["ready"],
-                    r["not_ready"],
-                    _num(t["p50"]),
-                    _num(t["p90"]),
-                    _num(t["p99"]),
-                    _num(t["max"]),
-                    _drift(r["drift"]),
-                ]
-            ],
+            [[r["count"], r["ready"], r["not_ready"], *_quantiles(r["time_to_ready"]), _drift(r["drift"])]],
         )
         if r.get("first_created"):
             out += ["", f"First created {r['first_created']}, last ready {r['last_ready'] or '-'}."]
@@ -287,23 +254,16 @@ def markdown(doc: dict) -> str:
             out += _table(
                 ["condition", "count", "P50", "P90", "max"],
                 [
-                    [c, v["count"], _num(v["p50"]), _num(v["p90"]), _num(v["max"])]
+                    [c, v["count"], *_quantiles(v, qs=("p50", "p90", "max"))]
                     for c, v in sorted(r["conditions"].items(), key=lambda kv: (kv[1]["p50"] or 0, kv[0]))
                 ],
             )
         if r["not_ready_objects"]:
-            shown = len(r["not_ready_objects"])
-            title = f"Not ready ({shown} of {r['not_ready']})" if shown < r["not_ready"] else "Not ready"
-            out += ["", f"{title}:", ""]
+            out += ["", f"{_title('Not ready', len(r['not_ready_objects']), r['not_ready'])}:", ""]
             out += _table(
                 ["object", "condition", "reason", "message"],
                 [
-                    [
-                        f"{o['namespace']}/{o['name']}",
-                        o["condition"].get("type"),
-                        o["condition"].get("reason"),
-                        o["condition"].get("message"),
-                    ]
+                    [f"{o['namespace']}/{o['name']}", *(o["condition"].get(k) for k in ("type", "reason", "message"))]
                     for o in r["not_ready_objects"]
                 ],
             )
@@ -414,19 +374,24 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
         if key in old:
             doc[key] = old[key]
     diff = {"before": old.get("summary", {}), "after": doc["summary"]}
+    changed, result = write_report(params, doc, markdown(doc), check_mode)
+    result.update(seconds=seconds, window=dict(zip(("start", "end"), window(doc), strict=True)))
+    return changed, result, diff
+
+
+def write_report(params: dict, doc: dict, text: str, check_mode: bool, error: type = ResultsError) -> tuple[bool, dict]:
+    """Write the JSON (option path) and the Markdown text (option markdown_path, when given) if they differ;
+    (changed, the module's result). A file that cannot be written is an `error` naming its option."""
     changed = False
-    for opt, text in (("path", dumps(doc)), ("markdown_path", markdown(doc))):
+    for opt, data in (("path", dumps(doc)), ("markdown_path", text)):
         if not params.get(opt):
             continue
         try:
-            changed |= write_if_changed(params[opt], text, check_mode)
+            changed |= write_if_changed(params[opt], data, check_mode)
         except OSError as e:
-            raise ResultsError(f"{opt}={params[opt]}: cannot write it: {e}") from e
-    result = {
+            raise error(f"{opt}={params[opt]}: cannot write it: {e}") from e
+    return changed, {
         "report": returned(doc),
         "path": params["path"],
         "markdown_path": params.get("markdown_path") or "",
-        "seconds": seconds,
-        "window": dict(zip(("start", "end"), window(doc), strict=True)),
     }
-    return changed, result, diff

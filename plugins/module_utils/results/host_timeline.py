@@ -16,6 +16,7 @@ from typing import NamedTuple
 from ansible_collections.scalelab.capi.plugins.module_utils.results import stats
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import (
     MESSAGE_MAX,
+    creation_order,
     format_time,
     parse_time,
     series,
@@ -94,7 +95,7 @@ class HostAccumulator:
         return record
 
     def result(self, top_failures: int = 20) -> dict:
-        ordered = sorted(self.records, key=lambda t: (t.created is None, t.created or 0.0, t.name, t.namespace))
+        ordered = sorted(self.records, key=creation_order)
         available = [t for t in ordered if t.seconds_to_available is not None]
         provisioned = [t for t in ordered if t.provision_seconds is not None]
         states: dict[str, int] = {}
@@ -104,10 +105,8 @@ class HostAccumulator:
             for op, seconds in t.phases:
                 durations.setdefault(op, []).append(seconds)
         stuck = [t for t in ordered if t.error is not None]
-        created = [t.created for t in ordered if t.created is not None]
-        ready_at = [t.available_at for t in available]
-        first_created = min(created) if created else None
-        last_available = max(ready_at) if ready_at else None
+        first_created = min((t.created for t in ordered if t.created is not None), default=None)
+        last_available = max((t.available_at for t in available if t.available_at is not None), default=None)
         span = last_available - first_created if first_created is not None and last_available is not None else None
         return {
             "count": len(ordered),

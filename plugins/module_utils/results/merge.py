@@ -5,12 +5,14 @@
 Percentiles and drift are recomputed over every object, from each report's per-object series (creation offset and
 duration, in creation order), not averaged: the P99 of two shards is not the mean of their P99s. Counts are summed.
 What the series do not hold (condition spreads, BMO operation durations) stays in each source's own report.
+Each object is rebuilt from the series as the record one report is computed from (without its name: names repeat
+across shards), so the report's own accumulators compute the merged numbers.
 """
 
 from __future__ import annotations
 
-from ansible_collections.scalelab.capi.plugins.module_utils.results import document, stats
-from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import format_time, series
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document, timeline
+from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator, HostTimeline
 
 
 class MergeError(document.ResultsError):
@@ -32,15 +34,8 @@ def read_sources(paths: dict[str, str]) -> dict[str, dict]:
     return docs
 
 
-class _Entry:
-    __slots__ = ("created", "values")
-
-    def __init__(self, created: float | None, values: dict):
-        self.created = created
-        self.values = values
-
-
-def _entries(name: str, kind: str, r: dict, fields: tuple[str, ...]) -> list[_Entry]:
+def _entries(name: str, kind: str, r: dict, fields: tuple[str, ...]) -> list[tuple[float | None, dict]]:
+    """(creation time, {field: value}) of every object of a source's per-object series."""
     s = r.get("series")
     if not isinstance(s, dict) or any(f not in s for f in ("created", *fields)):
         raise MergeError(
@@ -48,27 +43,12 @@ def _entries(name: str, kind: str, r: dict, fields: tuple[str, ...]) -> list[_En
             "scale_results): gather it again"
         )
     t0 = s.get("t0")
-    out = []
-    for i, off in enumerate(s["created"]):
-        created = None if off is None or t0 is None else t0 + off
-        out.append(_Entry(created, {f: s[f][i] for f in fields}))
-    return out
+    return [(_at(t0, off), {f: s[f][i] for f in fields}) for i, off in enumerate(s["created"])]
 
 
-def _ordered(entries: list[_Entry]) -> list[_Entry]:
-    return sorted(entries, key=lambda e: (e.created is None, e.created or 0.0))
-
-
-def _values(ordered: list[_Entry], field: str) -> list[float]:
-    """The field's values reached, in creation order."""
-    return [e.values[field] for e in ordered if e.values[field] is not None]
-
-
-def _span(ordered: list[_Entry], field: str) -> tuple[float | None, float | None]:
-    """First creation, and the latest creation + field (when the last object got there)."""
-    created = [e.created for e in ordered if e.created is not None]
-    done = [e.created + e.values[field] for e in ordered if None not in (e.created, e.values[field])]
-    return (min(created) if created else None), (max(done) if done else None)
+def _at(start: float | None, seconds: float | None) -> float | None:
+    """The time `seconds` after `start`; None when either is unknown."""
+    return None if start is None or seconds is None else start + seconds
 
 
 def _prefixed(name: str, objs: list[dict]) -> list[dict]:
@@ -78,70 +58,39 @@ def _prefixed(name: str, objs: list[dict]) -> list[dict]:
 
 def merge_kind(kind: str, per_source: dict[str, dict], top: int = 20) -> dict:
     """The merged result of one Cluster API kind (time to ready) from each source's result."""
-    entries, failing = [], []
+    acc, failing = timeline.Accumulator(kind), []
     for name, r in per_source.items():
-        entries += _entries(name, kind, r, ("ready",))
+        for created, v in _entries(name, kind, r, ("ready",)):
+            # name, namespace, created, ready_at, seconds_to_ready, transitions, failing
+            acc.records.append(timeline.Timeline("", "", created, _at(created, v["ready"]), v["ready"], (), None))
         failing += _prefixed(name, r.get("not_ready_objects", []))
-    ordered = _ordered(entries)
-    ready = _values(ordered, "ready")
-    first, last = _span(ordered, "ready")
-    return {
-        "count": len(ordered),
-        "ready": len(ready),
-        "not_ready": len(ordered) - len(ready),
-        "time_to_ready": stats.summary(ready),
-        "drift": stats.drift(ready),
-        "conditions": {},
-        "not_ready_objects": failing[:top],
-        "first_created": format_time(first),
-        "last_ready": format_time(last),
-        "span_seconds": round(last - first, 3) if first is not None and last is not None else None,
-        "series": series(ordered, first, {"ready": lambda e: e.values["ready"]}),
-    }
+    # The objects not ready are the sources' own (the series do not hold their conditions).
+    return {**acc.result(), "not_ready_objects": failing[:top]}
 
 
 def merge_hosts(per_source: dict[str, dict], top: int = 20) -> dict:
     """The merged BareMetalHost result: time to available and provisioning over every host."""
-    entries, stuck, states = [], [], {}
+    acc, stuck, states = HostAccumulator(), [], {}
     for name, r in per_source.items():
         src = _entries(name, "BareMetalHost", r, ("available", "provision"))
         t0 = r["series"].get("t0")
         # "provisioned" is an offset from the source's first creation: rebase it on absolute time.
-        for e, p in zip(src, r["series"].get("provisioned", [None] * len(src)), strict=True):
-            e.values["provisioned_at"] = None if p is None or t0 is None else t0 + p
-        entries += src
+        for (created, v), p in zip(src, r["series"].get("provisioned", [None] * len(src)), strict=True):
+            available_at = _at(created, v["available"])
+            # name, namespace, created, state, available_at, seconds_to_available, provision_seconds, provisioned_at,
+            # phases, error
+            host = HostTimeline("", "", created, "", available_at, v["available"], v["provision"], _at(t0, p), (), None)
+            acc.records.append(host)
         stuck += _prefixed(name, r.get("stuck_objects", []))
         for state, n in r.get("states", {}).items():
             states[state] = states.get(state, 0) + n
-    ordered = _ordered(entries)
-    available, provision = _values(ordered, "available"), _values(ordered, "provision")
-    first, last = _span(ordered, "available")
+    # States, provisioned hosts and stuck hosts are the sources' own (BMO operations are not merged: phases {}).
     return {
-        "count": len(ordered),
+        **acc.result(),
         "states": dict(sorted(states.items())),
-        "available": len(available),
-        "provisioned": sum(1 for e in ordered if e.values["provisioned_at"] is not None),
-        "time_to_available": stats.summary(available),
-        "drift": stats.drift(available),
-        "provision": stats.summary(provision),
-        "provision_drift": stats.drift(provision),
-        "phases": {},
+        "provisioned": sum(1 for h in acc.records if h.provisioned_at is not None),
         "stuck": sum(int(r.get("stuck", 0)) for r in per_source.values()),
         "stuck_objects": stuck[:top],
-        "first_created": format_time(first),
-        "last_available": format_time(last),
-        "span_seconds": round(last - first, 3) if first is not None and last is not None else None,
-        "series": series(
-            ordered,
-            first,
-            {
-                "available": lambda e: e.values["available"],
-                "provisioned": lambda e: (
-                    None if e.values["provisioned_at"] is None else e.values["provisioned_at"] - first
-                ),  # noqa: E501
-                "provision": lambda e: e.values["provision"],
-            },
-        ),
     }
 
 
@@ -172,18 +121,9 @@ def markdown(doc: dict) -> str:
     rows = []
     for name, src in doc["sources"].items():
         s = src["summary"]
-        rows.append(
-            [
-                name,
-                s.get("clusters", "-"),
-                s.get("clusters_ready", "-"),
-                document._num(s.get("cluster_p50_seconds")),
-                document._num(s.get("cluster_p99_seconds")),
-                document._pct(s.get("drift_pct")),
-                s.get("hosts", "-"),
-                s.get("hosts_available", "-"),
-            ]
-        )
+        row = [name, s.get("clusters", "-"), s.get("clusters_ready", "-")]
+        row += [document._num(s.get(f"cluster_{q}_seconds")) for q in ("p50", "p99")]
+        rows.append([*row, document._pct(s.get("drift_pct")), s.get("hosts", "-"), s.get("hosts_available", "-")])
     header = ["management cluster", "clusters", "ready", "P50 s", "P99 s", "drift", "hosts", "available"]
     table = document._table(header, rows)
     head = ["# Scale results: " + ", ".join(doc["sources"]), "", "## Management clusters", "", *table, ""]
@@ -198,14 +138,5 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
     """Merge, then write the JSON and the Markdown if they differ: (changed, result, diff)."""
     doc = merge(read_sources(params["merge"]))
     diff = {"before": document.load(params["path"], required=False).get("summary", {}), "after": doc["summary"]}
-    changed = False
-    for opt, text in (("path", document.dumps(doc)), ("markdown_path", markdown(doc))):
-        if not params.get(opt):
-            continue
-        try:
-            changed |= document.write_if_changed(params[opt], text, check_mode)
-        except OSError as e:
-            raise MergeError(f"{opt}={params[opt]}: cannot write it: {e}") from e
-    result = {"report": document.returned(doc), "path": params["path"]}
-    result["markdown_path"] = params.get("markdown_path") or ""
+    changed, result = document.write_report(params, doc, markdown(doc), check_mode, MergeError)
     return changed, result, diff

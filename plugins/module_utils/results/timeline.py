@@ -16,13 +16,9 @@ from typing import NamedTuple
 from ansible_collections.scalelab.capi.plugins.module_utils.results import stats
 
 READY_TYPES = {
-    "v1beta1": {
-        "Cluster": "Ready",
-        "KubeadmControlPlane": "Ready",
-        "MachineDeployment": "Ready",
-        "Machine": "Ready",
-        "Metal3Machine": "Ready",
-    },
+    "v1beta1": dict.fromkeys(
+        ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine", "Metal3Machine"), "Ready"
+    ),
     "v1beta2": {
         "Cluster": "Available",
         "KubeadmControlPlane": "Available",
@@ -158,7 +154,8 @@ def series(ordered: list, t0: float | None, fields: dict) -> dict:
     return out
 
 
-def _creation_order(t: Timeline) -> tuple:
+def creation_order(t) -> tuple:
+    """The sort key of timelines (of objects or hosts) in creation order; ties by name."""
     return (t.created is None, t.created or 0.0, t.name, t.namespace)
 
 
@@ -177,7 +174,7 @@ class Accumulator:
         return record
 
     def result(self, top_failures: int = 20) -> dict:
-        ordered = sorted(self.records, key=_creation_order)
+        ordered = sorted(self.records, key=creation_order)
         ready = [t for t in ordered if t.seconds_to_ready is not None]
         offsets: dict[str, list[float]] = {}
         for t in ordered:

@@ -81,9 +81,7 @@ def members(set_name: str, count: int, name_pattern: str, namespace: str, per_cl
 
 def topology_cluster(api_version: str, topo: dict, network: dict) -> dict:
     """A Cluster of a ClusterClass, in the served Cluster API version (v1beta2 has classRef, v1beta1 class)."""
-    workers = [
-        {"class": topo["worker_class"], "name": "md-0", "replicas": topo["workers"]},
-    ]
+    workers = [{"class": topo["worker_class"], "name": "md-0", "replicas": topo["workers"]}]
     if api_version.endswith("/v1beta1"):
         topology = {"class": topo["class_name"], "version": topo["version"]}
     else:

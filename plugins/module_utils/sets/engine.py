@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.checks import bounds
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, dumps
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.ratelimit import TokenBucket
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy
@@ -62,6 +63,14 @@ class BulkResult:
         self.failures.extend(other.failures[: max(0, room)])
         self.failed += other.failed
         self.seconds += other.seconds
+
+
+def merged(total: BulkResult | None, res: BulkResult) -> BulkResult:
+    """Two bulk phases as one result (counts, latencies, failures and seconds added); total None is none yet."""
+    if total is None:
+        return res
+    total.merge(res)
+    return total
 
 
 def run_all(
@@ -120,63 +129,47 @@ class Bulk:
         self.concurrency = concurrency
         self.policy = RetryPolicy(deadline=retry_deadline)
 
+    def listed(self, api_version: str, kind: str, set_name: str) -> Iterator[dict]:
+        """The set's objects of one kind, read with one paginated list."""
+        path = self.client.path(api_version, kind)
+        for page in self.client.list_pages(path, label_selector=f"{SET_LABEL}={set_name}", policy=self.policy):
+            yield from page
+
     def existing(self, kinds: Iterable[tuple[str, str]], set_name: str) -> set[tuple[str, str, str]]:
         """Keys (kind, namespace, name) of every object of the set, for each (apiVersion, kind)."""
         found: set[tuple[str, str, str]] = set()
         for api_version, kind in kinds:
-            path = self.client.path(api_version, kind)
-            for page in self.client.list_pages(path, label_selector=f"{SET_LABEL}={set_name}", policy=self.policy):
-                for item in page:
-                    item.setdefault("kind", kind)
-                    found.add(key(item))
+            for item in self.listed(api_version, kind, set_name):
+                item.setdefault("kind", kind)
+                found.add(key(item))
         return found
 
-    def create(self, obj: dict, acquire: Callable[[], None], dry_run: bool = False) -> tuple[str, float]:
-        md = obj["metadata"]
-        path = self.client.path(obj["apiVersion"], obj["kind"], md.get("namespace", ""))
+    def _call(self, method: str, path: str, acquire: Callable[[], None], **kw) -> tuple[Any, float]:
+        """One call paced by the limiter (acquire), under the run's retry policy: (response, seconds it took)."""
         acquire()
         t0 = time.monotonic()
-        resp = self.client.request(
-            "POST",
-            path,
-            policy=self.policy,
-            ok=(409,),
-            data=dumps(obj),
-            headers=_JSON,
-            params={"dryRun": "All"} if dry_run else None,
-        )
-        took = time.monotonic() - t0
-        if resp.status_code == 409:
-            return "exists", took
-        return "created", took
+        resp = self.client.request(method, path, policy=self.policy, **kw)
+        return resp, time.monotonic() - t0
+
+    def create(self, obj: dict, acquire: Callable[[], None], dry_run: bool = False) -> tuple[str, float]:
+        path = self.client.path(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace", ""))
+        params = {"dryRun": "All"} if dry_run else None
+        resp, took = self._call("POST", path, acquire, ok=(409,), data=dumps(obj), headers=_JSON, params=params)
+        return ("exists" if resp.status_code == 409 else "created"), took
 
     def delete(self, obj_key: tuple[str, str, str], api_version: str, acquire: Callable[[], None]) -> tuple[str, float]:
         kind, namespace, name = obj_key
-        acquire()
-        t0 = time.monotonic()
-        resp = self.client.request(
-            "DELETE",
-            self.client.path(api_version, kind, namespace, name),
-            policy=self.policy,
-            ok=(404,),
-            data=dumps({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}),
-            headers=_JSON,
-        )
-        return ("absent" if resp.status_code == 404 else "deleted"), time.monotonic() - t0
+        path = self.client.path(api_version, kind, namespace, name)
+        body = dumps({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"})
+        resp, took = self._call("DELETE", path, acquire, ok=(404,), data=body, headers=_JSON)
+        return ("absent" if resp.status_code == 404 else "deleted"), took
 
     def patch(self, obj_key: tuple[str, str, str], api_version: str, body: dict, acquire) -> tuple[str, float]:
         """JSON merge patch of one object (a None value removes the field)."""
         kind, namespace, name = obj_key
-        acquire()
-        t0 = time.monotonic()
-        self.client.request(
-            "PATCH",
-            self.client.path(api_version, kind, namespace, name),
-            policy=self.policy,
-            data=dumps(body),
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
-        return "patched", time.monotonic() - t0
+        path = self.client.path(api_version, kind, namespace, name)
+        headers = {"Content-Type": "application/merge-patch+json"}
+        return "patched", self._call("PATCH", path, acquire, data=dumps(body), headers=headers)[1]
 
     def run(self, jobs, fn, label, stop_after_failures: int = 0) -> BulkResult:
         return run_all(jobs, fn, label, self.concurrency, self.limiter, (KubeError,), stop_after_failures)
@@ -229,25 +222,17 @@ class Bulk:
             state["objects"] += res.counts.get("deleted", 0)
             if kind == counted_kind:
                 counts["deleted"] = res.counts.get("deleted", 0)
-            if total is None:
-                total = res
-            else:
-                total.merge(res)
+            total = merged(total, res)
             left = self.wait_gone(api_version, kind, set_name, timeout)
             if res.failed or left:
                 state["calls"] = call_report(total, self.policy)
-                first = left[0] if left else {}
-                raise BulkFailed(
-                    f"set {set_name}: {len(left)} {kind}(s) still there after delete_timeout={timeout}s"
-                    + (
-                        f" (first: {first.get('namespace')}/{first.get('name')} finalizers {first.get('finalizers')}"
-                        f"{hint})"
-                        if left
-                        else ""
-                    )
-                    + (f"; {res.failed} delete call(s) failed: {res.failures[0]['error']}" if res.failed else ""),
-                    {"changed": True, **state, "left": left[:20]},
-                )
+                msg = f"set {set_name}: {len(left)} {kind}(s) still there after delete_timeout={timeout}s"
+                if left:
+                    ns, name, finalizers = (left[0].get(k) for k in ("namespace", "name", "finalizers"))
+                    msg += f" (first: {ns}/{name} finalizers {finalizers}{hint})"
+                if res.failed:
+                    msg += f"; {res.failed} delete call(s) failed: {res.failures[0]['error']}"
+                raise BulkFailed(msg, {"changed": True, **state, "left": left[:20]})
         if total is not None:
             state["calls"] = call_report(total, self.policy)
         return changed
@@ -256,38 +241,23 @@ class Bulk:
         """Poll the set's objects of a kind until none is left; return what is left at the timeout."""
 
         def left() -> list[dict]:
-            out = []
-            path = self.client.path(api_version, kind)
-            for page in self.client.list_pages(path, label_selector=f"{SET_LABEL}={set_name}", policy=self.policy):
-                out.extend(
-                    {
-                        "name": i["metadata"]["name"],
-                        "namespace": i["metadata"].get("namespace", ""),
-                        "finalizers": i["metadata"].get("finalizers", []),
-                    }
-                    for i in page
-                )
-            return out
+            return [
+                {"name": md["name"], "namespace": md.get("namespace", ""), "finalizers": md.get("finalizers", [])}
+                for md in (i["metadata"] for i in self.listed(api_version, kind, set_name))
+            ]
 
         return wait_until(left, timeout)
 
 
 class BulkFailed(ScalelabError):
-    """Some objects could not be written; carries the partial result so the user sees what happened."""
-
-    def __init__(self, msg: str, result: dict):
-        super().__init__(msg)
-        self.result = result
+    """Some objects could not be written; carries the partial result (its `result`) so the user sees what happened."""
 
 
 def check_pacing(p: dict) -> None:
     """The pacing options every *_bulk module shares, refused before anything is written."""
-    for opt in ("concurrency", "burst"):
-        if p[opt] < 1:
-            raise SetError(f"{opt}={p[opt]} must be >= 1")
-    for opt in ("qps", "batch_pause", "batch_size"):
-        if p[opt] < 0:
-            raise SetError(f"{opt}={p[opt]} must be >= 0")
+    bad = bounds(p, {"concurrency": 1, "burst": 1, "qps": 0, "batch_pause": 0, "batch_size": 0})
+    if bad:
+        raise SetError(bad)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     call_report,
     check_pacing,
     connected,
+    merged,
 )
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.hosts import (
     BMH_API,
@@ -29,25 +30,10 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.hosts import (
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.waiters import wait_until
 
 METAL3_GROUP = "metal3.io"
-# Provisioning states a host passes on its way to available, in order; used for progress and the report.
-STATES = (
-    "",
-    "registering",
-    "inspecting",
-    "match profile",
-    "preparing",
-    "ready",
-    "available",
-    "provisioning",
-    "provisioned",
-    "externally provisioned",
-    "deprovisioning",
-    "powering off before delete",
-    "deleting",
-    "unmanaged",
-)
 # States in which a host still holds (or is giving up) an image: not yet free to be provisioned again.
 BUSY_STATES = ("provisioning", "provisioned", "deprovisioning")
+# The counts of hosts a run returns (RV hosts), all 0 to begin with.
+HOST_COUNTS = dict.fromkeys(("wanted", "existing_before", "created", "image_set", "image_removed", "deleted"), 0)
 __all__ = ["BulkFailed", "SetError", "run", "snapshot"]
 
 
@@ -135,14 +121,8 @@ def ensure_present(
     # A host whose image goes away or is replaced gives its image up first (see _set_images).
     removals = [m for m, _ in images if found[m.name]["image"]]
     sets = [(m, img) for m, img in images if img]
-    hosts_state = {
-        "wanted": len(set_members),
-        "existing_before": sum(1 for m in set_members if m.name in found),
-        "created": 0,
-        "image_set": 0,
-        "image_removed": 0,
-        "deleted": 0,
-    }
+    hosts_state = {**HOST_COUNTS, "wanted": len(set_members)}
+    hosts_state["existing_before"] = sum(1 for m in set_members if m.name in found)
     before_prov = sum(1 for h in found.values() if h["image"])
     state = {"hosts": hosts_state, "objects": 0, "calls": {}}
     after_prov = before_prov + sum(1 for _, i in images if i) - len(removals)
@@ -183,7 +163,7 @@ def ensure_present(
         if not res.failed:
             hosts_state["image_set"] = len(sets)
             hosts_state["image_removed"] = len(images) - len(sets)
-        total = _merged(total, res)
+        total = merged(total, res)
     state["calls"] = call_report(total, bulk.policy)
     if total.failed:
         raise BulkFailed(
@@ -233,22 +213,12 @@ def _set_images(bulk: Bulk, p: dict, removals: list[Member], sets: list[tuple[Me
             f"{p['delete_timeout']}s (first: {left[0]}); images are set once they are done, run again to resume",
             {"changed": total is not None, "left": left[:20]},
         )
-    return _merged(total, patch(sets))
-
-
-def _merged(total, res):
-    """Two bulk phases as one result (calls, failures, latencies; seconds added)."""
-    if total is None:
-        return res
-    seconds = total.seconds + res.seconds
-    total.merge(res)
-    total.seconds = seconds
-    return total
+    return merged(total, patch(sets))
 
 
 def ensure_absent(bulk: Bulk, p: dict, check: bool) -> tuple[bool, dict]:
     # Hosts first: BMO deprovisions each (if it has an image) and removes its finalizer, then the Secrets go.
-    hosts_state = {"wanted": 0, "existing_before": 0, "created": 0, "image_set": 0, "image_removed": 0, "deleted": 0}
+    hosts_state = dict(HOST_COUNTS)
     state = {"hosts": hosts_state, "objects": 0, "calls": {}}
     kinds = ((BMH_API, BMH_KIND), ("v1", "Secret"), ("v1", "Namespace"))
     counted = (BMH_KIND, hosts_state, "; is the Bare Metal Operator running?")

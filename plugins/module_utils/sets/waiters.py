@@ -1,16 +1,17 @@
 # Copyright: scalelab contributors
 # Apache-2.0
-"""Waiting, in one place: wait_until (until nothing is pending), poll_until (until a probe says done, within a window),
-and the cluster set's readiness probe (how many clusters are ready and how many Machines have a node: two lists)."""
+"""Waiting, in one place: wait_until (until nothing is pending), poll_until (until a probe says done, within a window)
+and the *_wait modules' run on it (wait_module), and the cluster set's probe (clusters ready, Machines with a node)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.checks import bounds
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, require_libs
 from ansible_collections.scalelab.capi.plugins.module_utils.results import timeline
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL, SET_LABEL
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL, SET_LABEL, SetError
 
 GROUP = "cluster.x-k8s.io"
 
@@ -70,12 +71,27 @@ def poll_until(probe: Callable[[], dict], window: float, interval: float, cost_f
         time.sleep(pause)
 
 
-def poll(client: KubeClient, set_name: str, count: int, machines: int, window: float, interval: float) -> dict:
-    """Poll a cluster set until done or `window` seconds passed; return the last snapshot with `done`."""
+def probe_clusters(client: KubeClient, p: dict) -> dict:
+    """One poll of cluster_wait's set (options name, count, machines): its snapshot, `done` when ready enough."""
+    snap = snapshot(client, p["name"], p["machines"] > 0)
+    snap["done"] = snap["ready"] >= p["count"] and snap["machines_with_node"] >= p["machines"]
+    return snap
 
-    def probe() -> dict:
-        snap = snapshot(client, set_name, machines > 0)
-        snap["done"] = snap["ready"] >= count and snap["machines_with_node"] >= machines
-        return snap
 
-    return poll_until(probe, window, interval)
+def wait_module(module, at_least: dict, probe: Callable[[KubeClient, dict], dict], cost_factor: float = 0.0) -> None:
+    """A *_wait module's run: options checked, probe(client, params) polled until `done` or for at most `window` seconds
+    (once in check mode) and returned; never a change. An API error fails naming the kubeconfig."""
+    require_libs(module)
+    p = module.params
+    bad = bounds(p, at_least, ("interval", "timeout", "window"))
+    if bad:
+        module.fail_json(msg=bad)
+    window = 0.0 if module.check_mode else min(p["window"], p["timeout"])
+    try:
+        with KubeClient(p["kubeconfig"], p["context"]) as client:
+            state = poll_until(lambda: probe(client, p), window, p["interval"], cost_factor)
+    except SetError as e:
+        module.fail_json(msg=str(e))
+    except (KubeError, OSError) as e:
+        module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")
+    module.exit_json(changed=False, **state)

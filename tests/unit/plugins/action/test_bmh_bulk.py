@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from ansible_collections.scalelab.capi.plugins.action import bmh_bulk
 
@@ -71,28 +69,13 @@ def test_wait_args_pass_on_only_the_connection_and_set(args, expected_keys):
     assert "secret" not in str(got)
 
 
-class Action(bmh_bulk.ActionModule):
-    """The action plugin with module calls replaced by scripted results (no host to run them on)."""
-
-    def __init__(self, args, results, check_mode=False):
-        task = SimpleNamespace(args=args, async_val=0, check_mode=check_mode, action="scalelab.capi.bmh_bulk")
-        connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="/nonexistent"))
-        super().__init__(task, connection, SimpleNamespace(check_mode=check_mode), None, None)
-        self.results = list(results)
-        self.calls = []
-
-    def _execute_module(self, module_name=None, module_args=None, task_vars=None, **kw):
-        self.calls.append((module_name, module_args))
-        return dict(self.results.pop(0))
-
-
 CREATED = {"changed": True, "hosts": {"created": 100}}
 DONE = {"reached": 70, "total": 100, "states": {"available": 70, "provisioning": 30}, "errors": [], "done": True}
 
 
-def test_run_creates_then_waits(capsys):
+def test_run_creates_then_waits(capsys, scripted_action):
     args = {**BASE, "provisioned": 30, "image": {"url": "u"}, "wait": {"state": "available", "report_every": 0}}
-    action = Action(args, [CREATED, DONE])
+    action = scripted_action(bmh_bulk, args, [CREATED, DONE])
     res = action.run(task_vars={})
     assert [name for name, _ in action.calls] == ["scalelab.capi.bmh_bulk", "scalelab.capi.bmh_wait"]
     assert action.calls[0][1] == args
@@ -114,17 +97,19 @@ def test_run_creates_then_waits(capsys):
         ({**BASE, "wait": {"state": "available"}}, CREATED, True),
     ],
 )
-def test_run_without_waiting(args, first, check_mode):
-    action = Action(args, [first], check_mode=check_mode)
+def test_run_without_waiting(args, first, check_mode, scripted_action):
+    action = scripted_action(bmh_bulk, args, [first], check_mode=check_mode)
     res = action.run(task_vars={})
     assert len(action.calls) == 1
     assert "wait" not in res
     assert res.get("failed") == first.get("failed")
 
 
-def test_run_fails_when_the_wait_times_out():
+def test_run_fails_when_the_wait_times_out(scripted_action):
     stuck = {"reached": 3, "total": 5, "states": {"available": 3, "inspecting": 2}, "errors": [], "done": False}
-    action = Action({**BASE, "count": 5, "wait": {"state": "available", "timeout": 0}}, [CREATED, stuck])
+    action = scripted_action(
+        bmh_bulk, {**BASE, "count": 5, "wait": {"state": "available", "timeout": 0}}, [CREATED, stuck]
+    )
     res = action.run(task_vars={})
     assert res["failed"] is True
     assert res["msg"] == (
@@ -134,9 +119,9 @@ def test_run_fails_when_the_wait_times_out():
     assert res["wait"]["done"] is False
 
 
-def test_run_fails_when_the_wait_module_fails():
+def test_run_fails_when_the_wait_module_fails(scripted_action):
     failed = {"failed": True, "msg": "kubeconfig=/k: connection refused"}
-    action = Action({**BASE, "wait": {"state": "available"}}, [CREATED, failed])
+    action = scripted_action(bmh_bulk, {**BASE, "wait": {"state": "available"}}, [CREATED, failed])
     res = action.run(task_vars={})
     assert res["failed"] is True
     assert res["msg"] == "kubeconfig=/k: connection refused"

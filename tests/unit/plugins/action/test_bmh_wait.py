@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from ansible.errors import AnsibleActionFail
 from ansible_collections.scalelab.capi.plugins.action import bmh_wait
@@ -68,28 +66,13 @@ def test_timeout_message(snap, expected):
     assert bmh_wait.timeout_message("hosts", "available", 10, snap, 60.0) == expected
 
 
-class Action(bmh_wait.ActionModule):
-    """The action plugin with the module call replaced by scripted bmh_wait results (no host to run it on)."""
-
-    def __init__(self, args, results, check_mode=False):
-        task = SimpleNamespace(args=args, async_val=0, check_mode=check_mode, action="scalelab.capi.bmh_wait")
-        connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="/nonexistent"))
-        super().__init__(task, connection, SimpleNamespace(check_mode=check_mode), None, None)
-        self.results = list(results)
-        self.calls = []
-
-    def _execute_module(self, module_name=None, module_args=None, task_vars=None, **kw):
-        self.calls.append((module_name, module_args))
-        return dict(self.results.pop(0))
-
-
-def test_run_waits_and_prints_progress(capsys):
+def test_run_waits_and_prints_progress(capsys, scripted_action):
     args = {"kubeconfig": "/k", "name": "lab", "count": 4, "timeout": 600, "report_every": 0}
     snaps = [
         {"reached": 1, "total": 4, "states": {"available": 1, "inspecting": 3}, "errors": [], "done": False},
         {"reached": 4, "total": 4, "states": {"available": 4}, "errors": [], "done": True},
     ]
-    res = Action(args, snaps).run(task_vars={})
+    res = scripted_action(bmh_wait, args, snaps).run(task_vars={})
     assert res["done"] is True and res["changed"] is False
     assert res["reached"] == 4
     lines = capsys.readouterr().out.splitlines()
@@ -99,17 +82,19 @@ def test_run_waits_and_prints_progress(capsys):
     assert ", ETA done, " in lines[1]
 
 
-def test_run_fails_at_the_timeout_naming_the_set():
-    action = Action({"name": "lab", "count": 4, "timeout": 0}, [{"reached": 2, "states": {}, "done": False}])
+def test_run_fails_at_the_timeout_naming_the_set(scripted_action):
+    action = scripted_action(
+        bmh_wait, {"name": "lab", "count": 4, "timeout": 0}, [{"reached": 2, "states": {}, "done": False}]
+    )
     res = action.run(task_vars={})
     assert res["failed"] is True
     assert res["msg"] == "timeout=0.0s: 2/4 hosts of set lab available; per state {}; errors: []"
     assert action.calls == [("scalelab.capi.bmh_wait", {"name": "lab", "count": 4, "timeout": 0, "window": 0.0})]
 
 
-def test_run_rejects_unknown_options():
+def test_run_rejects_unknown_options(scripted_action):
     with pytest.raises(AnsibleActionFail, match="Invalid options for scalelab.capi.bmh_wait: namespace"):
-        Action({"name": "lab", "count": 1, "namespace": "metal3"}, []).run(task_vars={})
+        scripted_action(bmh_wait, {"name": "lab", "count": 1, "namespace": "metal3"}, []).run(task_vars={})
 
 
 def test_valid_args_are_the_module_options():

@@ -6,8 +6,13 @@ import os
 import shutil
 
 import pytest
-
-from ansible_collections.scalelab.capi.plugins.filter.lab import FilterModule, lab_dir, lab_supervisor, readyz, role_digest
+from ansible_collections.scalelab.capi.plugins.filter.lab import (
+    FilterModule,
+    lab_dir,
+    lab_supervisor,
+    readyz,
+    role_digest,
+)
 
 
 @pytest.mark.parametrize(
@@ -60,11 +65,10 @@ def test_readyz(names, host, base, expected):
 
 
 def _roles(tmp_path):
-    for role, files in {"one": {"tasks/main.yml": "a"}, "supervisor": {"templates/p.j2": "b"}, "two": {"x": "c"}}.items():
-        for rel, text in files.items():
-            p = tmp_path / role / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(text)
+    for rel, text in {"one/tasks/main.yml": "a", "supervisor/templates/p.j2": "b", "two/x": "c"}.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
     return tmp_path
 
 

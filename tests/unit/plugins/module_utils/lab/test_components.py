@@ -11,26 +11,39 @@ CA = "UEVN"  # base64 of b"PEM"
 INJECT = "cert-manager.io/inject-ca-from"
 SERVICE = {"name": "capi-webhook-service", "namespace": "capi-system"}
 
-CRD_CONVERTED = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {
-        "name": "clusters.cluster.x-k8s.io",
-        "creationTimestamp": None,
-        "annotations": {INJECT: "capi-system/capi-serving-cert", "controller-gen.kubebuilder.io/version": "v0.18.0"},
-        "labels": {"cluster.x-k8s.io/provider": "cluster-api"},
-    },
-    "spec": {
-        "group": "cluster.x-k8s.io",
-        "conversion": {
-            "strategy": "Webhook",
-            "webhook": {
-                "conversionReviewVersions": ["v1", "v1beta1"],
-                "clientConfig": {"caBundle": "Cg==", "service": {**SERVICE, "path": "/convert"}},
+GENERATED = {"controller-gen.kubebuilder.io/version": "v0.18.0"}
+
+
+def capi_crd(annotations, client_config, **metadata):
+    """cluster-api's clusters CRD with these annotations (and metadata) and this conversion webhook clientConfig."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": "clusters.cluster.x-k8s.io",
+            **metadata,
+            "annotations": dict(annotations),
+            "labels": {"cluster.x-k8s.io/provider": "cluster-api"},
+        },
+        "spec": {
+            "group": "cluster.x-k8s.io",
+            "conversion": {
+                "strategy": "Webhook",
+                "webhook": {"conversionReviewVersions": ["v1", "v1beta1"], "clientConfig": client_config},
             },
         },
-    },
-}
+    }
+
+
+def validation_hook(name, client_config):
+    return {"name": name, "admissionReviewVersions": ["v1"], "sideEffects": "None", "clientConfig": client_config}
+
+
+CRD_CONVERTED = capi_crd(
+    {INJECT: "capi-system/capi-serving-cert", **GENERATED},
+    {"caBundle": "Cg==", "service": {**SERVICE, "path": "/convert"}},
+    creationTimestamp=None,
+)
 CRD_PLAIN = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
@@ -42,18 +55,14 @@ VALIDATING = {
     "kind": "ValidatingWebhookConfiguration",
     "metadata": {"name": "capi-validating-webhook-configuration", "annotations": {INJECT: "capi-system/cert"}},
     "webhooks": [
-        {
-            "name": "validation.cluster.cluster.x-k8s.io",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "clientConfig": {"service": {**SERVICE, "path": "/validate-cluster-x-k8s-io-v1beta2-cluster"}},
-        },
-        {
-            "name": "validation.machine.cluster.x-k8s.io",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "clientConfig": {"service": {**SERVICE, "path": "/validate-cluster-x-k8s-io-v1beta2-machine"}},
-        },
+        validation_hook(
+            "validation.cluster.cluster.x-k8s.io",
+            {"service": {**SERVICE, "path": "/validate-cluster-x-k8s-io-v1beta2-cluster"}},
+        ),
+        validation_hook(
+            "validation.machine.cluster.x-k8s.io",
+            {"service": {**SERVICE, "path": "/validate-cluster-x-k8s-io-v1beta2-machine"}},
+        ),
     ],
 }
 MUTATING = {
@@ -88,25 +97,7 @@ CERTIFICATE = {
 ALL = [DEPLOYMENT, CRD_CONVERTED, SERVICE_DOC, CRD_PLAIN, VALIDATING, CERTIFICATE, MUTATING]
 
 EXPECTED = [
-    {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {
-            "name": "clusters.cluster.x-k8s.io",
-            "annotations": {"controller-gen.kubebuilder.io/version": "v0.18.0"},
-            "labels": {"cluster.x-k8s.io/provider": "cluster-api"},
-        },
-        "spec": {
-            "group": "cluster.x-k8s.io",
-            "conversion": {
-                "strategy": "Webhook",
-                "webhook": {
-                    "conversionReviewVersions": ["v1", "v1beta1"],
-                    "clientConfig": {"url": "https://127.0.0.1:9400/convert", "caBundle": CA},
-                },
-            },
-        },
-    },
+    capi_crd(GENERATED, {"url": "https://127.0.0.1:9400/convert", "caBundle": CA}),
     {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -118,24 +109,14 @@ EXPECTED = [
         "kind": "ValidatingWebhookConfiguration",
         "metadata": {"name": "capi-validating-webhook-configuration", "annotations": {}},
         "webhooks": [
-            {
-                "name": "validation.cluster.cluster.x-k8s.io",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "clientConfig": {
-                    "url": "https://127.0.0.1:9400/validate-cluster-x-k8s-io-v1beta2-cluster",
-                    "caBundle": CA,
-                },
-            },
-            {
-                "name": "validation.machine.cluster.x-k8s.io",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "clientConfig": {
-                    "url": "https://127.0.0.1:9400/validate-cluster-x-k8s-io-v1beta2-machine",
-                    "caBundle": CA,
-                },
-            },
+            validation_hook(
+                "validation.cluster.cluster.x-k8s.io",
+                {"url": "https://127.0.0.1:9400/validate-cluster-x-k8s-io-v1beta2-cluster", "caBundle": CA},
+            ),
+            validation_hook(
+                "validation.machine.cluster.x-k8s.io",
+                {"url": "https://127.0.0.1:9400/validate-cluster-x-k8s-io-v1beta2-machine", "caBundle": CA},
+            ),
         ],
     },
     {

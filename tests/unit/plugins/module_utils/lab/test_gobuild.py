@@ -8,36 +8,28 @@ import pytest
 from ansible_collections.scalelab.capi.plugins.module_utils.lab import gobuild
 
 
+# A Go version as `go version` prints it (parse_go_version) and as go.mod requires it (required_go).
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("parse", "text", "expected"),
     [
-        ("go1.26.8", (1, 26, 8)),
-        ("go1.25", (1, 25, 0)),
-        ("go1.25.0 X:nocoverageredesign", (1, 25, 0)),
-        ("go2", (2, 0, 0)),
+        (gobuild.parse_go_version, "go1.26.8", (1, 26, 8)),
+        (gobuild.parse_go_version, "go1.25", (1, 25, 0)),
+        (gobuild.parse_go_version, "go1.25.0 X:nocoverageredesign", (1, 25, 0)),
+        (gobuild.parse_go_version, "go2", (2, 0, 0)),
+        (gobuild.required_go, "module x\n\ngo 1.25.0\n\nrequire a v1\n", (1, 25, 0)),
+        (gobuild.required_go, "module x\ngo 1.22\n", (1, 22, 0)),
+        (gobuild.required_go, "module x\n// go 1.99 in a comment is not a directive\n", (1, 0, 0)),
+        (gobuild.required_go, "module x\ntoolchain go1.26.1\ngo 1.24.3\n", (1, 24, 3)),
     ],
 )
-def test_parse_go_version(text, expected):
-    assert gobuild.parse_go_version(text) == expected
+def test_go_version(parse, text, expected):
+    assert parse(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "devel", "1.26"])
 def test_parse_go_version_rejects(text):
     with pytest.raises(gobuild.GoBuildError, match="cannot parse"):
         gobuild.parse_go_version(text)
-
-
-@pytest.mark.parametrize(
-    ("go_mod", "expected"),
-    [
-        ("module x\n\ngo 1.25.0\n\nrequire a v1\n", (1, 25, 0)),
-        ("module x\ngo 1.22\n", (1, 22, 0)),
-        ("module x\n// go 1.99 in a comment is not a directive\n", (1, 0, 0)),
-        ("module x\ntoolchain go1.26.1\ngo 1.24.3\n", (1, 24, 3)),
-    ],
-)
-def test_required_go(go_mod, expected):
-    assert gobuild.required_go(go_mod) == expected
 
 
 @pytest.mark.parametrize(

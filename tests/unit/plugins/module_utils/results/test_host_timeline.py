@@ -40,22 +40,24 @@ INSPECTED = {"register": (2, 5), "inspect": (5, 40)}
 PROVISIONED = {**INSPECTED, "provision": (60, 150)}
 
 
+def timeline_of(**fields) -> HostTimeline:
+    """The HostTimeline expected of bmh() given fields; the rest as bmh() leaves them: h-0001 in metal3, created at
+    T0, not provisioned, no error."""
+    bmh_defaults = {"name": "h-0001", "namespace": "metal3", "created": EPOCH0}
+    unprovisioned = {"provision_seconds": None, "provisioned_at": None, "error": None}
+    return HostTimeline(**{**bmh_defaults, **unprovisioned, **fields})
+
+
 @pytest.mark.parametrize(
     ("o", "expected"),
     [
         (
             bmh(state="available", history=INSPECTED),
-            HostTimeline(
-                name="h-0001",
-                namespace="metal3",
-                created=EPOCH0,
+            timeline_of(
                 state="available",
                 available_at=EPOCH0 + 40,
                 seconds_to_available=40.0,
-                provision_seconds=None,
-                provisioned_at=None,
                 phases=(("register", 3.0), ("inspect", 35.0)),
-                error=None,
             ),
         ),
         (
@@ -64,9 +66,7 @@ PROVISIONED = {**INSPECTED, "provision": (60, 150)}
                 state="provisioned",
                 history={"register": (12, 13), "inspect": (13, 50), "provision": (80, 200)},
             ),
-            HostTimeline(
-                name="h-0001",
-                namespace="metal3",
+            timeline_of(
                 created=EPOCH0 + 10,
                 state="provisioned",
                 available_at=EPOCH0 + 50,
@@ -74,23 +74,13 @@ PROVISIONED = {**INSPECTED, "provision": (60, 150)}
                 provision_seconds=120.0,
                 provisioned_at=EPOCH0 + 200,
                 phases=(("register", 1.0), ("inspect", 37.0), ("provision", 120.0)),
-                error=None,
             ),
         ),
         (
             # Inspection disabled: available when registration ended.
             bmh(state="available", history={"register": (1, 4), "inspect": (None, None)}),
-            HostTimeline(
-                name="h-0001",
-                namespace="metal3",
-                created=EPOCH0,
-                state="available",
-                available_at=EPOCH0 + 4,
-                seconds_to_available=4.0,
-                provision_seconds=None,
-                provisioned_at=None,
-                phases=(("register", 3.0),),
-                error=None,
+            timeline_of(
+                state="available", available_at=EPOCH0 + 4, seconds_to_available=4.0, phases=(("register", 3.0),)
             ),
         ),
     ],

@@ -42,46 +42,56 @@ def test_members(set_name, count, pattern, namespace, per_cluster_ns, expected):
 
 
 @pytest.mark.parametrize(
-    ("set_name", "count", "pattern", "namespace", "per_cluster_ns", "match"),
+    ("set_name", "pattern", "match"),
     [
-        ("Lab", 1, PATTERN, "default", False, r"^name='Lab' must be a DNS label"),
-        ("lab_1", 1, PATTERN, "default", False, r"^name='lab_1' must be a DNS label"),
-        ("-lab", 1, PATTERN, "default", False, r"^name='-lab' must be a DNS label"),
-        ("lab-", 1, PATTERN, "default", False, r"^name='lab-' must be a DNS label"),
-        ("", 1, PATTERN, "default", False, r"^name='' must be a DNS label"),
-        ("a" * 64, 1, "c{index}", "default", False, r"^name='a{64}' must be a DNS label .*<= 63 characters"),
-        ("lab", -1, PATTERN, "default", False, r"^count=-1 must be >= 0$"),
-        (
-            "lab",
-            2,
-            "{name}",
-            "default",
-            False,
-            r"gives 'lab' for index 1 and 2: names must be unique \(use \{index\}\)",
-        ),
-        ("lab", 3, "c-{index:.0s}", "default", False, r"^name_pattern='c-\{index:\.0s\}': ValueError"),
-        ("lab", 1, "{name}_{index}", "default", False, r"^name_pattern='\{name\}_\{index\}' gives 'lab_1' for index 1"),
-        (
-            "abcd",
-            1,
-            "{name}-{index:059d}",
-            "default",
-            False,
-            r"gives 'abcd-0{58}1' for index 1: not a DNS label of <= 63",
-        ),
-        ("lab", 1, "{index}", "default", False, r"gives '1' for index 1: not a DNS label"),
-        ("lab", 1, "{nme}-{index}", "default", False, r"^name_pattern='\{nme\}-\{index\}': KeyError\('nme'\); use"),
-        ("lab", 1, "{0}", "default", False, r"^name_pattern='\{0\}': IndexError"),
-        ("lab", 1, "{index:q}", "default", False, r"^name_pattern='\{index:q\}': ValueError"),
-        ("lab", 1, "{name", "default", False, r"^name_pattern='\{name': ValueError"),
-        ("lab", 1, PATTERN, "Default", False, r"^namespace='Default' must be a DNS label of <= 63 characters$"),
-        ("lab", 1, PATTERN, "", False, r"^namespace='' must be a DNS label of <= 63 characters$"),
-        ("lab", 1, PATTERN, "my_ns", False, r"^namespace='my_ns' must be a DNS label of <= 63 characters$"),
+        ("Lab", PATTERN, r"^name='Lab' must be a DNS label"),
+        ("lab_1", PATTERN, r"^name='lab_1' must be a DNS label"),
+        ("-lab", PATTERN, r"^name='-lab' must be a DNS label"),
+        ("lab-", PATTERN, r"^name='lab-' must be a DNS label"),
+        ("", PATTERN, r"^name='' must be a DNS label"),
+        ("a" * 64, "c{index}", r"^name='a{64}' must be a DNS label .*<= 63 characters"),
     ],
 )
-def test_members_rejects(set_name, count, pattern, namespace, per_cluster_ns, match):
+def test_members_rejects_set_name(set_name, pattern, match):
     with pytest.raises(SetError, match=match):
-        clusters.members(set_name, count, pattern, namespace, per_cluster_ns)
+        clusters.members(set_name, 1, pattern, "default", False)
+
+
+def test_members_rejects_negative_count():
+    with pytest.raises(SetError, match=r"^count=-1 must be >= 0$"):
+        clusters.members("lab", -1, PATTERN, "default", False)
+
+
+@pytest.mark.parametrize(
+    ("set_name", "count", "pattern", "match"),
+    [
+        ("lab", 2, "{name}", r"gives 'lab' for index 1 and 2: names must be unique \(use \{index\}\)"),
+        ("lab", 3, "c-{index:.0s}", r"^name_pattern='c-\{index:\.0s\}': ValueError"),
+        ("lab", 1, "{name}_{index}", r"^name_pattern='\{name\}_\{index\}' gives 'lab_1' for index 1"),
+        ("abcd", 1, "{name}-{index:059d}", r"gives 'abcd-0{58}1' for index 1: not a DNS label of <= 63"),
+        ("lab", 1, "{index}", r"gives '1' for index 1: not a DNS label"),
+        ("lab", 1, "{nme}-{index}", r"^name_pattern='\{nme\}-\{index\}': KeyError\('nme'\); use"),
+        ("lab", 1, "{0}", r"^name_pattern='\{0\}': IndexError"),
+        ("lab", 1, "{index:q}", r"^name_pattern='\{index:q\}': ValueError"),
+        ("lab", 1, "{name", r"^name_pattern='\{name': ValueError"),
+    ],
+)
+def test_members_rejects_name_pattern(set_name, count, pattern, match):
+    with pytest.raises(SetError, match=match):
+        clusters.members(set_name, count, pattern, "default", False)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "match"),
+    [
+        ("Default", r"^namespace='Default' must be a DNS label of <= 63 characters$"),
+        ("", r"^namespace='' must be a DNS label of <= 63 characters$"),
+        ("my_ns", r"^namespace='my_ns' must be a DNS label of <= 63 characters$"),
+    ],
+)
+def test_members_rejects_namespace(namespace, match):
+    with pytest.raises(SetError, match=match):
+        clusters.members("lab", 1, PATTERN, namespace, False)
 
 
 def test_members_count_zero_checks_set_name_and_namespace_but_not_pattern():

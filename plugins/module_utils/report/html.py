@@ -14,8 +14,7 @@ import os
 import sys
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
-from ansible_collections.scalelab.capi.plugins.module_utils.report import gates as slo
-from ansible_collections.scalelab.capi.plugins.module_utils.report import plots as reportplots
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, plots
 from ansible_collections.scalelab.capi.plugins.module_utils.results.document import write_if_changed
 
 _THIS = sys.modules[__name__]
@@ -44,9 +43,7 @@ def saturation(doc: dict, signals=SATURATION) -> list[dict]:
     t0 = snap.get("window", {}).get("start")
     rows = []
     for name, threshold, meaning in signals:
-        for job, pts in reportplots._by_job(
-            snap.get("queries", {}).get(name, {}), default=reportplots.owner(name)
-        ).items():
+        for job, pts in plots.by_job(snap.get("queries", {}).get(name, {}), default=plots.owner(name)).items():
             over = [(t, v) for t, v in pts if v > threshold]
             if not over or t0 is None:
                 continue
@@ -105,8 +102,8 @@ figure{margin:1.5em 0} img.plot{max-width:100%;border:1px solid #ddd}
 
 def render(
     doc: dict,
-    plots: list[tuple[str, str, bytes]],
-    gates: list[dict] | None,
+    figures: list[tuple[str, str, bytes]],
+    gate_rows: list[dict] | None,
     comparison: list[dict] | None,
     baseline: str,
     title: str,
@@ -116,10 +113,10 @@ def render(
     facts = [[k, v] for k, v in sorted(run.items()) if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
     parts.append("<h2>Run</h2>" + _table(["fact", "value"], facts))
     parts.append("<h2>Summary</h2>" + _table(["metric", "value"], [[k, v] for k, v in sorted(s.items())]))
-    if gates is not None:
-        broken = [g for g in gates if not g["ok"]]
+    if gate_rows is not None:
+        broken = [g for g in gate_rows if not g["ok"]]
         verdict = '<span class="pass">PASS</span>' if not broken else f'<span class="fail">FAIL ({len(broken)})</span>'
-        rows = [("good" if g["ok"] else "bad", [g["gate"], g["value"], g["threshold"], g["reason"]]) for g in gates]
+        rows = [("good" if g["ok"] else "bad", [g["gate"], g["value"], g["threshold"], g["reason"]]) for g in gate_rows]
         parts.append(f"<h2>SLO gates: {verdict}</h2>" + _verdicts(["gate", "value", "threshold", "verdict"], rows))
     sat = saturation(doc)
     parts.append("<h2>What saturated first</h2>")
@@ -150,7 +147,7 @@ def render(
             + _verdicts(["metric", "baseline", "current", "delta %", "verdict"], rows)
         )
     parts.append("<h2>Plots</h2>")
-    for stem, caption, png in plots:
+    for stem, caption, png in figures:
         data = base64.b64encode(png).decode()
         parts.append(
             f'<figure id="{stem}"><img class="plot" alt="{html.escape(caption)}" '
@@ -181,7 +178,7 @@ INPUTS_FILE = ".report-inputs.json"
 def _code_digest() -> str | None:
     """Digest of the code that draws the report, so a new scalelab redraws it; None when a source is unreadable."""
     try:
-        return hashlib.sha256("".join(inspect.getsource(m) for m in (reportplots, slo, _THIS)).encode()).hexdigest()
+        return hashlib.sha256("".join(inspect.getsource(m) for m in (plots, gates, _THIS)).encode()).hexdigest()
     except (OSError, TypeError):
         return None
 
@@ -214,7 +211,7 @@ def build(
     doc: dict,
     out_dir: str,
     title: str,
-    gates: dict | None = None,
+    gate_specs: dict | None = None,
     baseline_doc: dict | None = None,
     baseline: str = "",
     tolerance_pct: float = 10.0,
@@ -227,21 +224,21 @@ def build(
     code = _code_digest()
     key = None
     if code is not None:
-        inputs = [doc, out_dir, title, gates, baseline_doc, baseline, tolerance_pct, code]
+        inputs = [doc, out_dir, title, gate_specs, baseline_doc, baseline, tolerance_pct, code]
         key = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
         cached = _cached(out_dir, key)
         if cached is not None:
             return False, cached
-    plots = reportplots.all_plots(doc)
-    values = slo.metrics(doc)
-    gate_rows = slo.evaluate_gates(values, gates) if gates else None
-    comparison = slo.compare(values, slo.metrics(baseline_doc), tolerance_pct) if baseline_doc is not None else None
-    text = render(doc, plots, gate_rows, comparison, baseline, title)
+    figures = plots.all_plots(doc)
+    values = gates.metrics(doc)
+    gate_rows = gates.evaluate_gates(values, gate_specs) if gate_specs else None
+    comparison = gates.compare(values, gates.metrics(baseline_doc), tolerance_pct) if baseline_doc is not None else None
+    text = render(doc, figures, gate_rows, comparison, baseline, title)
     changed = False
     sat = saturation(doc)
     result = {
         "html": os.path.join(out_dir, "report.html"),
-        "plots": [os.path.join(out_dir, f"{stem}.png") for stem, _, _ in plots],
+        "plots": [os.path.join(out_dir, f"{stem}.png") for stem, _, _ in figures],
         "saturated_first": sat[0] if sat else None,
         "saturation": sat,
         "gates": gate_rows,
@@ -252,7 +249,7 @@ def build(
     try:
         if not check_mode:
             os.makedirs(out_dir, exist_ok=True)
-        for stem, _, png in plots:
+        for stem, _, png in figures:
             changed |= write_if_changed(os.path.join(out_dir, f"{stem}.png"), png, check_mode)
         changed |= write_if_changed(os.path.join(out_dir, "report.html"), text, check_mode)
         if key is not None and not check_mode:

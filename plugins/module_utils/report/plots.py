@@ -32,7 +32,7 @@ PNG_METADATA = {"Software": None}
 MIB = 2**20
 
 
-def _fig(title: str, xlabel: str, ylabel: str):
+def figure(title: str, xlabel: str, ylabel: str):
     fig, ax = _pyplot().subplots(figsize=(8, 3.6), dpi=100)
     ax.set_title(title, fontsize=11)
     ax.set_xlabel(xlabel)
@@ -41,7 +41,7 @@ def _fig(title: str, xlabel: str, ylabel: str):
     return fig, ax
 
 
-def _png(fig) -> bytes:
+def png(fig) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", metadata=PNG_METADATA)
@@ -59,7 +59,7 @@ def objects_over_time(series: dict, milestones: dict[str, str], title: str, what
     created = [c for c in series.get("created", []) if c is not None]
     if not created:
         return None
-    fig, ax = _fig(title, "seconds since the first was created", what)
+    fig, ax = figure(title, "seconds since the first was created", what)
     ax.step(*_cumulative(created), where="post", label="created")
     for key, label in milestones.items():
         vals = series.get(key, [])
@@ -72,19 +72,19 @@ def objects_over_time(series: dict, milestones: dict[str, str], title: str, what
         if at:
             ax.step(*_cumulative(at), where="post", label=label)
     ax.legend(loc="lower right", fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def distribution(values: list[float], stats: dict, title: str) -> bytes | None:
     if not values:
         return None
-    fig, ax = _fig(title, "seconds", "objects")
+    fig, ax = figure(title, "seconds", "objects")
     ax.hist(values, bins=min(40, max(5, len(values) // 5)), color="#4c72b0", alpha=0.8)
     for q, style in (("p50", "--"), ("p90", "-."), ("p99", ":")):
         if stats.get(q) is not None:
             ax.axvline(stats[q], color="#c44e52", linestyle=style, label=f"{q.upper()} {stats[q]:.1f} s")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def by_creation_order(values: list[float | None], drift: dict, title: str) -> bytes | None:
@@ -92,7 +92,7 @@ def by_creation_order(values: list[float | None], drift: dict, title: str) -> by
     pts = [(i + 1, v) for i, v in enumerate(values) if v is not None]
     if not pts:
         return None
-    fig, ax = _fig(title, "creation order", "seconds")
+    fig, ax = figure(title, "creation order", "seconds")
     ax.plot([p[0] for p in pts], [p[1] for p in pts], ".", markersize=3, color="#4c72b0")
     n, k = len(values), drift.get("window") or 0
     if k and drift.get("first_mean") is not None:
@@ -103,7 +103,7 @@ def by_creation_order(values: list[float | None], drift: dict, title: str) -> by
         pct = drift.get("drift_pct")
         ax.set_title(f"{title} (drift {pct:+.1f}%)" if pct is not None else title, fontsize=11)
         ax.legend(fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def owner(query_name: str) -> str:
@@ -113,7 +113,7 @@ def owner(query_name: str) -> str:
     )
 
 
-def _by_job(query: dict, reduce=max, default: str = "run") -> dict[str, list[tuple[float, float]]]:
+def by_job(query: dict, reduce=max, default: str = "run") -> dict[str, list[tuple[float, float]]]:
     """{job: [(t, value)]} of a snapshot query, several series of one job reduced per timestamp."""
     acc: dict[str, dict[float, list[float]]] = {}
     for s in query.get("series", []):
@@ -131,15 +131,15 @@ def timeseries(
     t0 = snapshot.get("window", {}).get("start")
     lines = []
     for name, label in queries:
-        for job, pts in _by_job(snapshot.get("queries", {}).get(name, {}), reduce).items():
+        for job, pts in by_job(snapshot.get("queries", {}).get(name, {}), reduce).items():
             lines.append((label.format(job=job), pts))
     if not lines or t0 is None:
         return None
-    fig, ax = _fig(title, "seconds since the window opened", ylabel)
+    fig, ax = figure(title, "seconds since the window opened", ylabel)
     for label, pts in lines:
         ax.plot([t - t0 for t, _ in pts], [v / scale for _, v in pts], label=label, linewidth=1.2)
     ax.legend(fontsize=7, ncol=2, loc="upper left")
-    return _png(fig)
+    return png(fig)
 
 
 def profile_bars(profiles: dict, top: int = 8) -> bytes | None:
@@ -154,7 +154,7 @@ def profile_bars(profiles: dict, top: int = 8) -> bytes | None:
         ax.set_title(f"{job}: {cpu['cpu_seconds']:.1f} CPU s in {cpu['profiled_seconds']:.0f} s profiled", fontsize=9)
         ax.tick_params(axis="y", labelsize=6)
         ax.set_xlabel("CPU seconds (own)", fontsize=7)
-    return _png(fig)
+    return png(fig)
 
 
 def all_plots(doc: dict) -> list[tuple[str, str, bytes]]:

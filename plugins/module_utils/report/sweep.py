@@ -9,8 +9,7 @@ import base64
 import html
 import os
 
-from ansible_collections.scalelab.capi.plugins.module_utils.report import gates
-from ansible_collections.scalelab.capi.plugins.module_utils.report import plots as reportplots
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, plots
 from ansible_collections.scalelab.capi.plugins.module_utils.report.html import SCRIPT, STYLE
 from ansible_collections.scalelab.capi.plugins.module_utils.results.document import write_if_changed
 
@@ -61,22 +60,22 @@ def _bars(label_values: list[tuple[str, float | None]], metric: str) -> bytes | 
     pts = [(lbl, v) for lbl, v in label_values if v is not None]
     if not pts:
         return None
-    fig, ax = reportplots._fig(metric, "point", metric)
+    fig, ax = plots.figure(metric, "point", metric)
     ax.bar(range(len(pts)), [v for _, v in pts], color="#4c72b0")
     ax.set_xticks(range(len(pts)), [lbl for lbl, _ in pts], fontsize=7, rotation=15)
-    return reportplots._png(fig)
+    return plots.png(fig)
 
 
 def build(points: list[tuple[str, dict]], out_dir: str, title: str, check_mode: bool = False) -> tuple[bool, dict]:
     """Write <out_dir>/sweep.html (plots embedded), sweep.md and one PNG per plotted metric; (changed, result)."""
     table_rows = rows(points)
     lines = table(points, table_rows)
-    plots = []
+    figures = []
     for r in table_rows:
         if r["metric"] in PLOTTED:
             png = _bars(list(zip([lbl for lbl, _ in points], r["values"], strict=True)), r["metric"])
             if png:
-                plots.append((r["metric"], png))
+                figures.append((r["metric"], png))
     head = "".join(f"<th>{html.escape(h)}</th>" for h in ["metric", *(lbl for lbl, _ in points)])
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in [r["metric"], *_cells(r)]) + "</tr>" for r in table_rows
@@ -84,7 +83,7 @@ def build(points: list[tuple[str, dict]], out_dir: str, title: str, check_mode: 
     figs = "".join(
         f'<figure><img class="plot" alt="{html.escape(m)}" src="data:image/png;base64,'
         f'{base64.b64encode(png).decode()}"><figcaption>{html.escape(m)} per point</figcaption></figure>'
-        for m, png in plots
+        for m, png in figures
     )
     text = (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -97,7 +96,7 @@ def build(points: list[tuple[str, dict]], out_dir: str, title: str, check_mode: 
     changed = False
     if not check_mode:
         os.makedirs(out_dir, exist_ok=True)
-    for m, png in plots:
+    for m, png in figures:
         changed |= write_if_changed(os.path.join(out_dir, f"{m}.png"), png, check_mode)
     changed |= write_if_changed(os.path.join(out_dir, "sweep.html"), text, check_mode)
     changed |= write_if_changed(os.path.join(out_dir, "sweep.md"), md, check_mode)

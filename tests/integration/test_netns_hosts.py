@@ -117,21 +117,24 @@ def netns_lab(tmp_path_factory):
     env = dict(os.environ, NETNS_STATE=STATE, NETNS_PYTHON=os.path.join(BIN, "python"))
     subprocess.run(["bash", os.path.join(NETNS, "down.sh")], env=env, check=True)  # an interrupted run's hosts
     up = subprocess.run(["bash", os.path.join(NETNS, "up.sh"), "5", "2"], env=env, capture_output=True, text=True)
-    assert up.returncode == 0, up.stdout + up.stderr
-    inventory = os.path.join(env["NETNS_STATE"], "hosts.yml")
-    merged = os.path.join(tmp, "merged")
-    lab = Lab("netns", tmp, {}, {})
-    # Only the scenario's vars: extra vars would override each host's management_cluster_name (its directory).
-    lab.vars = {**VARS, "scale_merged_results_dir": merged}
-    lab.write_vars()
-    lab.inventory, lab.merged = inventory, merged
-    lab.mgmt = {h: Management(h, tmp) for h in SERVES}
-    started = time.monotonic()
-    lab.converge = lab.playbook("scale.yml", "-i", inventory)
-    lab.converge_seconds = time.monotonic() - started
-    assert lab.converge["rc"] == 0, lab.converge["stdout"][-5000:] + lab.converge["stderr"][-2000:]
-    yield lab
-    subprocess.run(["bash", os.path.join(NETNS, "down.sh")], env=env, check=True)
+    # A converge that fails leaves no hosts behind (their sshd would hold the addresses for the next run).
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        inventory = os.path.join(env["NETNS_STATE"], "hosts.yml")
+        merged = os.path.join(tmp, "merged")
+        lab = Lab("netns", tmp, {}, {})
+        # Only the scenario's vars: extra vars would override each host's management_cluster_name (its directory).
+        lab.vars = {**VARS, "scale_merged_results_dir": merged}
+        lab.write_vars()
+        lab.inventory, lab.merged = inventory, merged
+        lab.mgmt = {h: Management(h, tmp) for h in SERVES}
+        started = time.monotonic()
+        lab.converge = lab.playbook("scale.yml", "-i", inventory)
+        lab.converge_seconds = time.monotonic() - started
+        assert lab.converge["rc"] == 0, lab.converge["stdout"][-5000:] + lab.converge["stderr"][-2000:]
+        yield lab
+    finally:
+        subprocess.run(["bash", os.path.join(NETNS, "down.sh")], env=env, check=True)
 
 
 def test_both_management_clusters_run_the_scenario_with_the_farms_dealt_to_them(netns_lab, tmp_path):

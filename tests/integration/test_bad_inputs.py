@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import tempfile
+import time
 
 import pytest
 
@@ -201,4 +202,99 @@ def test_a_farm_host_that_does_not_answer_stops_the_run_before_anything_changes(
     assert "ghost-farm (groups farm, ansible_host=127.0.0.1) does not answer" in out, res["stdout"][-3000:]
     assert "Scale lab" not in res["stdout"]  # the first play that changes anything never started
     TRIED.append(("scale.yml", "farm host ghost-farm at 127.0.0.1:1", "ghost-farm (groups farm, ...) does not answer"))
+    _nothing_left(lab, pids)
+
+
+# The playbooks' knobs (roles/scale), each refused by the first play - on this controller, before any host is
+# touched - in one line naming the variable, its value and what is allowed: (playbook, extra vars, message).
+_M3 = {"scale_scenario": "metal3", "binaries_stack": "capi-1.7"}
+KNOB_CASES = [
+    ("scale.yml", {"scale_clusters": "ten"}, 'scale_clusters="ten" must be a whole number'),
+    ("scale.yml", {"scale_clusters": 2.5}, "scale_clusters=2.5 must be a whole number"),
+    ("scale.yml", {"scale_clusters": True}, "scale_clusters=True must be from 0 to 100000"),
+    ("scale.yml", {"scale_clusters": -1}, "scale_clusters=-1 must be from 0 to 100000"),
+    ("scale.yml", {"scale_control_plane_replicas": 2}, "scale_control_plane_replicas=2 must be odd"),
+    ("scale.yml", {"scale_control_plane_replicas": 0}, "scale_control_plane_replicas=0 must be from 1 to 9"),
+    ("scale.yml", {"scale_workers": -1}, "scale_workers=-1 must be from 0 to 1000"),
+    ("scale.yml", {"scale_qps": -3}, "scale_qps=-3 must be from 0 to 100000"),
+    ("scale.yml", {"scale_qps": "fast"}, 'scale_qps="fast" must be a number'),
+    ("scale.yml", {"scale_burst": 0}, "scale_burst=0 must be from 1 to 100000"),
+    ("scale.yml", {"scale_concurrency": 1000}, "scale_concurrency=1000 must be from 1 to 256"),
+    ("scale.yml", {"scale_batch_size": -5}, "scale_batch_size=-5 must be from 0 to 100000"),
+    ("scale.yml", {"scale_batch_pause": -1}, "scale_batch_pause=-1 must be from 0 to 3600"),
+    ("scale.yml", {"scale_wait_timeout": "30m"}, 'scale_wait_timeout="30m" must be a whole number'),
+    ("scale.yml", {"scale_wait_timeout": 0}, "scale_wait_timeout=0 must be from 1 to 86400"),
+    ("scale.yml", {"scale_hosts": -1}, "scale_hosts=-1 must be from 0 to 100000"),
+    ("scale.yml", {"scale_set_name": "Bad_Set"}, "scale_set_name=Bad_Set must be a DNS label"),
+    (
+        "scale.yml",
+        {"scale_set_name": "s" * 41},
+        "a DNS label (lowercase letters, digits and -) of 1-40 characters",
+    ),
+    ("scale.yml", {"scale_namespace": "Bad NS"}, "scale_namespace=Bad NS must be a DNS label"),
+    ("scale.yml", {"scale_hosts_namespace": ""}, "scale_hosts_namespace= must be a DNS label"),
+    (
+        "scale.yml",
+        {"scale_kubernetes_version": "1.35"},
+        "scale_kubernetes_version=1.35 must be empty",
+    ),
+    (
+        "scale.yml",
+        {"scale_hosts_image": {"url": "127.0.0.1/x.qcow2", "checksum": "http://127.0.0.1/x.sha256sum"}},
+        "must have url and checksum, http(s) URLs",
+    ),
+    ("scale.yml", {"scale_observability": "maybe"}, 'scale_observability="maybe" must be true or false'),
+    ("scale.yml", {"scale_slo_gates": "p99<5"}, 'scale_slo_gates="p99<5" must be a mapping'),
+    ("scale.yml", {"scale_tolerance_pct": -5}, "scale_tolerance_pct=-5 must be from 0 to 1000"),
+    ("scale.yml", {"scale_snapshot_tail": -1}, "scale_snapshot_tail=-1 must be from 0 to 3600"),
+    (
+        "scale.yml",
+        {"scale_scenario": "hosts", "binaries_stack": "capi-1.14"},
+        "scale_scenario=hosts needs binaries_stack=capi-1.7 ",
+    ),
+    (
+        "scale.yml",
+        {**_M3, "scale_clusters": 3, "scale_metal3_hosts": 2},
+        "scale_metal3_hosts=2 must be 0 (one host per machine) or >= 3",
+    ),
+    (
+        "scale.yml",
+        {"scale_clusters": -1, "scale_qps": -3},
+        "scale_clusters=-1 must be from 0 to 100000; scale_qps=-3 must be",
+    ),
+    ("sweep.yml", {"scale_sweep_matrix": {"scale_clusters": []}}, "must map each knob to a non-empty list of values"),
+    (
+        "sweep.yml",
+        {"scale_sweep_matrix": {"scale_clusters": [1, 2, 3, 4, 5], "capi_stack_concurrency": [1, 2, 3, 4]}},
+        "makes 20 points, at most 16",
+    ),
+    (
+        "sweep.yml",
+        {"sweep_matrix": {"scale_clusters": [1]}},
+        "sweep_matrix and sweep_name are now scale_sweep_",
+    ),
+    ("sweep.yml", {"scale_sweep_name": "Sweep!"}, "scale_sweep_name=Sweep! must be a DNS label"),
+    ("teardown.yml", {"scale_delete_timeout": 0}, "scale_delete_timeout=0 must be from 1 to 86400"),
+]
+
+
+@pytest.mark.parametrize(("playbook", "extra", "message"), KNOB_CASES, ids=lambda v: str(v)[:40])
+def test_a_bad_knob_is_refused_in_seconds_before_any_host_is_touched(lab, catalogue, playbook, extra, message):
+    pids = set(lab.processes())
+    lab.write_vars(**extra)
+    started = time.monotonic()
+    try:
+        res = lab.playbook(playbook)
+    finally:
+        lab.write_vars()
+    seconds = time.monotonic() - started
+    out = " ".join(res["stdout"].split())
+    assert res["rc"] != 0, res["stdout"][-2000:]
+    assert message in out, res["stdout"][-3000:]
+    # The first play refused it: no other play started, nothing changed, and the whole line is one line.
+    assert "PLAY [Check the knobs]" in res["stdout"] and res["stdout"].count("PLAY [") == 1, res["stdout"][-3000:]
+    assert res["recap"].get("changed", 0) == 0
+    assert any(message in line for line in res["stdout"].splitlines()), "the message spans lines"
+    assert seconds < 10, f"refused after {seconds:.1f} s"
+    TRIED.append((playbook, json.dumps(extra), message, round(seconds, 1)))
     _nothing_left(lab, pids)

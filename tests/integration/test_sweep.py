@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-SWEEP = {"sweep_name": "itsweep", "sweep_matrix": {"capi_stack_concurrency": [10, 5]}, "scale_clusters": 2}
+SWEEP = {"scale_sweep_name": "itsweep", "scale_sweep_matrix": {"capi_stack_concurrency": [10, 5]}, "scale_clusters": 2}
 
 
 def test_sweep_runs_every_point_and_writes_one_comparison(lab, tmp_path):
@@ -45,7 +45,7 @@ def test_sweep_runs_every_point_and_writes_one_comparison(lab, tmp_path):
 
 def test_a_bad_matrix_is_refused_before_anything_runs(lab, tmp_path):
     extra = tmp_path / "bad.json"
-    extra.write_text(json.dumps({"sweep_matrix": {"capi_stack_colour": ["blue"]}}))
+    extra.write_text(json.dumps({"scale_sweep_matrix": {"capi_stack_colour": ["blue"]}}))
     res = lab.playbook("sweep.yml", "-e", f"@{extra}")
     assert res["rc"] != 0 and "capi_stack_colour" in res["stdout"], res["stdout"][-2000:]
     assert res["recap"].get("changed", 0) == 0

@@ -25,7 +25,8 @@ description:
     refuses fail at once. API calls share one token bucket (O(qps), O(burst)) over O(concurrency) threads;
     429 answers honour C(Retry-After), 5xx and connection errors are retried for O(retry_timeout) seconds.
   - O(state=absent) deletes the set's hosts, waits up to O(delete_timeout) for BMO to deprovision them and
-    remove its finalizer, then deletes the Secrets and the namespace if the set created it.
+    remove its finalizer, then deletes the Secrets and the namespace if the set created it and nothing else lives
+    there (a Cluster or BareMetalHost of another set or of none keeps it, see RV(namespaces_kept)).
   - With O(wait) the action plugin then waits for hosts to reach a state, printing a progress line (hosts per
     state, hosts per minute, ETA), like M(scalelab.capi.bmh_wait).
 author: scalelab contributors
@@ -189,6 +190,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+namespaces_kept:
+  description: >-
+    O(state=absent) - namespaces labelled with the set that were not deleted because something else lives there
+    (a Cluster or BareMetalHost of another set or of no set), each with the first five such objects.
+  type: list
+  elements: dict
+  returned: when a namespace of the set was kept
+  sample: [{name: metal3, because: ["Cluster scale-0001 (scale)"]}]
 hosts:
   description: Hosts wanted, there before the run, created, given or stripped of their image, and deleted.
   type: dict

@@ -20,7 +20,11 @@ description:
   - API calls share one client-side token bucket (O(qps), O(burst)) over O(concurrency) threads; 429 answers
     honour C(Retry-After), 5xx and connection errors are retried with backoff for O(retry_timeout) seconds.
   - O(state=absent) deletes the set's Clusters first, waits up to O(delete_timeout) for their finalizers
-    (Cluster API deletes machines and infrastructure), then deletes the set's other objects and namespaces.
+    (Cluster API deletes machines and infrastructure), then deletes the set's other objects and namespaces; a
+    namespace where a Cluster or BareMetalHost of another set (or of none) lives stays (RV(namespaces_kept)).
+  - A create answered 409 counts as there already only when the object carries the set's label; an object of
+    another set or of none fails the run, named. A template that renders one name for two members is refused before
+    any write.
 author: scalelab contributors
 extends_documentation_fragment:
   - scalelab.capi.kube
@@ -167,6 +171,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+namespaces_kept:
+  description: >-
+    O(state=absent) - namespaces labelled with the set that were not deleted because something else lives there
+    (a Cluster or BareMetalHost of another set or of no set), each with the first five such objects.
+  type: list
+  elements: dict
+  returned: when a namespace of the set was kept
+  sample: [{name: metal3, because: ["Cluster scale-0001 (scale)"]}]
 clusters:
   description: >-
     Clusters of the set after the run (present) or before it (absent), and how many this run created or

@@ -65,3 +65,65 @@ def test_delete_waits_for_finalizers_and_is_idempotent(lab, bulk):
     assert lab.objects("/api/v1/namespaces", "scalelab.io/set=itb-d") == []
     again = bulk("itb-d", state="absent")
     assert again["rc"] == 0 and again["changed"] is False
+
+
+def test_a_409_for_an_object_of_no_set_fails_naming_it(lab, bulk):
+    # A Cluster of the wanted name that is not the set's (its label removed): counting it as created would be a lie.
+    assert bulk("itb-own", count=1)["rc"] == 0
+    path = f"{CLUSTERS.replace('/clusters', '/namespaces/default/clusters')}/itb-own-0001"
+    patch = lab.request(
+        "PATCH",
+        path,
+        json={"metadata": {"labels": {"scalelab.io/set": None}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert patch.status_code == 200, patch.text
+    res = bulk("itb-own", count=1)
+    assert res["rc"] != 0, res
+    assert "Cluster default/itb-own-0001 exists and is not of set itb-own (its scalelab.io/set: none)" in res["msg"]
+    assert "created" not in res.get("calls", {}).get("outcomes", {})
+    # Labelled again, the set owns it: absent (the fixture) deletes it.
+    lab.request(
+        "PATCH",
+        path,
+        json={"metadata": {"labels": {"scalelab.io/set": "itb-own"}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    ).raise_for_status()
+
+
+FIXED_NAME = """apiVersion: cluster.x-k8s.io/v1beta2
+kind: Cluster
+metadata:
+  name: fixed
+spec:
+  topology:
+    classRef: {name: scalelab-in-memory}
+    version: v1.35.4
+    controlPlane: {replicas: 1}
+"""
+
+
+def test_a_template_with_a_fixed_cluster_name_is_refused_before_any_write(lab, bulk):
+    res = bulk("itb-fixed", count=2, template=FIXED_NAME)
+    assert res["rc"] != 0
+    assert "template renders Cluster default/fixed for members 1 and 2" in res["msg"], res["msg"]
+    assert lab.request("GET", CLUSTERS.replace("/clusters", "/namespaces/default/clusters/fixed")).status_code == 404
+
+
+def test_deleting_a_set_keeps_a_namespace_another_set_lives_in(lab, bulk):
+    # Set a makes the namespace (labelled as its own); set b moves in. Deleting a must not take b's clusters along.
+    topology = {**_topology(lab), "class_namespace": "default"}
+    assert bulk("itb-nsa", count=1, namespace="itb-shared", topology=topology)["rc"] == 0
+    assert bulk("itb-nsb", count=2, namespace="itb-shared", topology=topology)["rc"] == 0
+    res = bulk("itb-nsa", state="absent", delete_timeout=300)
+    assert res["rc"] == 0 and res["clusters"]["deleted"] == 1, res
+    assert res["namespaces_kept"] == [
+        {"name": "itb-shared", "because": ["Cluster itb-nsb-0001 (itb-nsb)", "Cluster itb-nsb-0002 (itb-nsb)"]}
+    ], res
+    assert _names(lab, "itb-nsb") == ["itb-nsb-0001", "itb-nsb-0002"]
+    assert lab.request("GET", "/api/v1/namespaces/itb-shared").json()["status"]["phase"] == "Active"
+    # Once b is gone, deleting a again removes the namespace it made.
+    assert bulk("itb-nsb", state="absent", delete_timeout=300)["rc"] == 0
+    res = bulk("itb-nsa", state="absent", delete_timeout=300)
+    assert res["rc"] == 0 and "namespaces_kept" not in res, res
+    assert lab.request("GET", "/api/v1/namespaces/itb-shared").status_code == 404

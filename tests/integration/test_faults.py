@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import collections
 import datetime
+import http.server
 import json
 import os
 import re
 import signal
+import ssl
 import tempfile
+import threading
 import time
 
 import pytest
+import requests
+import yaml
 
 from .lab import Lab
 
@@ -312,3 +317,78 @@ def test_killed_managers_are_restarted_and_the_run_converges(lab, sets, tmp_path
         assert (managers[job]["restarts"] or 0) >= 1, (job, managers[job])
     assert not managers["kube-apiserver"]["restarts"], managers["kube-apiserver"]
     FAULTS["capi-core and KCP killed mid run"]["restarts"] = {j: managers[j]["restarts"] for j in killed}
+
+
+class _LosingProxy:
+    """HTTPS on loopback in front of the lab's API (its own serving certificate, the admin identity upstream) that
+    forwards every request and, for the first POST of each Cluster named in `lose`, drops the response after the API
+    server committed the object: the client sees the connection close with no answer."""
+
+    def __init__(self, lab: Lab, lose: set[str]):
+        self.lose, self.lost = set(lose), []
+        pki = os.path.join(lab.dir, "pki")
+        upstream = {"cert": (f"{pki}/admin.crt", f"{pki}/admin.key"), "verify": f"{pki}/ca.crt", "timeout": 30}
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept")}
+                resp = requests.request(self.command, lab.api + self.path, data=body, headers=headers, **upstream)
+                name = json.loads(body or b"{}").get("metadata", {}).get("name", "")
+                if self.command == "POST" and self.path.split("?")[0].endswith("/clusters") and name in proxy.lose:
+                    proxy.lose.discard(name)
+                    proxy.lost.append((name, resp.status_code))
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self.send_response(resp.status_code)
+                self.send_header("Content-Type", resp.headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(resp.content)))
+                self.end_headers()
+                self.wfile.write(resp.content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(f"{pki}/apiserver.crt", f"{pki}/apiserver.key")
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def kubeconfig(self, lab: Lab, path: str) -> str:
+        with open(lab.kubeconfig) as f:
+            cfg = yaml.safe_load(f)
+        for c in cfg["clusters"]:
+            c["cluster"]["server"] = self.url
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            yaml.safe_dump(cfg, f)
+        return path
+
+
+def test_a_create_whose_response_is_lost_is_counted_once(lab, sets, tmp_path):
+    n, name = 6, "itf-lost"
+    sets.append(name)
+    lose = {f"{name}-0002", f"{name}-0005"}
+    proxy = _LosingProxy(lab, lose)
+    try:
+        kubeconfig = proxy.kubeconfig(lab, str(tmp_path / "proxy.kubeconfig"))
+        res = lab.module("cluster_bulk", **_bulk_args(lab, name, n, kubeconfig=kubeconfig, concurrency=2))
+        again = lab.module("cluster_bulk", **_bulk_args(lab, name, n, kubeconfig=kubeconfig))
+    finally:
+        proxy.server.shutdown()
+    # Both responses were lost after the API server committed the Cluster (201 upstream).
+    assert sorted(proxy.lost) == sorted((c, 201) for c in lose), proxy.lost
+    assert res["rc"] == 0, res
+    # The retried POST met its own object (409, labelled with the set): counted once, as there already.
+    assert res["calls"]["outcomes"] == {"created": n - 2, "exists": 2}, res["calls"]
+    assert res["calls"]["retries"].get("connection", 0) >= 2, res["calls"]
+    assert again["rc"] == 0 and again["changed"] is False and again["clusters"]["existing_before"] == n, again
+    names = _tally("create response lost after commit (proxy)", lab, name, n, res["calls"]["retries"])
+    assert sorted(names) == [f"{name}-{i:04d}" for i in range(1, n + 1)]

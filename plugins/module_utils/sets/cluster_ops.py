@@ -95,7 +95,21 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
             objs.insert(0, namespace_object(m.namespace, p["name"], m.index, p["labels"]))
         return [o for o in objs if key(o) not in existing]
 
-    todo = [m for m in set_members if missing(m)]
+    todo = []
+    owner: dict[tuple[str, str, str], int] = {}
+    for m in set_members:
+        objs = renderer.render(m)
+        for o in objs:
+            if owner.setdefault(key(o), m.index) != m.index:
+                k = key(o)
+                raise SetError(
+                    f"template renders {k[0]} {k[1]}/{k[2]} for members {owner[k]} and {m.index}: each member's "
+                    "objects need their own names (use ${CLUSTER_NAME} in every metadata.name)"
+                )
+        if any(key(o) not in existing for o in objs) or (
+            p["namespace_per_cluster"] and ("Namespace", "", m.namespace) not in existing
+        ):
+            todo.append(m)
     clusters = {"wanted": len(set_members), "existing_before": len(set_members) - len(todo), "created": 0, "deleted": 0}
     state = {"clusters": clusters, "objects": 0, "calls": {}}
     state["diff"] = {"before": {"clusters": clusters["existing_before"]}, "after": {"clusters": len(set_members)}}

@@ -152,10 +152,27 @@ class Bulk:
         return resp, time.monotonic() - t0
 
     def create(self, obj: dict, acquire: Callable[[], None], dry_run: bool = False) -> tuple[str, float]:
-        path = self.client.path(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace", ""))
+        """POST one object: "created", or "exists" when a 409 names an object of the same set (a re-run, or a
+        create whose response was lost after the server committed it); a 409 for anyone else's object fails."""
+        md = obj["metadata"]
+        path = self.client.path(obj["apiVersion"], obj["kind"], md.get("namespace", ""))
         params = {"dryRun": "All"} if dry_run else None
         resp, took = self._call("POST", path, acquire, ok=(409,), data=dumps(obj), headers=_JSON, params=params)
-        return ("exists" if resp.status_code == 409 else "created"), took
+        if resp.status_code != 409:
+            return "created", took
+        wanted = (md.get("labels") or {}).get(SET_LABEL)
+        if wanted is not None:
+            acquire()
+            found = self.client.request("GET", f"{path}/{md['name']}", policy=self.policy, ok=(404,))
+            theirs = ((found.json().get("metadata") or {}).get("labels") or {}).get(SET_LABEL) if found.ok else None
+            if theirs != wanted:
+                where = f"{md['namespace']}/{md['name']}" if md.get("namespace") else md["name"]
+                raise KubeError(
+                    f"{obj['kind']} {where} exists and is not of set {wanted} (its {SET_LABEL}: {theirs or 'none'}): "
+                    "delete it, or choose another set name or namespace",
+                    409,
+                )
+        return "exists", took
 
     def delete(self, obj_key: tuple[str, str, str], api_version: str, acquire: Callable[[], None]) -> tuple[str, float]:
         kind, namespace, name = obj_key
@@ -193,7 +210,12 @@ class Bulk:
         """A shared namespace, created (labelled as the set's, so absent removes it) only when missing."""
         resp = self.client.request("GET", f"/api/v1/namespaces/{namespace}", policy=self.policy, ok=(404,))
         if resp.status_code == 404:
-            self.create(namespace_object(namespace, set_name, None, labels), self.limiter.acquire)
+            obj = namespace_object(namespace, set_name, None, labels)
+            try:
+                self.create(obj, self.limiter.acquire)
+            except KubeError as e:
+                if e.status != 409:  # another run made it meanwhile: shared, as intended
+                    raise
 
     def delete_set(self, set_name: str, kinds, timeout: float, check: bool, state: dict, counted: tuple) -> bool:
         """Delete the set's objects kind by kind, in the order given, each kind gone before the next.
@@ -206,6 +228,8 @@ class Bulk:
         changed = False
         for api_version, kind in kinds:
             found = sorted(self.existing([(api_version, kind)], set_name))
+            if kind == "Namespace":
+                found = self._unshared(found, set_name, state)
             if kind == counted_kind:
                 counts["existing_before"] = len(found)
             if not found:
@@ -236,6 +260,36 @@ class Bulk:
         if total is not None:
             state["calls"] = call_report(total, self.policy)
         return changed
+
+    # What lives in a namespace and keeps it: the top-level kinds the lab makes (a set's own are gone by then).
+    OCCUPANTS = (("cluster.x-k8s.io", "clusters", "Cluster"), ("metal3.io", "baremetalhosts", "BareMetalHost"))
+
+    def _unshared(self, namespaces: list, set_name: str, state: dict) -> list:
+        """The set's namespaces that hold nothing else; the others stay, listed in state["namespaces_kept"]."""
+        free, kept = [], []
+        served = []
+        for group, plural, kind in self.OCCUPANTS if namespaces else ():
+            found = self.client.request("GET", f"/apis/{group}", policy=self.policy, ok=(404,))
+            if found.status_code != 404:  # else the API has no such kind
+                served.append((found.json()["preferredVersion"]["groupVersion"], plural, kind))
+        for ns_key in namespaces:
+            ns = ns_key[2]
+            others = []
+            for version, plural, kind in served:
+                self.limiter.acquire()
+                items = self.client.request(
+                    "GET", f"/apis/{version}/namespaces/{ns}/{plural}", policy=self.policy, params={"limit": "5"}
+                ).json()["items"]
+                for item in items:
+                    theirs = ((item["metadata"].get("labels") or {}).get(SET_LABEL)) or "no set"
+                    others.append(f"{kind} {item['metadata']['name']} ({theirs})")
+            if others:
+                kept.append({"name": ns, "because": others[:5]})
+            else:
+                free.append(ns_key)
+        if kept:
+            state["namespaces_kept"] = kept
+        return free
 
     def wait_gone(self, api_version: str, kind: str, set_name: str, timeout: float) -> list[dict]:
         """Poll the set's objects of a kind until none is left; return what is left at the timeout."""

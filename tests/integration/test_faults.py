@@ -392,3 +392,27 @@ def test_a_create_whose_response_is_lost_is_counted_once(lab, sets, tmp_path):
     assert again["rc"] == 0 and again["changed"] is False and again["clusters"]["existing_before"] == n, again
     names = _tally("create response lost after commit (proxy)", lab, name, n, res["calls"]["retries"])
     assert sorted(names) == [f"{name}-{i:04d}" for i in range(1, n + 1)]
+
+
+def test_the_api_lost_mid_bulk_ends_in_one_message_with_the_partial_counts(lab, sets):
+    n, name = 12, "itf-gone"
+    sets.append(name)
+    proc = lab.module_start("cluster_bulk", **_bulk_args(lab, name, n, qps=2, burst=1, concurrency=2, retry_timeout=3))
+    _wait_for(lab, name, 3, proc)
+    assert "stopped" in lab.supervisorctl("stop", "kube-apiserver").stdout
+    try:
+        res = lab.module_end(proc)
+    finally:
+        assert "started" in lab.supervisorctl("start", "kube-apiserver").stdout
+        lab.wait_ready()
+    assert res["rc"] != 0 and "Traceback" not in res.get("module_stderr", "") + res["msg"], res
+    assert len(res["msg"].splitlines()) == 1 and "could not be created" in res["msg"], res["msg"]
+    assert "Connection refused" in res["msg"] and "HTTPSConnectionPool" not in res["msg"], res["msg"]
+    # What was written before the API went away is said, and is what the API has.
+    made = len(_names(lab, name))
+    assert 3 <= res["calls"]["outcomes"]["created"] == res["objects"] == made < n, (res, made)
+    again = lab.module("cluster_bulk", **_bulk_args(lab, name, n))
+    assert again["rc"] == 0 and again["clusters"]["existing_before"] == made, again
+    names = _tally("kube-apiserver stopped mid cluster_bulk, then re-run", lab, name, n, res["calls"]["retries"])
+    assert sorted(names) == [f"{name}-{i:04d}" for i in range(1, n + 1)]
+    FAULTS["kube-apiserver stopped mid cluster_bulk, then re-run"]["message"] = res["msg"]

@@ -27,12 +27,14 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 @dataclass
 class RetryPolicy:
-    """deadline: seconds one call may keep retrying; base/cap: exponential backoff bounds (with jitter)."""
+    """deadline: seconds one call may keep retrying; base/cap: exponential backoff bounds (with jitter);
+    acquire: the run's rate limiter, taken before every retry (a retry is a request like any other)."""
 
     deadline: float = 120.0
     base: float = 0.2
     cap: float = 10.0
     sleep: Callable[[float], None] = time.sleep
+    acquire: Callable[[], None] | None = None
     counts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -42,6 +44,12 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         return min(self.cap, self.base * (2**attempt)) * (0.5 + random.random() / 2)
+
+    def wait(self, delay: float) -> None:
+        """Sleep, then take a token: the retry that follows is paced like every other call."""
+        self.sleep(delay)
+        if self.acquire is not None:
+            self.acquire()
 
 
 def retry_after(value: str | None) -> float | None:
@@ -70,7 +78,7 @@ def call_with_retry(fn: Callable[[], object], policy: RetryPolicy) -> object:
             left = policy.deadline - (time.monotonic() - start)
             if left <= 0:
                 raise
-            policy.sleep(min(policy.backoff(attempt), left))
+            policy.wait(min(policy.backoff(attempt), left))
             attempt += 1
             continue
         status = getattr(resp, "status_code", 200)
@@ -78,8 +86,9 @@ def call_with_retry(fn: Callable[[], object], policy: RetryPolicy) -> object:
             return resp
         policy.count(str(status))
         wait = retry_after(resp.headers.get("Retry-After")) if status == 429 else None
-        delay = wait if wait is not None else policy.backoff(attempt)
+        # Retry-After is the server's least wait; up to a quarter more spreads the clients it told the same.
+        delay = wait * (1 + random.random() / 4) if wait is not None else policy.backoff(attempt)
         if time.monotonic() - start + delay > policy.deadline:
             return resp
-        policy.sleep(delay)
+        policy.wait(delay)
         attempt += 1

@@ -9,6 +9,7 @@ no write. What exists is read with one paginated list per kind and label selecto
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -97,7 +98,7 @@ def run_all(
         try:
             calls = fn(job, limiter.acquire)
         except errors as e:
-            result.fail(label(job), str(e))
+            result.fail(label(job), short_error(e))
             return
         result.record(calls)
 
@@ -120,6 +121,20 @@ def run_all(
 _JSON = {"Content-Type": "application/json"}
 
 
+def connection_cause(e: BaseException) -> str:
+    """A lost connection by its cause ("[Errno 111] Connection refused"), not urllib3's nested repr of the pool, the
+    URL and the connection object."""
+    cause = re.findall(r"\[Errno -?\d+\] [^\"')]+|Read timed out|RemoteDisconnected", " ".join(str(e).split()))
+    return cause[-1] if cause else type(e).__name__
+
+
+def short_error(e: BaseException) -> str:
+    """One object's failure in one line."""
+    if isinstance(e, OSError) and not isinstance(e, KubeError):
+        return f"cannot reach the API: {connection_cause(e)}"
+    return " ".join(str(e).split())
+
+
 class Bulk:
     """One client, limiter and retry policy shared by every call of a module run."""
 
@@ -127,7 +142,8 @@ class Bulk:
         self.client = client
         self.limiter = TokenBucket(qps, burst)
         self.concurrency = concurrency
-        self.policy = RetryPolicy(deadline=retry_deadline)
+        # Retries take tokens too: a flapping API is not hammered past the pace the user chose.
+        self.policy = RetryPolicy(deadline=retry_deadline, acquire=self.limiter.acquire)
 
     def listed(self, api_version: str, kind: str, set_name: str) -> Iterator[dict]:
         """The set's objects of one kind, read with one paginated list."""
@@ -189,7 +205,9 @@ class Bulk:
         return "patched", self._call("PATCH", path, acquire, data=dumps(body), headers=headers)[1]
 
     def run(self, jobs, fn, label, stop_after_failures: int = 0) -> BulkResult:
-        return run_all(jobs, fn, label, self.concurrency, self.limiter, (KubeError,), stop_after_failures)
+        # OSError: requests' connection errors, once retry_timeout is spent - recorded like a refusal, so the run
+        # ends with what it wrote so far.
+        return run_all(jobs, fn, label, self.concurrency, self.limiter, (KubeError, OSError), stop_after_failures)
 
     def batches(self, jobs: list, fn, label, size: int, pause: float) -> BulkResult:
         """run() over `size` jobs at a time (0: all at once), `pause` seconds between batches; stops at a failed one."""
@@ -323,11 +341,11 @@ def connected(p: dict, probe: Callable[[KubeClient], Any]):
         except KubeError as e:
             raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach the API: {e}") from e
         except OSError as e:  # requests' connection errors are OSErrors
-            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {e}") from e
+            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {connection_cause(e)}") from e
         try:
             yield Bulk(client, p["qps"], p["burst"], p["concurrency"], p["retry_timeout"]), probed
-        except OSError as e:  # the API went away mid-run, past retry_timeout
-            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {e}") from e
+        except OSError as e:  # the API went away mid-run (a list or wait), past retry_timeout
+            raise SetError(f"kubeconfig={p['kubeconfig']}: cannot reach {client.server}: {connection_cause(e)}") from e
 
 
 def call_report(result: BulkResult, policy: RetryPolicy) -> dict:

@@ -89,7 +89,7 @@ def test_429_honours_retry_after():
     p, slept = policy()
     fn = scripted(Resp(429, {"Retry-After": "2"}), final)
     assert call_with_retry(fn, p) is final
-    assert slept == [2.0]
+    assert len(slept) == 1 and 2.0 <= slept[0] <= 2.5  # the server's wait, jittered upwards
     assert p.counts == {"429": 1}
     assert fn.calls == 2
 
@@ -148,8 +148,8 @@ def test_mixed_retryable_statuses_are_counted_apart():
     )
     assert call_with_retry(fn, p) is final
     assert p.counts == {"500": 1, "429": 2, "502": 1, "504": 1}
-    assert slept[1] == 1.0
-    assert slept[4] == 3.0
+    assert 1.0 <= slept[1] <= 1.25
+    assert 3.0 <= slept[4] <= 3.75
     # the attempt number keeps growing across Retry-After waits
     assert within_backoff(slept[0], 0.1, 0)
     assert within_backoff(slept[2], 0.1, 2)
@@ -189,7 +189,7 @@ def test_deadline_lets_short_waits_through_then_stops():
     p, slept = policy(deadline=1)
     fn = scripted(Resp(429, {"Retry-After": "0.5"}), last, Resp(200))
     assert call_with_retry(fn, p) is last
-    assert slept == [0.5]  # the fake sleep takes no time, so only the 5 s wait overshoots
+    assert len(slept) == 1 and 0.5 <= slept[0] <= 0.625  # the fake sleep takes no time: only the 5 s wait overshoots
     assert p.counts == {"429": 2}
 
 
@@ -251,3 +251,32 @@ def test_counts_accumulate_across_calls_on_one_policy():
     call_with_retry(scripted(Resp(429, {"Retry-After": "0"}), Resp(200)), p)
     call_with_retry(scripted(Resp(429, {"Retry-After": "0"}), Resp(503), Resp(200)), p)
     assert p.counts == {"429": 2, "503": 1}
+
+
+@pytest.mark.parametrize("after", ["1", "2", "30"])
+def test_retry_after_waits_are_jittered_upwards(after):
+    # Clients told the same Retry-After must not all come back in the same instant: at least the server's wait,
+    # at most a quarter more, and not the same wait every time.
+    waits = []
+    for _ in range(20):
+        p, slept = policy()
+        call_with_retry(scripted(Resp(429, {"Retry-After": after}), Resp(200)), p)
+        waits += slept
+    assert all(float(after) <= w <= float(after) * 1.25 for w in waits), waits
+    assert len(set(waits)) > 1, waits
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "tokens"),
+    [
+        ([Resp(200)], 0),  # the first attempt is the caller's, paced by the caller
+        ([Resp(503), Resp(200)], 1),
+        ([Resp(429, {"Retry-After": "0"}), Resp(503), Resp(200)], 2),
+        ([requests.ConnectionError("reset"), requests.ConnectionError("reset"), Resp(201)], 2),
+    ],
+)
+def test_every_retry_takes_a_token_from_the_limiter(outcomes, tokens):
+    taken = []
+    p, _ = policy(acquire=lambda: taken.append(1))
+    call_with_retry(scripted(*outcomes), p)
+    assert len(taken) == tokens

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+import requests
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.ratelimit import TokenBucket
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import engine
@@ -265,3 +266,30 @@ def test_check_pacing_names_the_option(override, match):
     assert engine.check_pacing(p) is None
     with pytest.raises(engine.SetError, match=match):
         engine.check_pacing({**p, **override})
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            requests.ConnectionError(
+                "HTTPSConnectionPool(host='127.0.0.1', port=6443): Max retries exceeded with url: /apis/x (Caused by "
+                "NewConnectionError(\"HTTPSConnection(host='127.0.0.1', port=6443): Failed to establish a new "
+                'connection: [Errno 111] Connection refused"))'
+            ),
+            "cannot reach the API: [Errno 111] Connection refused",
+        ),
+        (
+            requests.ReadTimeout("HTTPSConnectionPool(host='h', port=1): Read timed out. (read timeout=30)"),
+            "cannot reach the API: Read timed out",
+        ),
+        (
+            ConnectionResetError(104, "Connection reset by peer"),
+            "cannot reach the API: [Errno 104] Connection reset by peer",
+        ),
+        (OSError("odd"), "cannot reach the API: OSError"),
+        (KubeError("POST /x: HTTP 422: invalid\nsecond line", status=422), "POST /x: HTTP 422: invalid second line"),
+    ],
+)
+def test_short_error_is_one_line_and_names_the_cause(error, message):
+    assert engine.short_error(error) == message

@@ -8,6 +8,7 @@ are read with one paginated list (their spec.image and provisioning state), neve
 
 from __future__ import annotations
 
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.checks import bounds
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import SET_LABEL
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
@@ -72,6 +73,13 @@ def _validate(p: dict) -> None:
             raise SetError(f"provisioned={p['provisioned']} must be between 0 and count={p['count']}")
         if p["provisioned"] > 0 and not p["image"]:
             raise SetError(f"provisioned={p['provisioned']} needs image (the image BMO writes to those hosts)")
+    # The action plugin waits after the writes: its options are refused here, before them.
+    w = p.get("wait") or {}
+    bad = bounds(w, positive=("timeout", "report_every"))
+    if bad:
+        raise SetError(f"wait.{bad}")
+    if w and w.get("count") is not None and not 0 <= w["count"] <= p["count"]:
+        raise SetError(f"wait.count={w['count']} must be between 0 and count={p['count']} (the hosts that can exist)")
 
 
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:

@@ -8,6 +8,9 @@ IMAGE = {"url": "http://img/a.qcow2", "checksum": "abc", "checksum_type": "sha25
 SPEC = {"url": "http://img/a.qcow2", "checksum": "abc", "checksumType": "sha256", "format": "qcow2"}
 
 
+WAIT = {"state": "available", "count": None, "timeout": 1800.0, "report_every": 15.0}
+
+
 def params(**kw):
     """bmh_bulk's module parameters that _validate and _image_changes read, with their defaults."""
     p = {
@@ -84,6 +87,10 @@ def test_image_changes_compares_the_url_only():
         {"provisioned": 0, "count": 0},
         {"provisioned": 5, "image": IMAGE},
         {"provisioned": 1, "image": {"url": "u"}},
+        {"wait": None},
+        {"wait": WAIT},
+        {"wait": {**WAIT, "count": 5}},
+        {"wait": {**WAIT, "count": 0, "timeout": 0.5}},
     ],
 )
 def test_validate_accepts(override):
@@ -106,6 +113,11 @@ def test_validate_accepts(override):
         ({"provisioned": 2}, r"^provisioned=2 needs image \(the image BMO writes to those hosts\)$"),
         ({"provisioned": 2, "image": {}}, r"^provisioned=2 needs image"),
         ({"provisioned": 9}, r"^provisioned=9 must be between"),  # the range is checked before the image
+        # bmh_bulk's wait runs after the writes: its options are refused before them.
+        ({"wait": {**WAIT, "count": 6}}, r"^wait.count=6 must be between 0 and count=5 \(the hosts that can exist\)$"),
+        ({"wait": {**WAIT, "count": -1}}, r"^wait.count=-1 must be between 0 and count=5"),
+        ({"wait": {**WAIT, "timeout": 0.0}}, r"^wait.timeout=0.0 must be > 0 \(seconds\)$"),
+        ({"wait": {**WAIT, "report_every": -1.0}}, r"^wait.report_every=-1.0 must be > 0"),
     ],
 )
 def test_validate_rejects(override, match):

@@ -127,3 +127,36 @@ def test_deleting_a_set_keeps_a_namespace_another_set_lives_in(lab, bulk):
     res = bulk("itb-nsa", state="absent", delete_timeout=300)
     assert res["rc"] == 0 and "namespaces_kept" not in res, res
     assert lab.request("GET", "/api/v1/namespaces/itb-shared").status_code == 404
+
+
+# One set, each change tried on it: (what the run changes, what the refusal says).
+SHAPE_CHANGES = [
+    (
+        {"topology": {"class_name": "scalelab-in-memory", "version": "v1.35.4", "control_plane_replicas": 3}},
+        "Cluster default/itb-shape-0001: spec.topology.controlPlane.replicas is 1, wanted 3",
+    ),
+    (
+        {"topology": {"class_name": "scalelab-in-memory", "version": "v1.35.4", "workers": 2}},
+        "spec.topology.workers.machineDeployments is [{",
+    ),
+    (
+        {"topology": {"class_name": "scalelab-in-memory", "version": "v1.34.1"}},
+        'spec.topology.version is "v1.35.4", wanted "v1.34.1"',
+    ),
+    (
+        {"namespace": "itb-elsewhere", "topology": {**_topology(None), "class_namespace": "default"}},
+        "set itb-shape has its Cluster itb-shape-0001 in namespace default, this run wants it in itb-elsewhere",
+    ),
+]
+
+
+def test_a_run_that_would_change_an_existing_sets_shape_is_refused_at_once(lab, bulk):
+    # Before, the run created nothing and cluster_wait waited its whole timeout for machines that never came.
+    assert bulk("itb-shape", count=2)["rc"] == 0
+    for change, message in SHAPE_CHANGES:
+        res = bulk("itb-shape", count=3, **change)
+        assert res["rc"] != 0 and message in res["msg"], (change, res["msg"])
+        assert "delete the set (state=absent)" in res["msg"]
+        assert _names(lab, "itb-shape") == ["itb-shape-0001", "itb-shape-0002"]
+    assert lab.objects("/api/v1/namespaces", "scalelab.io/set=itb-shape") == []
+    assert bulk("itb-shape", count=3)["clusters"]["created"] == 1  # the same shape grows as before

@@ -14,6 +14,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import
     members,
     namespace_object,
     parse_template,
+    shape_differences,
     topology_cluster,
 )
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
@@ -110,6 +111,7 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
             p["namespace_per_cluster"] and ("Namespace", "", m.namespace) not in existing
         ):
             todo.append(m)
+    _check_shape(bulk, renderer, set_members, owner, existing, p["name"])
     clusters = {"wanted": len(set_members), "existing_before": len(set_members) - len(todo), "created": 0, "deleted": 0}
     state = {"clusters": clusters, "objects": 0, "calls": {}}
     state["diff"] = {"before": {"clusters": clusters["existing_before"]}, "after": {"clusters": len(set_members)}}
@@ -154,6 +156,41 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
     clusters["created"] = len(todo)
     state["clusters_per_second"] = round(len(todo) / seconds, 2) if seconds > 0 else None
     return True, state
+
+
+def _check_shape(
+    bulk: Bulk, renderer: Renderer, set_members: list[Member], owner: dict, existing: set, name: str
+) -> None:
+    """Refuse a run whose clusters would differ from the set's existing ones: in namespace, or in what shapes them
+    (class, version, replicas, endpoints), compared on the first member that exists. Changing an existing set is
+    not this module's job: it would create nothing and wait for machines that never come."""
+    wanted_names = {(k[0], k[2]): k[1] for k in owner}
+    moved = sorted(k for k in existing if k[0] == "Cluster" and wanted_names.get((k[0], k[2]), k[1]) != k[1])
+    if moved:
+        kind, ns, obj = moved[0]
+        raise SetError(
+            f"set {name} has its Cluster {obj} in namespace {ns}, this run wants it in "
+            f"{wanted_names[(kind, obj)]}: delete the set (state=absent) or keep its namespace"
+        )
+    present = [owner[k] for k in owner if k in existing]
+    if not present:
+        return
+    first = next(m for m in set_members if m.index == min(present))
+    diffs = []
+    for obj in renderer.render(first):
+        k = key(obj)
+        if k not in existing or obj["kind"] == "Namespace":
+            continue
+        path = bulk.client.path(obj["apiVersion"], obj["kind"], k[1])
+        found = bulk.client.request("GET", f"{path}/{k[2]}", policy=bulk.policy, ok=(404,))
+        if found.status_code == 404:
+            continue
+        diffs += [f"{k[0]} {k[1]}/{k[2]}: {d}" for d in shape_differences(obj, found.json())]
+    if diffs:
+        raise SetError(
+            f"set {name} exists with another shape ({'; '.join(diffs)}): this run would create nothing and wait for "
+            "what never comes - delete the set (state=absent) or name another set"
+        )
 
 
 def ensure_absent(bulk: Bulk, p: dict, api_version: str, check: bool) -> tuple[bool, dict]:

@@ -221,3 +221,49 @@ def key(obj: dict) -> tuple[str, str, str]:
     """(kind, namespace, name) of an object: how existing and wanted objects are compared."""
     md = obj.get("metadata", {})
     return obj["kind"], md.get("namespace", "") if obj["kind"] != "Namespace" else "", md["name"]
+
+
+# What shapes a set's objects: a run whose rendered objects differ here from the set's existing ones would wait for
+# machines that never come (or leave the set half one shape, half another).
+SHAPE_PATHS = (
+    "spec.topology.classRef.name",
+    "spec.topology.class",
+    "spec.topology.version",
+    "spec.topology.controlPlane.replicas",
+    "spec.topology.workers.machineDeployments",
+    "spec.replicas",
+    "spec.version",
+    "spec.template.spec.version",
+    "spec.controlPlaneEndpoint",
+)
+
+
+def _at(obj: dict, path: str):
+    for part in path.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return None
+        obj = obj[part]
+    return obj
+
+
+def _shape(value):
+    """A comparable form: worker pools by name and replicas only (Cluster API fills in the rest)."""
+    if isinstance(value, list):
+        return sorted((str(v.get("name")), str(v.get("replicas"))) for v in value if isinstance(v, dict))
+    if isinstance(value, dict):
+        return {k: str(v) for k, v in value.items()}
+    return str(value)
+
+
+def shape_differences(wanted: dict, found: dict) -> list[str]:
+    """'<path> is <found>, wanted <wanted>' for each shaping field the wanted object sets and the found one lacks
+    or differs in."""
+    out = []
+    for path in SHAPE_PATHS:
+        want = _at(wanted, path)
+        if want is None:
+            continue
+        have = _at(found, path)
+        if _shape(want) != _shape(have):
+            out.append(f"{path} is {json.dumps(have)}, wanted {json.dumps(want)}")
+    return out

@@ -512,3 +512,57 @@ def test_renderer_endpoint_vars_need_a_pool():
     doc = {"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "spec": {"port": "${CONTROL_PLANE_PORT}"}}
     with pytest.raises(SetError, match=r"^template uses \$\{CONTROL_PLANE_PORT\}: set endpoint_pool"):
         clusters.Renderer([doc], {}, "lab", {})
+
+
+_TOPO = {"spec": {"topology": {"version": "v1.35.4", "controlPlane": {"replicas": 1}, "classRef": {"name": "c"}}}}
+
+
+@pytest.mark.parametrize(
+    ("wanted", "found", "diffs"),
+    [
+        (_TOPO, _TOPO, []),
+        (
+            {"spec": {"topology": {"version": "v1.35.4", "controlPlane": {"replicas": 3}}}},
+            _TOPO,
+            ["spec.topology.controlPlane.replicas is 1, wanted 3"],
+        ),
+        (
+            {"spec": {"topology": {"version": "v1.34.0", "classRef": {"name": "d"}}}},
+            _TOPO,
+            ['spec.topology.classRef.name is "c", wanted "d"', 'spec.topology.version is "v1.35.4", wanted "v1.34.0"'],
+        ),
+        # Worker pools compare by name and replicas: what Cluster API fills in (class, metadata) is no difference.
+        (
+            {
+                "spec": {
+                    "topology": {"workers": {"machineDeployments": [{"name": "md-0", "replicas": 2, "class": "w"}]}}
+                }
+            },
+            {"spec": {"topology": {"workers": {"machineDeployments": [{"name": "md-0", "replicas": 2, "x": {}}]}}}},
+            [],
+        ),
+        (
+            {"spec": {"topology": {"workers": {"machineDeployments": [{"name": "md-0", "replicas": 2}]}}}},
+            {"spec": {"topology": {"workers": {"machineDeployments": [{"name": "md-0", "replicas": 0}]}}}},
+            [
+                'spec.topology.workers.machineDeployments is [{"name": "md-0", "replicas": 0}], '
+                'wanted [{"name": "md-0", "replicas": 2}]'
+            ],
+        ),
+        # A template's KubeadmControlPlane and Metal3Cluster (ports rendered as text or numbers alike).
+        ({"spec": {"replicas": 3, "version": "v1.29.0"}}, {"spec": {"replicas": 3, "version": "v1.29.0"}}, []),
+        ({"spec": {"replicas": "3"}}, {"spec": {"replicas": 3}}, []),
+        (
+            {"spec": {"controlPlaneEndpoint": {"host": "127.0.0.1", "port": "30001"}}},
+            {"spec": {"controlPlaneEndpoint": {"host": "127.0.0.1", "port": 30002}}},
+            [
+                'spec.controlPlaneEndpoint is {"host": "127.0.0.1", "port": 30002}, wanted {"host": "127.0.0.1", '
+                '"port": "30001"}'
+            ],
+        ),
+        ({"spec": {"version": "v1.29.0"}}, {"spec": {}}, ['spec.version is null, wanted "v1.29.0"']),
+        ({"spec": {"paused": True}}, {"spec": {}}, []),  # not a shaping field
+    ],
+)
+def test_shape_differences(wanted, found, diffs):
+    assert clusters.shape_differences(wanted, found) == diffs

@@ -16,8 +16,16 @@ pytestmark = pytest.mark.stage("lab-teardown")
 
 
 def test_teardown_leaves_no_process_port_or_directory(lab):
+    # With its API server stopped (the quick start tears down a live lab): one probe, then the processes go.
+    assert "stopped" in lab.supervisorctl("stop", "kube-apiserver").stdout
+    started = time.monotonic()
     res = lab.playbook("teardown.yml")
+    seconds = time.monotonic() - started
     assert res["rc"] == 0, res["stdout"][-3000:]
+    assert "the management cluster's API is unreachable" in res["stdout"], res["stdout"][-3000:]
+    # Two retry budgets (2 x 120 s) before the fix; now a 10 s probe and the removal itself.
+    assert seconds < 120, f"teardown took {seconds:.0f} s"
+    print(f"TEARDOWN with the API stopped: {seconds:.1f} s")
     assert lab.processes() == []
     assert not os.path.exists(lab.dir)
     base = lab.vars["capi_stack_port_base"]

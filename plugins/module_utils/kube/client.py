@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -63,6 +64,13 @@ class KubeError(ScalelabError):
     @property
     def reason(self) -> str:
         return str(self.body.get("reason", ""))
+
+
+def connection_cause(e: BaseException) -> str:
+    """A lost connection by its cause ("[Errno 111] Connection refused"), not urllib3's nested repr of the pool, the
+    URL and the connection object."""
+    cause = re.findall(r"\[Errno -?\d+\] [^\"')]+|Read timed out|RemoteDisconnected", " ".join(str(e).split()))
+    return cause[-1] if cause else type(e).__name__
 
 
 def _api_prefix(api_version: str) -> str:

@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 
-from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, connection_cause
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy
 
 # Kinds a set is made of (label scalelab.io/set=<set>): group/version candidates, first served wins.
@@ -185,8 +185,10 @@ def audit(p: dict, skip: tuple[int, ...] = ()) -> dict:
             try:
                 found["objects"] = set_objects(p["kubeconfig"], p.get("context", ""), p["sets"])
                 found["api"] = "checked"
-            except (KubeError, OSError) as e:
+            except KubeError as e:
                 found["api"] = f"unreachable: {e}"
+            except OSError as e:
+                found["api"] = f"unreachable: {connection_cause(e)}"
     found["leftovers"] = sum(len(found[k]) for k in ("processes", "ports", "paths", "objects"))
     return found
 

@@ -9,7 +9,6 @@ no write. What exists is read with one paginated list per kind and label selecto
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +19,12 @@ from typing import Any
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.checks import bounds
-from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, dumps
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import (
+    KubeClient,
+    KubeError,
+    connection_cause,
+    dumps,
+)
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.ratelimit import TokenBucket
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy
 from ansible_collections.scalelab.capi.plugins.module_utils.results import stats
@@ -119,13 +123,6 @@ def run_all(
 
 
 _JSON = {"Content-Type": "application/json"}
-
-
-def connection_cause(e: BaseException) -> str:
-    """A lost connection by its cause ("[Errno 111] Connection refused"), not urllib3's nested repr of the pool, the
-    URL and the connection object."""
-    cause = re.findall(r"\[Errno -?\d+\] [^\"')]+|Read timed out|RemoteDisconnected", " ".join(str(e).split()))
-    return cause[-1] if cause else type(e).__name__
 
 
 def short_error(e: BaseException) -> str:

@@ -215,7 +215,10 @@ ARGUMENT_SPEC = dict(
 
 def ensure_built(b: dict, go: str, go_version: str, env: dict, mod: str, timeout: int, check: bool) -> dict:
     """Check one binary's stamp and build it when stale: its result, with the stamps before/after for diff."""
-    with open(os.path.join(b["src"], "go.mod")) as f:
+    go_mod = os.path.join(b["src"], "go.mod")
+    if not os.path.isfile(go_mod):
+        raise gobuild.GoBuildError(f"src={b['src']}: go.mod is missing (a wrapper module is go.mod + go.sum)")
+    with open(go_mod) as f:
         needed = gobuild.required_go(f.read())
     if gobuild.parse_go_version(go_version) < needed:
         raise gobuild.GoBuildError(

@@ -3,6 +3,8 @@
 # Apache-2.0
 from __future__ import annotations
 
+import re
+
 DOCUMENTATION = r"""
 ---
 module: prometheus_snapshot
@@ -130,6 +132,8 @@ ARGUMENT_SPEC = {
 
 
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
+    if not re.match(r"^https?://[^/]+", p["url"]):
+        raise prometheus.SnapshotError(f"url={p['url']!r} must be an http(s) URL like http://127.0.0.1:9490")
     if p["max_points"] < 2:
         raise prometheus.SnapshotError(f"max_points={p['max_points']} must be at least 2")
     queries = {**(prometheus.DEFAULT_QUERIES if p["default_queries"] else {}), **p["queries"]}

@@ -87,6 +87,17 @@ MODULE_CASES = [
     ("scale_gate", {"gates": {"drift_pct": "five"}}, "gates.drift_pct='five' is not a number"),
     ("scale_gate", {"path": "/nonexistent.json", "gates": {"drift_pct": 5}}, "path=/nonexistent.json: cannot read"),
     ("scale_compare", {"baseline": "/nonexistent.json"}, "baseline=/nonexistent.json: cannot read"),
+    ("prometheus_snapshot", {"start": "1795788309000"}, "start='1795788309000' looks like milliseconds"),
+    ("prometheus_snapshot", {"end": str(int(time.time()) + 86400)}, "s in the future: Prometheus has no samples there"),
+    ("prometheus_snapshot", {"url": "127.0.0.1:11490"}, "url='127.0.0.1:11490' must be an http(s) URL"),
+    ("bmh_bulk", {"count": 2, "bmc_password": ""}, "bmc_password is empty: the BMC credential Secret BMO reads"),
+    ("bmh_bulk", {"count": 2, "wait": {"count": 5}}, "wait.count=5 must be between 0 and count=2"),
+    (
+        "cluster_bulk",
+        {"count": 1, "endpoint_pool": [{"host": "farm.example", "port_min": 30000, "port_max": 30010}]},
+        "endpoint_pool[0].host='farm.example' must be an IP address",
+    ),
+    ("go_binary", {}, "go.mod is missing (a wrapper module is go.mod + go.sum)"),
     ("lab_audit", {"ports": [70000]}, "ports=[70000]: a port is 1-65535"),
     ("lab_audit", {"dir": "/"}, "dir=/: the root or home directory is not a lab directory"),
 ]
@@ -104,6 +115,8 @@ def _module_args(lab: Lab, module: str, args: dict, tmp_path) -> dict:
         "scale_gate": {"path": str(results)},
         "scale_compare": {"path": str(results)},
         "lab_audit": {"dir": lab.dir},
+        # A source directory without go.mod (the temporary directory of this test).
+        "go_binary": {"src": str(tmp_path), "package": "./cmd/x", "dest": str(tmp_path / "x"), "version": "v0"},
     }[module]
     out = {**base, **args}
     if out.get("kubeconfig") == "NOWHERE":

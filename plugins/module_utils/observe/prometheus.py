@@ -67,18 +67,31 @@ class SnapshotError(ScalelabError):
     """Bad input or an unreachable Prometheus; the message names the option or the query."""
 
 
-def parse_time(value, option: str) -> float:
-    """Unix seconds from a number, a numeric string or an RFC 3339 time (a trailing Z is UTC)."""
+# Unix seconds past this are milliseconds (or microseconds) given by mistake: 1e11 s is the year 5138.
+_MILLISECONDS = 1e11
+# A window ending later than this after now has no samples yet (a clock a few seconds ahead is fine).
+_FUTURE_SLACK = 300.0
+
+
+def parse_time(value, option: str, now: float | None = None) -> float:
+    """Unix seconds from a number, a numeric string or an RFC 3339 time (a trailing Z is UTC); refused when it is
+    in milliseconds or in the future."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    at = timeline.parse_time(text)
-    if at is None:
-        raise SnapshotError(f"{option}={value!r} is neither unix seconds nor an RFC 3339 time")
+        at = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            at = float(text)
+        except ValueError:
+            parsed = timeline.parse_time(text)
+            if parsed is None:
+                raise SnapshotError(f"{option}={value!r} is neither unix seconds nor an RFC 3339 time") from None
+            at = parsed
+    if at > _MILLISECONDS:
+        raise SnapshotError(f"{option}={value!r} looks like milliseconds: give unix seconds")
+    now = time.time() if now is None else now
+    if at > now + _FUTURE_SLACK:
+        raise SnapshotError(f"{option}={value!r} is {at - now:.0f} s in the future: Prometheus has no samples there")
     return at
 
 

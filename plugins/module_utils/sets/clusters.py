@@ -9,6 +9,7 @@ resumable), and a delete finds everything it made and nothing else.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -141,6 +142,10 @@ def endpoints(pool: list[dict], count: int) -> list[tuple[str, int]]:
             raise SetError(f"endpoint_pool[{n}]={farm!r} needs host and port_min <= port_max within 1-65535")
     seen: dict[str, int] = {}
     for n, farm in enumerate(pool):
+        try:
+            ipaddress.ip_address(farm["host"])
+        except ValueError:
+            raise SetError(f"endpoint_pool[{n}].host={farm['host']!r} must be an IP address (the farm's)") from None
         if farm["host"] in seen:
             raise SetError(f"endpoint_pool[{n}]: host {farm['host']} is already endpoint_pool[{seen[farm['host']]}]")
         seen[farm["host"]] = n

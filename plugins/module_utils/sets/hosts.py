@@ -54,6 +54,9 @@ class HostRenderer:
         self.pattern = p["bmc_address_pattern"]
         self.username = p["bmc_username"]
         self.password = p["bmc_password"]
+        for opt in ("bmc_username", "bmc_password"):
+            if not (p[opt] or "").strip():
+                raise SetError(f"{opt} is empty: the BMC credential Secret BMO reads needs one")
         try:
             self.network = ipaddress.ip_network(p["bmc_network"], strict=False)
         except ValueError as e:

@@ -20,6 +20,27 @@ def test_parse_time(value, expected):
     assert prometheus.parse_time(value, "start") == expected
 
 
+NOW = 1795788309.0
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        (1795788309000, r"^start=1795788309000 looks like milliseconds: give unix seconds$"),
+        ("1795788309000.0", r"looks like milliseconds"),
+        (NOW + 3600, r"^start=1795791909.0 is 3600 s in the future: Prometheus has no samples there$"),
+        ("2027-01-01T00:00:00Z", r"is \d+ s in the future"),
+    ],
+)
+def test_parse_time_refuses_milliseconds_and_the_future(value, match):
+    with pytest.raises(prometheus.SnapshotError, match=match):
+        prometheus.parse_time(value, "start", now=NOW)
+
+
+def test_parse_time_allows_a_clock_a_little_ahead():
+    assert prometheus.parse_time(NOW + 60, "end", now=NOW) == NOW + 60
+
+
 def test_parse_time_names_the_option():
     with pytest.raises(prometheus.SnapshotError, match="end='yesterday'"):
         prometheus.parse_time("yesterday", "end")

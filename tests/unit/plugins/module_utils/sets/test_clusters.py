@@ -484,6 +484,12 @@ def test_endpoints(pool, count, expected):
         ([{"host": "", "port_min": 1, "port_max": 4}], 1, r"^endpoint_pool\[0\]=.*needs host"),
         ([{"host": "h", "port_min": 1, "port_max": 70000}], 1, r"within 1-65535"),
         ([FARM_A, dict(FARM_A)], 1, r"^endpoint_pool\[1\]: host 10\.0\.0\.1 is already endpoint_pool\[0\]$"),
+        (
+            [{"host": "farm-1.example", "port_min": 1, "port_max": 4}],
+            1,
+            r"^endpoint_pool\[0\]\.host='farm-1\.example' must be an IP address \(the farm's\)$",
+        ),
+        ([{"host": "10.0.0.256", "port_min": 1, "port_max": 4}], 1, r"must be an IP address"),
     ],
 )
 def test_endpoints_rejects(pool, count, match):

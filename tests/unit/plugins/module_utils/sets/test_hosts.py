@@ -105,13 +105,25 @@ def test_secret():
     ("user", "password", "expected"),
     [
         ("admin", "password", {"username": "YWRtaW4=", "password": "cGFzc3dvcmQ="}),
-        ("", "", {"username": "", "password": ""}),
         ("a", "ab", {"username": "YQ==", "password": "YWI="}),
     ],
 )
 def test_secret_credentials_are_base64(user, password, expected):
     r = HostRenderer(params(bmc_username=user, bmc_password=password))
     assert r.secret(M1)["data"] == expected
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "message"),
+    [
+        ("", "password", "bmc_username is empty"),
+        ("admin", "", "bmc_password is empty: the BMC credential Secret BMO reads needs one"),
+        ("admin", "   ", "bmc_password is empty"),
+    ],
+)
+def test_empty_bmc_credentials_are_refused(user, password, message):
+    with pytest.raises(SetError, match=message):
+        HostRenderer(params(bmc_username=user, bmc_password=password))
 
 
 def test_host():

@@ -169,6 +169,12 @@ PLAYBOOK_CASES = [
         "management_cluster_etcd_client_port and management_cluster_apiserver_port are both 11379",
     ),
     ({"management_cluster_controller_manager_port": "TAKEN"}, "management_cluster_controller_manager_port="),
+    (
+        {"management_cluster_etcd_bind_address": "10.0.0.1"},
+        "management_cluster_etcd_bind_address=10.0.0.1 must be a loopback",
+    ),
+    # Only the condition that failed is said (the role's other checks hold).
+    ({"capi_stack_kube_api_qps": -3}, "capi_stack: capi_stack_kube_api_qps=-3 must be a number > 0"),
 ]
 
 

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.scalelab.capi.plugins.plugin_utils.windows import rate_eta, wait_in_windows
+from ansible_collections.scalelab.capi.plugins.plugin_utils.windows import rate_eta, stall_check, wait_in_windows
 
 WAIT_ARGS = ("context", "count", "interval", "kubeconfig", "name", "report_every", "state", "timeout", "window")
 
@@ -37,6 +37,7 @@ def wait(action, args: dict, task_vars: dict) -> dict:
         task_vars,
         lambda r, elapsed, first: progress_line(name, target, r, count, elapsed, first.get("reached", 0)),
         lambda r, timeout: timeout_message(name, target, count, r, timeout),
+        stall_check(count, f"set {name}", "hosts"),
     )
 
 

@@ -8,7 +8,7 @@ Each line: ready/total, machines with a node, clusters per minute since the wait
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.scalelab.capi.plugins.plugin_utils.windows import rate_eta, wait_in_windows
+from ansible_collections.scalelab.capi.plugins.plugin_utils.windows import rate_eta, stall_check, wait_in_windows
 
 
 def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: float, ready0: int) -> str:
@@ -42,5 +42,6 @@ class ActionModule(ActionBase):
                 f"{r.get('machines_with_node', 0)}/{machines} machines with a node; "
                 f"not ready: {r.get('not_ready', [])[:3]}"
             ),
+            stall_check(count, f"set {name}", "clusters"),
         )
         return {**result, **res}

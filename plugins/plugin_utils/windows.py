@@ -31,10 +31,12 @@ def wait_in_windows(
     task_vars: dict,
     line: Callable[[dict, float, dict], str],
     timeout_msg: Callable[[dict, float], str],
+    stuck: Callable[[dict, float], str | None] | None = None,
 ) -> dict:
     """Poll `module_name` until its result says done, the timeout passes or it fails; return the last result.
 
-    line(result, elapsed, first_result) is printed after each window.
+    line(result, elapsed, first_result) is printed after each window; stuck(result, elapsed), when given, names a
+    wait that can never end (e.g. stall_check) and fails it at once instead of at the timeout.
     """
     timeout = float(args.get("timeout", 1800.0))
     window = float(args.get("report_every", args.get("window", 15.0)))
@@ -52,5 +54,30 @@ def wait_in_windows(
         display.display(line(res, elapsed, first))
         if res.get("done") or action._play_context.check_mode:
             return {**res, "changed": False, "seconds": round(elapsed, 1)}
+        why = stuck(res, elapsed) if stuck else None
+        if why:
+            return {**res, "failed": True, "msg": why, "seconds": round(elapsed, 1)}
         if elapsed >= timeout:
             return {**res, "failed": True, "msg": timeout_msg(res, timeout), "seconds": round(elapsed, 1)}
+
+
+def stall_check(count: int, subject: str, what: str, after: float = 60.0) -> Callable[[dict, float], str | None]:
+    """A `stuck` for wait_in_windows: fewer than `count` objects found (result["total"]) and none added for `after`
+    seconds means nothing is creating the rest, so waiting for them to be ready would only run out the timeout."""
+    seen = {"total": None, "since": 0.0}
+
+    def stuck(res: dict, elapsed: float) -> str | None:
+        total = int(res.get("total", 0))
+        if total >= count:
+            return None
+        if total != seen["total"]:
+            seen.update(total=total, since=elapsed)
+            return None
+        if elapsed - seen["since"] < after:
+            return None
+        return (
+            f"count={count}: {subject} has {total} {what} and no new one for {after:.0f} s, so the rest can never be "
+            "ready: create them first (or wait for fewer)"
+        )
+
+    return stuck

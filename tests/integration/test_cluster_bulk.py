@@ -4,6 +4,8 @@ Faults and bad input: test_faults.py, test_bad_inputs.py."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 CLUSTERS = "/apis/cluster.x-k8s.io/v1beta2/clusters"
@@ -160,3 +162,12 @@ def test_a_run_that_would_change_an_existing_sets_shape_is_refused_at_once(lab, 
         assert _names(lab, "itb-shape") == ["itb-shape-0001", "itb-shape-0002"]
     assert lab.objects("/api/v1/namespaces", "scalelab.io/set=itb-shape") == []
     assert bulk("itb-shape", count=3)["clusters"]["created"] == 1  # the same shape grows as before
+
+
+def test_a_wait_for_clusters_nobody_creates_fails_in_a_minute_not_at_its_timeout(lab, bulk):
+    assert bulk("itb-wait", count=1)["rc"] == 0
+    started = time.monotonic()
+    res = lab.module("cluster_wait", kubeconfig=lab.kubeconfig, name="itb-wait", count=3, timeout=1800, report_every=5)
+    seconds = time.monotonic() - started
+    assert res["rc"] != 0 and "count=3: set itb-wait has 1 clusters and no new one for 60 s" in res["msg"], res
+    assert seconds < 120, seconds

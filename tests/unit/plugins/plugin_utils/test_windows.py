@@ -167,3 +167,29 @@ def test_wait_with_the_real_clock(capsys):
     assert 0.0 <= res["seconds"] < 5.0
     assert action.calls[0][1]["window"] == 15.0
     assert capsys.readouterr().out.startswith("reached 2 first 2 at ")
+
+
+# (totals found at each window, count wanted, seconds until it fails or None: it runs to its timeout of 300 s)
+@pytest.mark.parametrize(
+    ("totals", "count", "fails_at"),
+    [
+        ([3] * 30, 5, 75.0),  # 3 of 5 found and none added: fails after 60 s without a new one (windows of 15 s)
+        ([0] * 30, 2, 75.0),
+        ([3, 3, 4, 4, 4, 4, 4, 4, 4] + [4] * 21, 5, 105.0),  # a new one resets the clock
+        ([5] * 30, 5, None),  # all there: only readiness is awaited, however long
+        ([6] * 30, 5, None),
+        ([1, 2, 3, 4, 5] + [5] * 25, 5, None),  # still being created
+    ],
+)
+def test_a_wait_for_more_than_exists_fails_once_nothing_is_added(clock, totals, count, fails_at):
+    action = FakeAction([snap(0, total=t) for t in totals], clock)
+    stalled = windows.stall_check(count, "set scale", "clusters", after=60.0)
+    res = windows.wait_in_windows(action, "m", {"timeout": 300}, {}, line, timeout_msg, stalled)
+    if fails_at is None:
+        assert res["msg"] == "timed out after 300.0s at 0"
+    else:
+        assert res["seconds"] == fails_at and res["failed"] is True
+        assert res["msg"] == (
+            f"count={count}: set scale has {totals[0] if totals[0] == totals[-1] else 4} clusters and no new one for "
+            "60 s, so the rest can never be ready: create them first (or wait for fewer)"
+        )

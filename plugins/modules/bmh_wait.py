@@ -17,7 +17,7 @@ description:
     has no image.
   - The action plugin of the same name prints one progress line per O(report_every) seconds on the controller
     (hosts per state, hosts per minute, ETA); the module itself polls for at most O(window) seconds per call.
-  - When fewer than O(count) hosts of the set exist and none is added for 60 s, nothing is creating the rest:
+  - When fewer than O(count) hosts of the set exist and none is added for 60 s, nothing is creating the rest -
     the wait fails then, naming how many exist, instead of at O(timeout).
   - On timeout it fails listing the hosts per state and the first hosts with an error (C(status.errorMessage)).
   - Never changes anything (C(changed=false)); in check mode it reports the current state once.

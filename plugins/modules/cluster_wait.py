@@ -14,7 +14,7 @@ description:
     Machines have a C(nodeRef), or O(timeout) passes.
   - The action plugin of the same name prints one progress line per O(report_every) seconds on the controller
     (ready/total, clusters per minute, ETA); the module itself polls for at most O(window) seconds per call.
-  - When fewer than O(count) Clusters of the set exist and none is added for 60 s, nothing is creating the rest:
+  - When fewer than O(count) Clusters of the set exist and none is added for 60 s, nothing is creating the rest -
     the wait fails then, naming how many exist, instead of at O(timeout).
   - Never changes anything (C(changed=false)); in check mode it reports the current state once.
 author: scalelab contributors

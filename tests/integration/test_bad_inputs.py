@@ -158,7 +158,7 @@ def _taken_port() -> socket.socket:
 
 # scale.yml with one bad variable on the running lab: refused by a preflight before anything changes.
 PLAYBOOK_CASES = [
-    ({"scale_scenario": "bogus"}, "scale_scenario=bogus must be clusters, hosts or metal3"),
+    ({"scale_scenario": "bogus"}, "value of scale_scenario must be one of: clusters, hosts, metal3, got: bogus"),
     ({"scale_hosts": 2, "scale_hosts_provisioned": 5}, "scale_hosts_provisioned=5 must be <= scale_hosts=2"),
     (
         {"management_cluster_backend": "bogus"},

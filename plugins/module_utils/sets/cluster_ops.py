@@ -90,26 +90,26 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
         kinds.append(("v1", "Namespace"))
     existing = bulk.existing(kinds, p["name"])
 
-    def missing(m: Member) -> list[dict]:
+    def wanted(m: Member) -> list[dict]:
         objs = renderer.render(m)
         if p["namespace_per_cluster"]:
             objs.insert(0, namespace_object(m.namespace, p["name"], m.index, p["labels"]))
-        return [o for o in objs if key(o) not in existing]
+        return objs
+
+    def missing(m: Member) -> list[dict]:
+        return [o for o in wanted(m) if key(o) not in existing]
 
     todo = []
     owner: dict[tuple[str, str, str], int] = {}
     for m in set_members:
-        objs = renderer.render(m)
-        for o in objs:
-            if owner.setdefault(key(o), m.index) != m.index:
-                k = key(o)
+        keys = [key(o) for o in wanted(m)]
+        for k in keys:
+            if owner.setdefault(k, m.index) != m.index:
                 raise SetError(
                     f"template renders {k[0]} {k[1]}/{k[2]} for members {owner[k]} and {m.index}: each member's "
                     "objects need their own names (use ${CLUSTER_NAME} in every metadata.name)"
                 )
-        if any(key(o) not in existing for o in objs) or (
-            p["namespace_per_cluster"] and ("Namespace", "", m.namespace) not in existing
-        ):
+        if any(k not in existing for k in keys):
             todo.append(m)
     _check_shape(bulk, renderer, set_members, owner, existing, p["name"])
     clusters = {"wanted": len(set_members), "existing_before": len(set_members) - len(todo), "created": 0, "deleted": 0}

@@ -284,9 +284,9 @@ class Bulk:
         free, kept = [], []
         served = []
         for group, plural, kind in self.OCCUPANTS if namespaces else ():
-            found = self.client.request("GET", f"/apis/{group}", policy=self.policy, ok=(404,))
-            if found.status_code != 404:  # else the API has no such kind
-                served.append((found.json()["preferredVersion"]["groupVersion"], plural, kind))
+            versions = self.client.served_versions(group)  # preferred first; [] when the API has no such kind
+            if versions:
+                served.append((f"{group}/{versions[0]}", plural, kind))
         for ns_key in namespaces:
             ns = ns_key[2]
             others = []

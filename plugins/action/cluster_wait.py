@@ -2,7 +2,8 @@
 # Apache-2.0
 """Runs the cluster_wait module in windows and prints a progress line between them, on the controller.
 
-Each line: ready/total, machines with a node, clusters per minute since the wait began, and an ETA at that rate.
+Each line: ready/total, Machines ready (and with a node), clusters per minute since the wait began, and an ETA at
+that rate.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: flo
     rate, eta = rate_eta(ready, ready0, count, elapsed)
     line = f"[{name}] clusters ready {ready}/{count} (found {snap.get('total', 0)})"
     if machines:
-        line += f", machines with node {snap.get('machines_with_node', 0)}/{machines}"
+        with_node = snap.get("machines_with_node", 0)
+        line += f", machines ready {snap.get('machines_ready', 0)}/{machines} (with node {with_node})"
     return line + f", {rate:.1f}/min, ETA {eta}, {elapsed:.0f}s elapsed"
 
 
@@ -39,7 +41,8 @@ class ActionModule(ActionBase):
             lambda r, elapsed, first: progress_line(name, r, count, machines, elapsed, first.get("ready", 0)),
             lambda r, timeout: (
                 f"timeout={timeout}s: {r.get('ready', 0)}/{count} clusters of set {name} ready, "
-                f"{r.get('machines_with_node', 0)}/{machines} machines with a node; "
+                f"{r.get('machines_ready', 0)}/{machines} machines ready "
+                f"({r.get('machines_with_node', 0)} with a node); "
                 f"not ready: {r.get('not_ready', [])[:3]}"
             ),
             stall_check(count, f"set {name}", "clusters"),

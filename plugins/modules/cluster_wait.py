@@ -11,7 +11,9 @@ version_added: 0.2.0
 description:
   - Polls the Clusters labelled C(scalelab.io/set=<name>) and their Machines (paginated lists, no per-object GET)
     until O(count) Clusters are ready (C(Available) in Cluster API v1beta2, C(Ready) in v1beta1) and O(machines)
-    Machines have a C(nodeRef), or O(timeout) passes.
+    Machines are ready (condition C(Ready) and a C(nodeRef), as M(scalelab.capi.scale_results) counts them), or
+    O(timeout) passes. A Machine gets its C(nodeRef) before its C(Ready) condition; waiting for the latter lets the
+    report be gathered from a settled set.
   - The action plugin of the same name prints one progress line per O(report_every) seconds on the controller
     (ready/total, clusters per minute, ETA); the module itself polls for at most O(window) seconds per call.
   - When fewer than O(count) Clusters of the set exist and none is added for 60 s, nothing is creating the rest -
@@ -30,7 +32,8 @@ options:
     type: float
     default: 5.0
   machines:
-    description: Machines of the set's clusters that must have a nodeRef; C(0) does not check Machines.
+    description: Machines of the set's clusters that must be ready (condition C(Ready) and a nodeRef); C(0) does not
+      check Machines.
     type: int
     default: 0
   name:
@@ -77,6 +80,10 @@ total:
   returned: always
 machines_with_node:
   description: Machines of the set's clusters with a nodeRef.
+  type: int
+  returned: always
+machines_ready:
+  description: Machines of the set's clusters ready (condition C(Ready) and a nodeRef).
   type: int
   returned: always
 done:

@@ -14,7 +14,9 @@ import hashlib
 import json
 import os
 import subprocess
+import tempfile
 import time
+import warnings
 
 import pytest
 import requests
@@ -167,7 +169,7 @@ def test_each_farm_runs_on_its_own_host_in_its_own_supervisord(netns_lab):
         built = hashlib.sha256(f.read()).hexdigest()
     for i, farm in enumerate(FARMS, start=3):
         addr, d = ADDR[farm], farm_dir(farm)
-        servers = requests.get(f"http://{addr}:9480/farm/servers", timeout=10).json()
+        servers = requests.get(f"https://{addr}:9480/farm/servers", **monitoring_client(farm)).json()
         served_by = next(m for m, fs in SERVES.items() if farm in fs)
         assert servers and all(s["endpoint"].startswith(f"{addr}:") and s["listening"] for s in servers), servers
         assert all(s["nodes"] == 1 for s in servers), servers
@@ -187,6 +189,91 @@ def test_each_farm_runs_on_its_own_host_in_its_own_supervisord(netns_lab):
         addrs = listeners_of(pid)
         assert f"{addr}:30000" in addrs and f"{addr}:9480" in addrs and "127.0.0.1:9481" in addrs, addrs
         assert [a for a in addrs if not a.startswith((f"{addr}:", "127.0.0.1:"))] == [], addrs
+
+
+_CLIENT_DIR = tempfile.mkdtemp(prefix="scalelab-netns-clients-")
+
+
+def monitoring_client(farm: str) -> dict:
+    """requests' TLS options of the monitoring identity (scalelab-monitoring, signed by the CA of the management
+    cluster the farm serves), the one client the farm's metrics listener lets in off loopback."""
+    served_by = next(m for m, fs in SERVES.items() if farm in fs)
+    pki = os.path.join(host_root(served_by), ".local", "share", "scalelab", f"netns-{served_by}", "pki")
+    out = os.path.join(_CLIENT_DIR, f"monitoring-{served_by}")
+    if not os.path.exists(f"{out}.crt"):
+        subprocess.run(
+            ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", f"{out}.key", "-subj", "/CN=scalelab-monitoring", "-out", f"{out}.csr"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
+            ["openssl", "x509", "-req", "-in", f"{out}.csr", "-CA", f"{pki}/ca.crt", "-CAkey", f"{pki}/ca.key",
+             "-CAcreateserial", "-CAserial", f"{out}.srl", "-days", "1", "-out", f"{out}.crt",
+             "-extfile", "/dev/stdin"],
+            input=b"extendedKeyUsage=clientAuth\n", check=True, capture_output=True,
+        )  # fmt: skip
+    return {"verify": f"{pki}/ca.crt", "cert": (f"{out}.crt", f"{out}.key"), "timeout": 10}
+
+
+def test_farm_metrics_off_loopback_let_in_only_the_monitoring_identity(netns_lab, tmp_path):
+    for farm in FARMS:
+        url = f"https://{ADDR[farm]}:9480"
+        ok = monitoring_client(farm)
+        for path in ("/metrics", "/farm/servers"):
+            assert requests.get(url + path, **ok).status_code == 200, (farm, path)
+            # No client certificate: refused in the handshake. Plain HTTP: not served.
+            with pytest.raises(requests.exceptions.SSLError):
+                requests.get(url + path, verify=ok["verify"], timeout=10)
+            assert requests.get(f"http://{ADDR[farm]}:9480{path}", timeout=10).status_code == 400
+        # Another identity of the same CA (the farm's own, from its kubeconfig): 403.
+        with open(f"{farm_dir(farm)}/management.kubeconfig") as f:
+            user = yaml.safe_load(f)["users"][0]["user"]
+        crt, key = tmp_path / f"{farm}.crt", tmp_path / f"{farm}.key"
+        crt.write_bytes(base64.b64decode(user["client-certificate-data"]))
+        key.write_bytes(base64.b64decode(user["client-key-data"]))
+        os.chmod(key, 0o600)
+        res = requests.get(url + "/metrics", verify=ok["verify"], cert=(str(crt), str(key)), timeout=10)
+        assert res.status_code == 403, (farm, res.status_code, res.text[:200])
+        # The listener's key stays 0600 on the farm host.
+        assert os.stat(f"{farm_dir(farm)}/metrics-tls/tls.key").st_mode & 0o777 == 0o600
+
+
+# Answers no anonymous client may get from a listener off loopback.
+ANONYMOUS_PATHS = ("/metrics", "/debug/pprof/", "/farm/servers", "/api/v1/secrets", "/api/v1/nodes")
+
+
+def test_every_listener_off_loopback_refuses_anonymous_clients(netns_lab):
+    """Every socket any process of the five hosts listens on outside loopback, asked for each of ANONYMOUS_PATHS
+    over plain HTTP and over TLS without a client certificate: none answers 200 (a refused handshake, 400, 401, 403
+    or 404 is a refusal)."""
+    tried = {}
+    for host, i in HOST_INDEX.items():
+        for pid in netns_pids(i):
+            if comm(pid) in ("sshd", ""):
+                continue
+            for addr in listeners_of(pid):
+                ip, port = addr.rsplit(":", 1)
+                if ip.startswith("127.") or ip == "::1":
+                    continue
+                # A listener on every address is reached on the host's own address.
+                ip = ADDR[host] if ip in ("0.0.0.0", "::") else ip
+                tried.setdefault(f"{host} {comm(pid)} {ip}:{port}", (ip, port))
+    # The farms' metrics and fake API servers and the management clusters' API at least.
+    assert len(tried) >= 2 * len(FARMS) + len(SERVES), tried
+    served = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # verify=False: the anonymous client trusts nothing and presents nothing
+        for name, (ip, port) in sorted(tried.items()):
+            for url in (f"http://{ip}:{port}", f"https://{ip}:{port}"):
+                for path in ANONYMOUS_PATHS:
+                    try:
+                        code = requests.get(url + path, verify=False, timeout=5).status_code  # noqa: S501
+                    except requests.RequestException:
+                        break  # refused: the handshake (no client certificate), or not this scheme
+                    if code == 200:
+                        served.setdefault(name, []).append(url + path)
+    print(f"{len(tried)} listeners off loopback tried:", ", ".join(sorted(tried)))
+    assert served == {}, served
 
 
 def test_hosts_share_no_writable_directory(netns_lab):

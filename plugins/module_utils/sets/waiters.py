@@ -1,12 +1,12 @@
 # Copyright: scalelab contributors
 # Apache-2.0
 """Waiting, in one place: wait_until (until nothing is pending), poll_until (until a probe says done, within a window)
-and the *_wait modules' run on it (wait_module), and the cluster set's probe (clusters ready, Machines with a node)."""
+and the *_wait modules' run on it (wait_module), and the cluster set's probe (clusters ready, Machines ready)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.checks import bounds
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, require_libs
@@ -33,16 +33,39 @@ def snapshot(client: KubeClient, set_name: str, with_machines: bool) -> dict:
                 ready += 1
             elif len(not_ready) < 10:
                 not_ready.append({"name": md["name"], "namespace": md.get("namespace", ""), "condition": failing})
-    with_node = 0
+    with_node = machines_ready = 0
     if with_machines and names:
         # Machines made by a ClusterClass carry no set label: select them by their cluster's name.
-        for page in client.list_pages(client.path(api_version, "Machine")):
-            for m in page:
-                md = m["metadata"]
-                owner = (md.get("namespace", ""), (md.get("labels") or {}).get(CLUSTER_NAME_LABEL, ""))
-                if owner in names and (m.get("status") or {}).get("nodeRef"):
-                    with_node += 1
-    return {"total": len(names), "ready": ready, "machines_with_node": with_node, "not_ready": not_ready}
+        pages = client.list_pages(client.path(api_version, "Machine"))
+        with_node, machines_ready = machine_counts((m for page in pages for m in page), names)
+    return {
+        "total": len(names),
+        "ready": ready,
+        "machines_with_node": with_node,
+        "machines_ready": machines_ready,
+        "not_ready": not_ready,
+    }
+
+
+def machine_counts(machines: Iterable[dict], names: set[tuple[str, str]]) -> tuple[int, int]:
+    """(with a node, ready) among the Machines of the named (namespace, name) clusters. Ready is what the report
+    counts (condition Ready and a nodeRef): a Machine gets its node before its Ready condition, and a wait that
+    ended at the node left the report to be gathered while Machines still turned ready (a re-run then rewrote it)."""
+    with_node = ready = 0
+    for m in machines:
+        md = m["metadata"]
+        if (md.get("namespace", ""), (md.get("labels") or {}).get(CLUSTER_NAME_LABEL, "")) not in names:
+            continue
+        if (m.get("status") or {}).get("nodeRef"):
+            with_node += 1
+        if timeline.ready_time(m, "Machine")[0] is not None:
+            ready += 1
+    return with_node, ready
+
+
+def clusters_done(snap: dict, p: dict) -> bool:
+    """cluster_wait's target (options count, machines): enough Clusters ready and enough Machines ready."""
+    return snap["ready"] >= p["count"] and snap["machines_ready"] >= p["machines"]
 
 
 def wait_until(left: Callable[[], list], timeout: float, interval: float = 2.0) -> list:
@@ -74,7 +97,7 @@ def poll_until(probe: Callable[[], dict], window: float, interval: float, cost_f
 def probe_clusters(client: KubeClient, p: dict) -> dict:
     """One poll of cluster_wait's set (options name, count, machines): its snapshot, `done` when ready enough."""
     snap = snapshot(client, p["name"], p["machines"] > 0)
-    snap["done"] = snap["ready"] >= p["count"] and snap["machines_with_node"] >= p["machines"]
+    snap["done"] = clusters_done(snap, p)
     return snap
 
 

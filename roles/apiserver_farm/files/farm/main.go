@@ -32,7 +32,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	inmemoryruntime "sigs.k8s.io/cluster-api/test/infrastructure/inmemory/pkg/runtime"
@@ -43,6 +42,7 @@ type options struct {
 	minPort, maxPort, concurrency, burst                           int
 	qps, errorRate                                                 float64
 	latency, heartbeat                                             time.Duration
+	metricsTLS                                                     metricsTLS
 }
 
 func parseFlags(args []string) (options, error) {
@@ -55,6 +55,9 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.maxPort, "max-port", 20999, "Last port of this farm's range.")
 	fs.StringVar(&o.namespace, "namespace", "", "Namespace to watch (default: all).")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "127.0.0.1:19100", "Address of /metrics and /farm/servers.")
+	fs.StringVar(&o.metricsTLS.certDir, "metrics-cert-dir", "", "Directory of the metrics listener's tls.crt and tls.key (TLS; required off loopback).")
+	fs.StringVar(&o.metricsTLS.clientCA, "metrics-client-ca", "", "CA of the metrics listener's clients' certificates (required off loopback).")
+	fs.StringVar(&o.metricsTLS.clientName, "metrics-client-name", "", "The one client certificate common name the metrics listener lets in (required off loopback).")
 	fs.StringVar(&o.healthAddr, "health-probe-bind-address", "127.0.0.1:19101", "Address of /healthz and /readyz.")
 	fs.IntVar(&o.concurrency, "concurrency", 10, "Machines reconciled at once.")
 	fs.Float64Var(&o.qps, "kube-api-qps", 20, "Client rate limit towards the management cluster.")
@@ -82,7 +85,7 @@ func parseFlags(args []string) (options, error) {
 	case o.heartbeat < 0:
 		return o, fmt.Errorf("--node-heartbeat=%v must not be negative", o.heartbeat)
 	}
-	return o, nil
+	return o, checkMetricsTLS(o.metricsAddr, o.metricsTLS)
 }
 
 func main() {
@@ -130,18 +133,19 @@ func run(ctx context.Context, o options) error {
 	if o.namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.namespace: {}}
 	}
+	metrics, err := metricsOptions(o.metricsAddr, o.metricsTLS, map[string]http.Handler{
+		"/farm/servers": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(farm.Servers())
+		}),
+	})
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme: scheme,
-		Cache:  cacheOpts,
-		Metrics: metricsserver.Options{
-			BindAddress: o.metricsAddr,
-			ExtraHandlers: map[string]http.Handler{
-				"/farm/servers": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-					w.Header().Set("Content-Type", "application/json")
-					_ = json.NewEncoder(w).Encode(farm.Servers())
-				}),
-			},
-		},
+		Scheme:                 scheme,
+		Cache:                  cacheOpts,
+		Metrics:                metrics,
 		HealthProbeBindAddress: o.healthAddr,
 		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})

@@ -74,6 +74,9 @@ type server struct {
 	etcdCerts   map[string]*tls.Certificate
 	apiServers  map[string]bool
 	nodes       map[string]bool
+	// CAs whose client certificates this server lets in: the cluster's (Cluster API's kubeconfig) and its etcd
+	// CA (the control plane's etcd client, port-forwarded back here). Replaced, never changed: handshakes read it.
+	clientCAs *x509.CertPool
 }
 
 // Farm holds every server of this process.
@@ -132,8 +135,8 @@ func NewFarm(manager inmemoryruntime.Manager, host, bindHost string, minPort, ma
 		Handler:           h2c.NewHandler(mixed, &http2.Server{}),
 		ReadHeaderTimeout: 30 * time.Second,
 		TLSConfig: &tls.Config{
-			MinVersion:     tls.VersionTLS12,
-			GetCertificate: f.certificate,
+			MinVersion:         tls.VersionTLS12,
+			GetConfigForClient: f.configForClient,
 		},
 	}
 	return f, nil
@@ -186,6 +189,39 @@ func (f *Farm) byLocalAddr(ctx context.Context) *server {
 	return f.byPort[port]
 }
 
+// configForClient: like a real API server and etcd, a client must present a certificate signed by the
+// cluster's CA or its etcd CA (the listeners are off loopback on farm hosts); the server's certificate by name.
+func (f *Farm) configForClient(info *tls.ClientHelloInfo) (*tls.Config, error) {
+	_, port, err := net.SplitHostPort(info.Conn.LocalAddr().String())
+	if err != nil {
+		return nil, err
+	}
+	f.mu.RLock()
+	s, ok := f.byPort[port]
+	var pool *x509.CertPool
+	if ok {
+		pool = s.clientCAs
+	}
+	f.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("no workload cluster serves port %s", port)
+	}
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"h2", "http/1.1"}, // etcd's gRPC needs HTTP/2
+		GetCertificate: f.certificate,
+		ClientCAs:      pool,
+		ClientAuth:     tls.RequireAndVerifyClientCert,
+	}, nil
+}
+
+// trust lets in clients of one more CA. f.mu must be held for writing.
+func (s *server) trust(ca *x509.Certificate) {
+	pool := s.clientCAs.Clone()
+	pool.AddCert(ca)
+	s.clientCAs = pool
+}
+
 // certificate picks the etcd member's certificate when the client names that member (the port-forward to etcd
 // sets the server name to the etcd pod), else the API server's.
 func (f *Farm) certificate(info *tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -227,6 +263,7 @@ func (f *Farm) Register(key, clusterName string, port int, faults Faults) error 
 	s := &server{
 		key: key, clusterName: clusterName, port: port, faults: faults,
 		etcdCerts: map[string]*tls.Certificate{}, apiServers: map[string]bool{}, nodes: map[string]bool{},
+		clientCAs: x509.NewCertPool(),
 	}
 	f.manager.AddResourceGroup(key)
 	f.byKey[key] = s
@@ -298,6 +335,7 @@ func (f *Farm) AddAPIServer(key, pod string, caCert *x509.Certificate, caKey *rs
 			return fmt.Errorf("serving certificate of %s: %w", key, err)
 		}
 		s.apiCert = c
+		s.trust(caCert)
 	}
 	s.apiServers[pod] = true
 	if s.listener == nil {
@@ -373,6 +411,7 @@ func (f *Farm) AddEtcdMember(key, pod string, caCert *x509.Certificate, caKey *r
 		return fmt.Errorf("etcd certificate of %s in %s: %w", pod, key, err)
 	}
 	s.etcdCerts[pod] = c
+	s.trust(caCert)
 	return nil
 }
 

@@ -96,6 +96,38 @@ func sharedCA(t testing.TB, name string) testCA {
 	return cas[name]
 }
 
+var clients = map[string]tls.Certificate{}
+
+// sharedClient is a client certificate signed by the test binary's CA of that name (Cluster API's kubeconfig
+// user for "cluster", the control plane's etcd client for "etcd").
+func sharedClient(t testing.TB, name string) tls.Certificate {
+	t.Helper()
+	ca := sharedCA(t, name)
+	casMu.Lock()
+	defer casMu.Unlock()
+	if c, ok := clients[name]; ok {
+		return c
+	}
+	key, err := certs.NewPrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(int64(100 + len(clients))),
+		Subject:      pkix.Name{CommonName: name + "-client"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients[name] = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return clients[name]
+}
+
 func (c testCA) pool() *x509.CertPool {
 	p := x509.NewCertPool()
 	p.AddCert(c.cert)
@@ -163,7 +195,8 @@ func baseURL(port int) string {
 // httpsClient trusts the given CA; its idle connections are closed when the test ends.
 func httpsClient(t *testing.T, ca testCA) *http.Client {
 	t.Helper()
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool(), MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}
+	cfg := &tls.Config{RootCAs: ca.pool(), MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{sharedClient(t, "cluster")}}
+	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 20 * time.Second}
 }
@@ -185,7 +218,8 @@ func get(t *testing.T, c *http.Client, url string) (int, []byte) {
 // kubeClient is client-go on a cluster's endpoint, trusting the shared cluster CA, without client-side rate limit.
 func kubeClient(t *testing.T, port int) kubernetes.Interface {
 	t.Helper()
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}
+	cfg := &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{sharedClient(t, "cluster")}}
+	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
 	t.Cleanup(tr.CloseIdleConnections)
 	cs, err := kubernetes.NewForConfig(&rest.Config{Host: baseURL(port), Transport: tr, QPS: -1, Timeout: 20 * time.Second})
 	if err != nil {
@@ -197,7 +231,9 @@ func kubeClient(t *testing.T, port int) kubernetes.Interface {
 // etcdMembers asks an etcd member (pod name, as the SNI and :authority) of the cluster for the member list.
 func etcdMembers(t *testing.T, port int, member string) (*pb.MemberListResponse, error) {
 	t.Helper()
-	creds := credentials.NewTLS(&tls.Config{RootCAs: sharedCA(t, "etcd").pool(), ServerName: member, MinVersion: tls.VersionTLS12})
+	creds := credentials.NewTLS(&tls.Config{
+		RootCAs: sharedCA(t, "etcd").pool(), ServerName: member, MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{sharedClient(t, "etcd")},
+	})
 	conn, err := grpc.Dial(net.JoinHostPort(testHost, strconv.Itoa(port)), grpc.WithTransportCredentials(creds), grpc.WithAuthority(member))
 	if err != nil {
 		return nil, err
@@ -379,6 +415,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := net.JoinHostPort(testHost, strconv.Itoa(port))
+	user, etcdUser := []tls.Certificate{sharedClient(t, "cluster")}, []tls.Certificate{sharedClient(t, "etcd")}
 	for _, tc := range []struct {
 		name       string
 		cfg        *tls.Config
@@ -386,10 +423,10 @@ func TestTLS(t *testing.T) {
 		wantIssuer string
 		wantErr    string
 	}{
-		{"by IP: the API server", &tls.Config{RootCAs: sharedCA(t, "cluster").pool()}, "kube-apiserver", "cluster", ""},
-		{"by name kubernetes.default", &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), ServerName: "kubernetes.default"}, "kube-apiserver", "cluster", ""},
-		{"an etcd member by pod name", &tls.Config{RootCAs: etcdCA.pool(), ServerName: "etcd-n1"}, "etcd-n1", "etcd", ""},
-		{"an unknown etcd member gets the API server's", &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), ServerName: "etcd-n2", InsecureSkipVerify: true}, "kube-apiserver", "cluster", ""},
+		{"by IP: the API server", &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), Certificates: user}, "kube-apiserver", "cluster", ""},
+		{"by name kubernetes.default", &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), ServerName: "kubernetes.default", Certificates: user}, "kube-apiserver", "cluster", ""},
+		{"an etcd member by pod name", &tls.Config{RootCAs: etcdCA.pool(), ServerName: "etcd-n1", Certificates: etcdUser}, "etcd-n1", "etcd", ""},
+		{"an unknown etcd member gets the API server's", &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), ServerName: "etcd-n2", InsecureSkipVerify: true, Certificates: user}, "kube-apiserver", "cluster", ""},
 		{"another CA", &tls.Config{RootCAs: sharedCA(t, "other").pool()}, "", "", "certificate signed by unknown authority"},
 		{"TLS 1.1", &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}, "", "", "protocol version"},
 	} {
@@ -418,6 +455,64 @@ func TestTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClientCertificates: as a real API server and etcd, a server answers only clients with a certificate of
+// the cluster's CA or its etcd CA (listeners are off loopback on farm hosts).
+func TestClientCertificates(t *testing.T) {
+	f := newTestFarm(t, Faults{})
+	port := serve(t, f, "lab/a", Faults{})
+	etcdCA := sharedCA(t, "etcd")
+	if err := f.AddEtcdMember("lab/a", "etcd-n1", etcdCA.cert, etcdCA.key); err != nil {
+		t.Fatal(err)
+	}
+	stranger := sharedClient(t, "other")
+	for _, tc := range []struct {
+		name    string
+		certs   []tls.Certificate
+		wantErr string
+	}{
+		{"the cluster's user", []tls.Certificate{sharedClient(t, "cluster")}, ""},
+		{"the etcd client", []tls.Certificate{sharedClient(t, "etcd")}, ""},
+		// Refused in the handshake: the error a client sees varies (certificate required, broken pipe); a client
+		// holding only another CA's certificate sends none.
+		{"no certificate", nil, "refused"},
+		{"another CA's certificate", []tls.Certificate{stranger}, "refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), MinVersion: tls.VersionTLS12, Certificates: tc.certs}
+			tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(baseURL(port) + "/api/v1/nodes")
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("status %d, want 200", resp.StatusCode)
+				}
+				return
+			}
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("status %d, want the handshake %s", resp.StatusCode, tc.wantErr)
+			}
+		})
+	}
+	t.Run("etcd without a certificate", func(t *testing.T) {
+		creds := credentials.NewTLS(&tls.Config{RootCAs: etcdCA.pool(), ServerName: "etcd-n1", MinVersion: tls.VersionTLS12})
+		conn, err := grpc.Dial(net.JoinHostPort(testHost, strconv.Itoa(port)), grpc.WithTransportCredentials(creds), grpc.WithAuthority("etcd-n1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := pb.NewClusterClient(conn).MemberList(ctx, &pb.MemberListRequest{}); err == nil {
+			t.Fatal("member list answered without a client certificate")
+		}
+	})
 }
 
 // TestClustersAreIsolated: each port serves its own cluster's objects.
@@ -683,7 +778,7 @@ func TestInjectedLatency(t *testing.T) {
 		port := serve(t, f, key, Faults{Latency: time.Minute})
 		// HTTP/1.1, whose connections a graceful shutdown waits for (it does not track HTTP/2 streams).
 		tr := &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), MinVersion: tls.VersionTLS12},
+			TLSClientConfig: &tls.Config{RootCAs: sharedCA(t, "cluster").pool(), MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{sharedClient(t, "cluster")}},
 			TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
 		}
 		defer tr.CloseIdleConnections()

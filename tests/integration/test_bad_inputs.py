@@ -175,6 +175,12 @@ PLAYBOOK_CASES = [
     ),
     # Only the condition that failed is said (the role's other checks hold).
     ({"capi_stack_kube_api_qps": -3}, "capi_stack: capi_stack_kube_api_qps=-3 must be a number > 0"),
+    # Plain-HTTP listeners without authentication never leave loopback.
+    ({"capi_stack_bind_address": "192.0.2.10"}, "capi_stack: capi_stack_bind_address=192.0.2.10 must be a loopback"),
+    (
+        {"observability_bind_address": "0.0.0.0"},
+        "observability: observability_bind_address=0.0.0.0 must be a loopback address (Prometheus,",
+    ),
 ]
 
 

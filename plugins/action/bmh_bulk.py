@@ -13,13 +13,13 @@ def wait_args(args: dict) -> dict | None:
     w = args.get("wait")
     if not w or args.get("state", "present") != "present":
         return None
-    target = w.get("state", "available")
+    target = w.get("provisioning_state", w.get("state", "available"))
     count = int(args.get("count", 0))
     provisioned = args.get("provisioned")
     default = int(provisioned or 0) if target == "provisioned" else count - int(provisioned or 0)
     out = {k: args[k] for k in ("kubeconfig", "context", "name") if k in args}
     out.update(
-        state=target,
+        provisioning_state=target,
         count=default if w.get("count") is None else int(w["count"]),
         timeout=float(w.get("timeout", 1800.0)),
         report_every=float(w.get("report_every", 15.0)),

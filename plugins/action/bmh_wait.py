@@ -7,7 +7,19 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 from ansible_collections.scalelab.capi.plugins.plugin_utils.windows import rate_eta, stall_check, wait_in_windows
 
-WAIT_ARGS = ("context", "count", "interval", "kubeconfig", "name", "report_every", "state", "timeout", "window")
+# state: provisioning_state's old name (an alias).
+WAIT_ARGS = (
+    "context",
+    "count",
+    "interval",
+    "kubeconfig",
+    "name",
+    "provisioning_state",
+    "report_every",
+    "state",
+    "timeout",
+    "window",
+)
 
 
 def progress_line(name: str, target: str, snap: dict, count: int, elapsed: float, reached0: int) -> str:
@@ -29,7 +41,8 @@ def timeout_message(name: str, target: str, count: int, snap: dict, timeout: flo
 
 
 def wait(action, args: dict, task_vars: dict) -> dict:
-    name, target, count = args.get("name", ""), args.get("state", "available"), int(args.get("count", 0))
+    name, count = args.get("name", ""), int(args.get("count", 0))
+    target = args.get("provisioning_state", args.get("state", "available"))
     return wait_in_windows(
         action,
         "scalelab.capi.bmh_wait",

@@ -31,8 +31,18 @@ description:
     state, hosts per minute, ETA), like M(scalelab.capi.bmh_wait).
 author: scalelab contributors
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - scalelab.capi.kube
   - scalelab.capi.bulk
+attributes:
+  check_mode:
+    support: full
+    details: Lists what exists, writes nothing, reports what would change.
+  diff_mode:
+    support: full
+    details: Hosts and hosts with an image, before and after.
+  platform:
+    platforms: posix
 options:
   bmc_address_pattern:
     description:
@@ -50,7 +60,9 @@ options:
     type: str
     default: password
   bmc_username:
-    description: Username written to every host's BMC Secret. Never logged or returned.
+    description: >-
+      Username written to every host's BMC Secret; not masked in output (O(bmc_password) is), else Ansible would
+      mask every occurrence of it.
     type: str
     default: admin
   delete_timeout:
@@ -114,25 +126,24 @@ options:
     suboptions:
       count:
         description:
-          - Hosts that must reach O(wait.state). Default O(count) minus O(provisioned) for C(available),
+          - Hosts that must reach O(wait.provisioning_state). Default O(count) minus O(provisioned) for C(available),
             O(provisioned) for C(provisioned).
         type: int
+      provisioning_state:
+        description: Provisioning state to reach. The old name C(state) is an alias.
+        type: str
+        choices: [available, provisioned]
+        default: available
+        aliases: [state]
       report_every:
         description: Seconds between two progress lines.
         type: float
         default: 15.0
-      state:
-        description: Provisioning state to reach.
-        type: str
-        choices: [available, provisioned]
-        default: available
       timeout:
         description: Seconds to wait before failing with the hosts per state and the first errors.
         type: float
         default: 1800.0
 notes:
-  - Supports check mode (lists what exists, writes nothing, reports what would change) and diff mode (hosts and
-    hosts with an image, before and after).
   - Webhooks of the Bare Metal Operator are off in scalelab labs; with them on, O(host_spec) and the BMC address
     are validated by the dry run before any write.
 requirements:
@@ -152,7 +163,7 @@ EXAMPLES = r"""
     concurrency: 32
     qps: 200
     wait:
-      state: available
+      provisioning_state: available
       timeout: 3600
 
 - name: Provision the first 100 (BMO writes the image), then wait for them
@@ -167,7 +178,7 @@ EXAMPLES = r"""
       checksum_type: sha256
       disk_format: qcow2
     wait:
-      state: provisioned
+      provisioning_state: provisioned
 
 - name: Redfish hosts on one emulator, one system per index, for a CAPM3 host selector
   scalelab.capi.bmh_bulk:
@@ -190,6 +201,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+left:
+  description: >-
+    On a failed O(state=absent) - the set's objects (the first 20) still there when O(delete_timeout) passed, with
+    their finalizers and what their controller says they wait for (Cluster API's Deleting condition, a
+    BareMetalHost's provisioning state). Names only when hosts giving their image up were still deprovisioning.
+  type: list
+  elements: raw
+  returned: when objects were left after O(delete_timeout)
+  sample: [{name: scale-0001, namespace: default, finalizers: [cluster.cluster.x-k8s.io],
+            waiting_for: "WaitingForControlPlaneDeletion: * Control plane Machines: scale-0001-abcde"}]
 namespaces_kept:
   description: >-
     O(state=absent) - namespaces labelled with the set that were not deleted because something else lives there
@@ -233,7 +254,7 @@ ARGUMENT_SPEC = {
     "bmc_address_pattern": {"type": "str", "default": "ipmi://{ip}:623"},
     "bmc_network": {"type": "str", "default": "10.200.0.0/16"},
     "bmc_password": {"type": "str", "default": "password", "no_log": True},
-    "bmc_username": {"type": "str", "default": "admin", "no_log": True},
+    "bmc_username": {"type": "str", "default": "admin", "no_log": False},
     "delete_timeout": {"type": "float", "default": 900.0},
     "host_spec": {"type": "dict", "default": {}},
     "image": {
@@ -254,8 +275,13 @@ ARGUMENT_SPEC = {
         "type": "dict",
         "options": {
             "count": {"type": "int"},
+            "provisioning_state": {
+                "type": "str",
+                "choices": ["available", "provisioned"],
+                "default": "available",
+                "aliases": ["state"],
+            },
             "report_every": {"type": "float", "default": 15.0},
-            "state": {"type": "str", "choices": ["available", "provisioned"], "default": "available"},
             "timeout": {"type": "float", "default": 1800.0},
         },
     },

@@ -10,7 +10,7 @@ short_description: Wait until N BareMetalHosts of a set reach a provisioning sta
 version_added: 0.3.0
 description:
   - Polls the BareMetalHosts labelled C(scalelab.io/set=<name>) (one paginated list per poll) until O(count) of
-    them are in O(state) (C(status.provisioning.state)), or O(timeout) passes.
+    them are in O(provisioning_state) (C(status.provisioning.state)), or O(timeout) passes.
   - Only settled hosts count, so a wait right after M(scalelab.capi.bmh_bulk) changed images does not count
     hosts BMO has not acted on yet. C(provisioned) counts hosts provisioned with the image their spec asks for
     (C(status.provisioning.image.url) equal to C(spec.image.url)); C(available) counts available hosts whose spec
@@ -23,10 +23,19 @@ description:
   - Never changes anything (C(changed=false)); in check mode it reports the current state once.
 author: scalelab contributors
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - scalelab.capi.kube
+attributes:
+  check_mode:
+    support: full
+    details: One poll, no wait.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   count:
-    description: Hosts that must be in O(state).
+    description: Hosts that must be in O(provisioning_state).
     type: int
     required: true
   interval:
@@ -39,15 +48,16 @@ options:
     description: Name of the host set (label C(scalelab.io/set)), as given to M(scalelab.capi.bmh_bulk).
     type: str
     required: true
+  provisioning_state:
+    description: Provisioning state to reach (C(status.provisioning.state)). The old name C(state) is an alias.
+    type: str
+    choices: [available, externally provisioned, provisioned, ready]
+    default: available
+    aliases: [state]
   report_every:
     description: Seconds between two progress lines (action plugin).
     type: float
     default: 15.0
-  state:
-    description: Provisioning state to reach.
-    type: str
-    choices: [available, externally provisioned, provisioned, ready]
-    default: available
   timeout:
     description: Seconds to wait in all before failing.
     type: float
@@ -56,8 +66,6 @@ options:
     description: Seconds one module call polls before it returns to the action plugin (internal pacing).
     type: float
     default: 15.0
-notes:
-  - Supports check mode (one poll, no wait).
 requirements:
   - requests
   - PyYAML
@@ -75,13 +83,13 @@ EXAMPLES = r"""
   scalelab.capi.bmh_wait:
     kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
     name: hosts
-    state: provisioned
+    provisioning_state: provisioned
     count: 100
 """
 
 RETURN = r"""
 reached:
-  description: Hosts in O(state).
+  description: Hosts in O(provisioning_state).
   type: int
   returned: always
 total:
@@ -99,7 +107,7 @@ errors:
   elements: dict
   returned: always
 done:
-  description: Whether O(count) hosts are in O(state).
+  description: Whether O(count) hosts are in O(provisioning_state).
   type: bool
   returned: always
 """
@@ -117,20 +125,21 @@ ARGUMENT_SPEC = {
     "count": {"type": "int", "required": True},
     "interval": {"type": "float", "default": 3.0},
     "name": {"type": "str", "required": True},
-    "report_every": {"type": "float", "default": 15.0},
-    "state": {
+    "provisioning_state": {
         "type": "str",
         "choices": ["available", "externally provisioned", "provisioned", "ready"],
         "default": "available",
+        "aliases": ["state"],
     },
+    "report_every": {"type": "float", "default": 15.0},
     "timeout": {"type": "float", "default": 1800.0},
     "window": {"type": "float", "default": 15.0},
 }
 
 
 def probe(client: kube.KubeClient, p: dict) -> dict:
-    """One poll of the host set: hosts per state, `done` once O(count) are in O(state)."""
-    return host_ops.snapshot(client, p["name"], p["state"], p["count"])
+    """One poll of the host set: hosts per state, `done` once O(count) are in O(provisioning_state)."""
+    return host_ops.snapshot(client, p["name"], p["provisioning_state"], p["count"])
 
 
 def main() -> None:

@@ -27,8 +27,18 @@ description:
     any write.
 author: scalelab contributors
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - scalelab.capi.kube
   - scalelab.capi.bulk
+attributes:
+  check_mode:
+    support: full
+    details: Counts what would be created or deleted, writes nothing.
+  diff_mode:
+    support: full
+    details: Cluster counts before and after.
+  platform:
+    platforms: posix
 options:
   delete_timeout:
     description: Seconds O(state=absent) waits for the set's objects to be gone (finalizers).
@@ -121,8 +131,6 @@ options:
     description: Values for the template's C(${VARIABLES}).
     type: dict
     default: {}
-notes:
-  - Supports check mode (counts what would be created or deleted, writes nothing) and diff mode (cluster counts).
 requirements:
   - requests
   - PyYAML
@@ -171,6 +179,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+left:
+  description: >-
+    On a failed O(state=absent) - the set's objects (the first 20) still there when O(delete_timeout) passed, with
+    their finalizers and what their controller says they wait for (Cluster API's Deleting condition, a
+    BareMetalHost's provisioning state).
+  type: list
+  elements: raw
+  returned: when objects were left after O(delete_timeout)
+  sample: [{name: scale-0001, namespace: default, finalizers: [cluster.cluster.x-k8s.io],
+            waiting_for: "WaitingForControlPlaneDeletion: * Control plane Machines: scale-0001-abcde"}]
 namespaces_kept:
   description: >-
     O(state=absent) - namespaces labelled with the set that were not deleted because something else lives there

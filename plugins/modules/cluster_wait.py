@@ -21,7 +21,16 @@ description:
   - Never changes anything (C(changed=false)); in check mode it reports the current state once.
 author: scalelab contributors
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - scalelab.capi.kube
+attributes:
+  check_mode:
+    support: full
+    details: One poll, no wait.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   count:
     description: Clusters that must be ready.
@@ -52,8 +61,6 @@ options:
     description: Seconds one module call polls before it returns to the action plugin (internal pacing).
     type: float
     default: 15.0
-notes:
-  - Supports check mode (one poll, no wait).
 requirements:
   - requests
   - PyYAML

@@ -17,6 +17,17 @@ description:
   - O(binaries) checks or builds several binaries in one task (one toolchain probe, one module run), in order; the
     first failed build stops the rest.
 author: scalelab contributors
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports whether a build would run.
+  diff_mode:
+    support: full
+    details: The stamp before and after.
+  platform:
+    platforms: posix
 options:
   binaries:
     description:
@@ -105,8 +116,6 @@ options:
       - Version of the upstream release being built; recorded in the stamp and returned.
       - Required unless O(binaries) is given.
     type: str
-notes:
-  - Supports check mode (reports whether a build would run) and diff mode (the stamp before and after).
 """
 
 EXAMPLES = r"""

@@ -21,6 +21,16 @@ description:
   - Never changes anything; with O(fail_on_leftovers) it fails when something is left (one line each).
   - Reads C(/proc), so Linux only.
 author: scalelab contributors
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: It only reads.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   context:
     description: Context of O(kubeconfig); empty is its current context.
@@ -49,8 +59,6 @@ options:
     type: list
     elements: str
     default: []
-notes:
-  - Supports check mode (it only reads).
 """
 
 EXAMPLES = r"""

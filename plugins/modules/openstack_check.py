@@ -19,6 +19,16 @@ description:
   - Lists the owned servers with their status and address, so a role can poll it until they are C(ACTIVE).
   - Never changes anything.
 author: scalelab contributors
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: It only reads.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   cloud:
     description: Name of the cloud in clouds.yaml; empty uses C(OS_CLOUD) or the C(OS_*) variables.
@@ -43,8 +53,6 @@ options:
     required: true
 requirements:
   - openstacksdk (the version the installed openstack.cloud collection supports; < 4.15 for openstack.cloud 2.5)
-notes:
-  - Supports check mode (it only reads).
 """
 
 EXAMPLES = r"""

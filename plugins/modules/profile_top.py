@@ -18,7 +18,16 @@ description:
     document, so a second run changes nothing. No capture in the window gives an empty mapping, not a failure.
 author: scalelab contributors
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - scalelab.capi.window
+attributes:
+  check_mode:
+    support: full
+    details: Writes nothing and reports whether O(path) would change.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   dir:
     description: Directory of the captures (the fact C(observability_profiles_dir)).

@@ -28,7 +28,16 @@ description:
     key when it rewrites it).
 author: scalelab contributors
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - scalelab.capi.window
+attributes:
+  check_mode:
+    support: full
+    details: Queries Prometheus; writes nothing and reports whether O(path) would change.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   default_queries:
     description: Take the default queries; O(queries) adds to them (and replaces one of the same name).

@@ -18,7 +18,16 @@ description:
   - Waits until every CRD is Established.
 author: scalelab contributors
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - scalelab.capi.kube
+attributes:
+  check_mode:
+    support: full
+    details: Server-side apply with C(dryRun=All); reports the objects that would change.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   ca_file:
     description:
@@ -44,8 +53,6 @@ options:
       - Base URL of the manager's webhook server, for example C(https://127.0.0.1:9400).
       - Required when the configuration has webhooks (conversion or admission).
     type: str
-notes:
-  - Supports check mode (server-side apply with C(dryRun=All)) and reports the objects that would change.
 requirements:
   - requests
   - PyYAML

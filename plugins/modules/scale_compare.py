@@ -16,6 +16,16 @@ description:
   - Returns the comparison as rows and as aligned text lines for a terminal; O(markdown_path) also writes it as a
     Markdown table (rewritten only when it changes, so a second run changes nothing).
 author: scalelab contributors
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Writes nothing and reports whether O(markdown_path) would change.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   baseline:
     description: The results JSON of the baseline run.

@@ -21,6 +21,16 @@ description:
     breaks its gate.
   - Never changes anything. With O(fail) (the default) a broken gate fails the task with one line per broken gate.
 author: scalelab contributors
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: It only reads.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   fail:
     description: Fail the task when a gate breaks; false only reports.

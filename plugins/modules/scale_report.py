@@ -25,6 +25,16 @@ description:
     remain for a judgement without a report).
   - Files are rewritten only when their bytes change, so a second report of the same run changes nothing.
 author: scalelab contributors
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Writes nothing and reports whether the report's files would change.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   baseline:
     description: Results JSON of a baseline run to compare with; omitted compares with nothing.

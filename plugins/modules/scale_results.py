@@ -26,7 +26,17 @@ description:
     a temporary file and a rename, mode C(0644).
 author: scalelab contributors
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - scalelab.capi.kube
+attributes:
+  check_mode:
+    support: full
+    details: Gathers, writes nothing, reports whether the files would change.
+  diff_mode:
+    support: full
+    details: The summary before and after.
+  platform:
+    platforms: posix
 options:
   host_label_selector:
     description:
@@ -77,9 +87,6 @@ options:
     description: The JSON report to write; its directory must exist.
     type: path
     required: true
-notes:
-  - Supports check mode (gathers, writes nothing, reports whether the files would change) and diff mode (the
-    summary before and after).
 requirements:
   - requests
   - PyYAML

@@ -15,6 +15,16 @@ description:
     peak CPU and RSS of a manager, API server mutating P99, client 429s - and their change against the first point.
   - Files are rewritten only when they change, so a second run with the same points changes nothing.
 author: scalelab contributors
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Writes nothing and reports whether the sweep's files would change.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
   output_dir:
     description: Directory of the sweep report (created when missing).

@@ -80,7 +80,7 @@ MODULE_CASES = [
     ("bmh_bulk", {"count": 2}, "serves no"),
     ("bmh_bulk", {"count": -2}, "count=-2 must be >= 0"),
     ("bmh_bulk", {"count": 2, "bmc_network": "not-a-cidr"}, "bmc_network='not-a-cidr'"),
-    ("bmh_wait", {"count": 2, "state": "flying"}, "value of state must be one of"),
+    ("bmh_wait", {"count": 2, "provisioning_state": "flying"}, "value of provisioning_state must be one of"),
     ("prometheus_snapshot", {"max_points": 1}, "max_points=1 must be at least 2"),
     ("prometheus_snapshot", {"start": "20", "end": "10"}, "end=10.0 must be after start=20.0"),
     ("prometheus_snapshot", {"tail": -5}, "tail=-5.0 must not be negative"),

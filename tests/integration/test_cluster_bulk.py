@@ -33,7 +33,7 @@ def bulk(lab):
     yield run
     for name in made:
         res = lab.module("cluster_bulk", kubeconfig=lab.kubeconfig, name=name, state="absent", delete_timeout=300)
-        assert res["rc"] == 0, res
+        assert res["rc"] == 0, (res.get("msg"), res.get("left"))
 
 
 def test_create_then_rerun_creates_nothing(lab, bulk):
@@ -67,6 +67,47 @@ def test_delete_waits_for_finalizers_and_is_idempotent(lab, bulk):
     assert lab.objects("/api/v1/namespaces", "scalelab.io/set=itb-d") == []
     again = bulk("itb-d", state="absent")
     assert again["rc"] == 0 and again["changed"] is False
+
+
+KCPS = "/apis/controlplane.cluster.x-k8s.io/v1beta2/kubeadmcontrolplanes"
+HOLD = "scalelab.io/test-hold"
+
+
+def _hold(lab, path: str, finalizers: list[str]) -> None:
+    lab.request(
+        "PATCH",
+        path,
+        json={"metadata": {"finalizers": finalizers}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    ).raise_for_status()
+
+
+def test_a_delete_held_up_says_what_holds_it(lab, bulk):
+    assert bulk("itb-h", count=1)["rc"] == 0
+    # A finalizer nobody removes on the control plane: Cluster API waits for it, and says so on the Cluster.
+    deadline = time.monotonic() + 120
+    while not (kcps := lab.objects(KCPS, "cluster.x-k8s.io/cluster-name=itb-h-0001")):
+        assert time.monotonic() < deadline, "no KubeadmControlPlane for itb-h-0001 in 120 s"
+        time.sleep(1)
+    kcp = kcps[0]["metadata"]
+    kcp_path = f"{KCPS.replace('/kubeadm', '/namespaces/default/kubeadm')}/{kcp['name']}"
+    _hold(lab, kcp_path, [*kcp.get("finalizers", []), HOLD])
+    try:
+        res = bulk("itb-h", state="absent", delete_timeout=30)
+        assert res["rc"] != 0, res
+        assert res["msg"].startswith(
+            "set itb-h: 1 Cluster(s) still there after delete_timeout=30s (first: default/itb-h-0001 finalizers "
+        ), res["msg"]
+        (left,) = res["left"]
+        assert left["name"] == "itb-h-0001" and left["finalizers"], left
+        # Cluster API v1beta2's Deleting condition names the control plane it waits for.
+        assert "KubeadmControlPlane" in left["waiting_for"] and f"deleting: {left['waiting_for']}" in res["msg"], res
+    finally:
+        _hold(
+            lab,
+            kcp_path,
+            [f for f in lab.request("GET", kcp_path).json()["metadata"].get("finalizers", []) if f != HOLD],
+        )
 
 
 def test_a_409_for_an_object_of_no_set_fails_naming_it(lab, bulk):

@@ -265,10 +265,11 @@ class Bulk:
             left = self.wait_gone(api_version, kind, set_name, timeout)
             if res.failed or left:
                 state["calls"] = call_report(total, self.policy)
-                msg = f"set {set_name}: {len(left)} {kind}(s) still there after delete_timeout={timeout}s"
+                msg = f"set {set_name}: {len(left)} {kind}(s) still there after delete_timeout={timeout:g}s"
                 if left:
-                    ns, name, finalizers = (left[0].get(k) for k in ("namespace", "name", "finalizers"))
-                    msg += f" (first: {ns}/{name} finalizers {finalizers}{hint})"
+                    first = left[0]
+                    msg += f" (first: {first['namespace']}/{first['name']} finalizers {first['finalizers']}"
+                    msg += f"; deleting: {first['waiting_for']}{hint})" if first["waiting_for"] else f"{hint})"
                 if res.failed:
                     msg += f"; {res.failed} delete call(s) failed: {res.failures[0]['error']}"
                 raise BulkFailed(msg, {"changed": True, **state, "left": left[:20]})
@@ -311,11 +312,28 @@ class Bulk:
 
         def left() -> list[dict]:
             return [
-                {"name": md["name"], "namespace": md.get("namespace", ""), "finalizers": md.get("finalizers", [])}
-                for md in (i["metadata"] for i in self.listed(api_version, kind, set_name))
+                {
+                    "name": i["metadata"]["name"],
+                    "namespace": i["metadata"].get("namespace", ""),
+                    "finalizers": i["metadata"].get("finalizers", []),
+                    "waiting_for": waiting_for(i),
+                }
+                for i in self.listed(api_version, kind, set_name)
             ]
 
         return wait_until(left, timeout)
+
+
+def waiting_for(obj: dict) -> str:
+    """What an object being deleted waits for, as its controller says: Cluster API v1beta2's Deleting condition
+    (e.g. the Machines not yet gone), a BareMetalHost's provisioning state; "" when it says nothing."""
+    status = obj.get("status") or {}
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Deleting" and cond.get("status") == "True":
+            said = ": ".join(x for x in (cond.get("reason"), cond.get("message")) if x)
+            return " ".join(said.split())[:300]
+    state = (status.get("provisioning") or {}).get("state")
+    return f"provisioning state {state}" if state else ""
 
 
 class BulkFailed(ScalelabError):

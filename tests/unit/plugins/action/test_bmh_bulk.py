@@ -11,7 +11,7 @@ def waiting(target_count, state="available", timeout=1800.0, report_every=15.0):
         "kubeconfig": "/k",
         "context": "lab",
         "name": "hosts",
-        "state": state,
+        "provisioning_state": state,
         "count": target_count,
         "timeout": timeout,
         "report_every": report_every,
@@ -35,6 +35,8 @@ def waiting(target_count, state="available", timeout=1800.0, report_every=15.0):
         # Provisioned: the provisioned ones.
         ({**BASE, "provisioned": 30, "wait": {"state": "provisioned"}}, waiting(30, "provisioned")),
         ({**BASE, "wait": {"state": "provisioned"}}, waiting(0, "provisioned")),
+        # The new name; the old one (state) stays an alias.
+        ({**BASE, "provisioned": 30, "wait": {"provisioning_state": "provisioned"}}, waiting(30, "provisioned")),
         # An explicit count wins, even 0.
         ({**BASE, "provisioned": 30, "wait": {"state": "available", "count": 10}}, waiting(10)),
         ({**BASE, "wait": {"state": "available", "count": 0}}, waiting(0)),
@@ -65,7 +67,7 @@ def test_wait_args(args, expected):
 )
 def test_wait_args_pass_on_only_the_connection_and_set(args, expected_keys):
     got = bmh_bulk.wait_args(args)
-    assert sorted(set(got) - {"state", "count", "timeout", "report_every"}) == expected_keys
+    assert sorted(set(got) - {"provisioning_state", "count", "timeout", "report_every"}) == expected_keys
     assert "secret" not in str(got)
 
 

@@ -100,4 +100,5 @@ def test_run_rejects_unknown_options(scripted_action):
 def test_valid_args_are_the_module_options():
     from ansible_collections.scalelab.capi.plugins.modules import bmh_wait as module
 
-    assert frozenset(bmh_wait.WAIT_ARGS) == frozenset(module.ARGUMENT_SPEC)
+    aliases = {a for spec in module.ARGUMENT_SPEC.values() for a in spec.get("aliases", ())}
+    assert frozenset(bmh_wait.WAIT_ARGS) == frozenset(module.ARGUMENT_SPEC) | aliases

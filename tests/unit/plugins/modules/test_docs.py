@@ -134,3 +134,19 @@ def test_fragments_match_their_argument_specs():
         assert sorted(options) == sorted(spec), fragment
         for opt, s in spec.items():
             check_option(f"{fragment}.{opt}", options[opt], s)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_check_and_diff_support_is_stated_as_attributes(name, resolved_docs):
+    """community.general's convention: `attributes:` (action_common_attributes), not a sentence in `notes:`; the
+    stated check mode support is the module's supports_check_mode."""
+    doc = resolved_docs[name]
+    if isinstance(doc, Exception):
+        raise doc
+    attrs = doc.get("attributes") or {}
+    assert {"check_mode", "diff_mode", "platform"} <= set(attrs), attrs
+    with open(os.path.join(MODULES_DIR, f"{name}.py")) as f:
+        source = f.read()
+    declared = "supports_check_mode=True" in source
+    assert (attrs["check_mode"]["support"] == "full") == declared, attrs["check_mode"]
+    assert not any("check mode" in n.lower() for n in doc.get("notes") or []), doc["notes"]

@@ -293,3 +293,37 @@ def test_check_pacing_names_the_option(override, match):
 )
 def test_short_error_is_one_line_and_names_the_cause(error, message):
     assert engine.short_error(error) == message
+
+
+@pytest.mark.parametrize(
+    ("obj", "said"),
+    [
+        ({"metadata": {}}, ""),
+        (
+            {
+                "status": {
+                    "conditions": [
+                        {"type": "Available", "status": "False", "reason": "Deleting"},
+                        {
+                            "type": "Deleting",
+                            "status": "True",
+                            "reason": "WaitingForControlPlaneDeletion",
+                            "message": "* Control plane Machines: c-1-x\n* MachineDeployments: c-1-md",
+                        },
+                    ]
+                }
+            },
+            "WaitingForControlPlaneDeletion: * Control plane Machines: c-1-x * MachineDeployments: c-1-md",
+        ),
+        ({"status": {"conditions": [{"type": "Deleting", "status": "False", "reason": "NotDeleting"}]}}, ""),
+        (
+            {"status": {"conditions": [{"type": "Deleting", "status": "True", "reason": "DeletionCompleted"}]}},
+            "DeletionCompleted",
+        ),
+        ({"status": {"provisioning": {"state": "deprovisioning"}}}, "provisioning state deprovisioning"),
+        ({"status": {"conditions": [{"type": "Deleting", "status": "True", "message": "x" * 400}]}}, "x" * 300),
+    ],
+    ids=["nothing", "capi-v1beta2", "not-deleting", "reason-only", "bmh", "long"],
+)
+def test_waiting_for_says_what_the_controller_said(obj, said):
+    assert engine.waiting_for(obj) == said

@@ -85,6 +85,9 @@ options:
       - Multi-document YAML of one cluster's objects (a Cluster and what it references). C(${CLUSTER_NAME}),
         C(${NAMESPACE}) and C(${INDEX}) are set per cluster, others from O(variables). A placeholder that is a
         whole value takes the variable's type (C(replicas=${CP_COUNT}) stays a number).
+      - clusterctl's defaults work as in its templates - C(${VAR:=default}) and C(${VAR:-default}) when VAR is not in
+        O(variables) or empty, C(${VAR=default}) and C(${VAR-default}) only when it is not there; a default that is a
+        whole value takes its YAML type (C(replicas=${CP_COUNT:=1}) is the number 1). A default cannot contain C(}).
       - Objects without a namespace get the cluster's.
     type: str
   topology:

@@ -25,9 +25,13 @@ SET_LABEL = "scalelab.io/set"
 INDEX_LABEL = "scalelab.io/index"
 CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${VAR}, or with clusterctl's defaults: ${VAR:=default} / ${VAR:-default} (unset or empty), ${VAR=default} /
+# ${VAR-default} (unset). Groups: name, operator, default.
+_PLACEHOLDER = r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}"
+_VAR = re.compile(_PLACEHOLDER)
 # In the serialised JSON: a whole string value "${VAR}" (its opening quote not escaped), or ${VAR} in a string.
-_WHOLE = re.compile(r'(?<!\\)"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"')
+_WHOLE = re.compile(rf'(?<!\\)"{_PLACEHOLDER}"')
+_UNSET = object()
 
 
 def _dns_label(value: str) -> bool:
@@ -184,7 +188,7 @@ class Renderer:
         self.set_name = set_name
         self.extra_labels = dict(extra_labels)
         self.endpoints = cluster_endpoints or []
-        used = set(_VAR.findall(self.text))
+        used = {name for name, op, _ in _VAR.findall(self.text) if not op}
         missing = used - set(self.variables) - {"CLUSTER_NAME", "NAMESPACE", "INDEX"}
         if self.endpoints:
             missing -= set(ENDPOINT_VARS)
@@ -201,8 +205,8 @@ class Renderer:
         if self.endpoints:
             values["CONTROL_PLANE_HOST"], values["CONTROL_PLANE_PORT"] = self.endpoints[m.index - 1]
         # One pass each, so a value that itself contains ${...} is never substituted again.
-        text = _WHOLE.sub(lambda x: json.dumps(values[x.group(1)]), self.text)
-        text = _VAR.sub(lambda x: json.dumps(str(values[x.group(1)]))[1:-1], text)
+        text = _WHOLE.sub(lambda x: json.dumps(_value(values, x, whole=True)), self.text)
+        text = _VAR.sub(lambda x: _value(values, x, whole=False), text)
         docs = json.loads(text)
         for d in docs:
             md = d.setdefault("metadata", {})
@@ -213,6 +217,24 @@ class Renderer:
             labels[INDEX_LABEL] = str(m.index)
             md["labels"] = labels
         return docs
+
+
+def _value(values: dict, match: re.Match, whole: bool):
+    """A placeholder's value: a whole value keeps its type (a default its YAML type, as in clusterctl's YAML); inside
+    a string, JSON-escaped text. The default is taken from the serialised JSON, so it is already escaped there."""
+    name, op, default = match.groups()
+    value = values.get(name, _UNSET)
+    if op and (value is _UNSET or (op.startswith(":") and value in ("", None))):
+        if not whole:
+            return default
+        text = json.loads(f'"{default}"')
+        try:
+            return yaml.safe_load(text) if yaml is not None and text.strip() else text
+        except yaml.YAMLError:
+            return text
+    if whole:
+        return value
+    return json.dumps(str(value))[1:-1]
 
 
 def namespace_object(name: str, set_name: str, index: int | None, extra_labels: dict) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import clusters
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import Member, SetError
 
@@ -285,6 +286,21 @@ M7 = Member(7, "c-0007", "ns-a")
         ("${CLUSTER_NAME}", {"CLUSTER_NAME": "override"}, "c-0007"),  # built-ins win over variables
         ("${CLUSTER}/${CLUSTER_NAME}", {"CLUSTER": "k"}, "k/c-0007"),  # a name that prefixes another
         (["${CLUSTER_NAME}", "${INDEX}", "x${INDEX}"], {}, ["c-0007", 7, "x7"]),
+        # clusterctl's defaults: := and :- when unset or empty, = and - when unset.
+        ("${CP:=3}", {}, 3),  # a whole value takes the default's YAML type, as clusterctl's YAML would
+        ("${CP:=3}", {"CP": 5}, 5),
+        ("${CP:=3}", {"CP": ""}, 3),
+        ("${CP=3}", {"CP": ""}, ""),
+        ("${CP-3}", {}, 3),
+        ("${ZONE:-eu-1}", {}, "eu-1"),
+        ("z-${ZONE:-eu-1}", {}, "z-eu-1"),
+        ("z-${ZONE:-eu-1}", {"ZONE": "us"}, "z-us"),
+        ("${ON:=true}", {}, True),
+        ("${V:=v1.35.4}", {}, "v1.35.4"),
+        ("${E:=}", {}, ""),
+        ('${Q:=say "hi"}', {}, 'say "hi"'),
+        ('q=${Q:=say "hi"}', {}, 'q=say "hi"'),
+        ("${NAME:=x}-${CLUSTER_NAME:=no}", {}, "x-c-0007"),
     ],
 )
 def test_renderer_substitutes(value, variables, expected):
@@ -320,6 +336,7 @@ def test_renderer_escaped_quote_before_a_placeholder(value, variables, expected)
         (["${CP}"], {}, r"^template uses \$\{CP\} but variables does not set it$"),
         (["${ZONE}", "${CP}", "a-${ZONE}"], {"X": 1}, r"^template uses \$\{CP\}, \$\{ZONE\} but variables does not"),
         (["${cp}"], {"CP": 3}, r"^template uses \$\{cp\} but"),  # names are case sensitive
+        (["${CP:=1}", "${ZONE}"], {}, r"^template uses \$\{ZONE\} but"),  # one with a default is not missing
     ],
 )
 def test_renderer_missing_variable(values, variables, match):
@@ -572,3 +589,15 @@ _TOPO = {"spec": {"topology": {"version": "v1.35.4", "controlPlane": {"replicas"
 )
 def test_shape_differences(wanted, found, diffs):
     assert clusters.shape_differences(wanted, found) == diffs
+
+
+def test_renderer_defaults_in_a_clusterctl_template():
+    """Unquoted in YAML, as clusterctl's templates write them: the YAML parser reads the placeholder as a string."""
+    docs = list(
+        yaml.safe_load_all(
+            "kind: KubeadmControlPlane\nmetadata: {name: '${CLUSTER_NAME}'}\n"
+            "spec:\n  replicas: ${CONTROL_PLANE_MACHINE_COUNT:=1}\n  version: ${KUBERNETES_VERSION:-v1.35.4}\n"
+        )
+    )
+    (got,) = clusters.Renderer(docs, {"KUBERNETES_VERSION": ""}, "lab", {}).render(M7)
+    assert got["spec"] == {"replicas": 1, "version": "v1.35.4"}

@@ -55,9 +55,12 @@ options:
     choices: [BareMetalHost, Cluster, KubeadmControlPlane, Machine, MachineDeployment, Metal3Machine]
     default: [Cluster, KubeadmControlPlane, MachineDeployment, Machine]
   kubeconfig:
-    description: Kubeconfig of the management cluster. Required unless O(merge) is given.
+    description:
+      - Kubeconfig of the management cluster (files, merging and credentials as for the other modules). Required
+        unless O(merge) is given; here no environment variable or C(~/.kube/config) stands in for it.
     type: path
     required: false
+    default: null
   label_selector:
     description:
       - Label selector of the Clusters to report, for example C(scalelab.io/set=scale); empty reports every object.

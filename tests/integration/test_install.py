@@ -75,14 +75,57 @@ def test_only_the_declared_collections_are_there(installed):
     assert {c for path, found in listed.items() if path != where for c in found} <= {"ansible._protomatter"}, listed
 
 
+# A cloud cluster's kubeconfig (EKS, GKE, AKS) has no credentials of its own: an exec plugin prints them. This one
+# prints the lab admin's client certificate and key, as `kubectl` would receive them.
+PLUGIN = """#!{python}
+import json, sys
+import yaml
+with open({admin!r}) as f:
+    user = yaml.safe_load(f)["users"][0]["user"]
+pairs = (("clientCertificateData", "client-certificate"), ("clientKeyData", "client-key"))
+status = {{k: open(user[f]).read() for k, f in pairs}}
+print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": status}}))
+"""
+
+
+EXEC = {"apiVersion": "client.authentication.k8s.io/v1", "command": "./creds", "interactiveMode": "Never"}
+
+
+def _exec_kubeconfig(lab, tmp) -> str:
+    """A kubeconfig with a context of its own (not the current one) whose user is an exec plugin."""
+    with open(lab.kubeconfig) as f:
+        admin = yaml.safe_load(f)
+    plugin = tmp / "creds"
+    plugin.write_text(PLUGIN.format(python=sys.executable, admin=lab.kubeconfig))
+    plugin.chmod(0o700)
+    cfg = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": admin["clusters"],
+        "users": [{"name": "cloud", "user": {"exec": EXEC}}],
+        "contexts": [
+            {"name": "elsewhere", "context": {"cluster": "nowhere", "user": "cloud"}},
+            {"name": "lab-exec", "context": {"cluster": admin["clusters"][0]["name"], "user": "cloud"}},
+        ],
+        "current-context": "elsewhere",
+    }
+    path = tmp / "cloud.kubeconfig"
+    path.write_text(yaml.safe_dump(cfg))
+    path.chmod(0o600)
+    return str(path)
+
+
 PLAY = """
 - name: The clusters scenario's modules from the installed collection
   hosts: localhost
   connection: local
   gather_facts: false
+  # No kubeconfig option: K8S_AUTH_KUBECONFIG names it (as for kubernetes.core), an exec plugin gives the credentials.
+  environment:
+    K8S_AUTH_KUBECONFIG: "{{ exec_kubeconfig }}"
   module_defaults:
     group/scalelab.capi.kube:
-      kubeconfig: "{{ kubeconfig }}"
+      context: lab-exec
   tasks:
     - name: A preflight of a role (ansible.utils' tests, from the declared dependencies)
       ansible.builtin.include_role:
@@ -103,6 +146,7 @@ PLAY = """
         timeout: 600
     - name: Gather the results
       scalelab.capi.scale_results:
+        kubeconfig: "{{ exec_kubeconfig }}"
         label_selector: "scalelab.io/set={{ set_name }}"
         path: "{{ out }}/{{ set_name }}.json"
     - name: The report (matplotlib from requirements-runtime.txt)
@@ -123,6 +167,7 @@ def test_the_clusters_scenario_runs_from_the_installed_collection(lab, installed
     play = tmp / "play.yml"
     play.write_text(PLAY)
     extra = {"kubeconfig": lab.kubeconfig, "set_name": SET, "topology": TOPOLOGY, "out": str(tmp / "out")}
+    extra["exec_kubeconfig"] = _exec_kubeconfig(lab, tmp)
     proc = subprocess.run(
         [str(bin_dir / "ansible-playbook"), str(play), "-e", json.dumps(extra)],
         cwd=tmp,

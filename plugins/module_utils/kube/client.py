@@ -30,19 +30,25 @@ except ImportError:  # pragma: no cover - reported by the module via missing_req
     HAS_REQUESTS = False
 
 try:
-    import yaml
+    import yaml  # noqa: F401 - module_utils/kube/config.py reads kubeconfigs with it
 
     HAS_YAML = True
 except ImportError:  # pragma: no cover
     HAS_YAML = False
 
+from ansible.module_utils.basic import env_fallback
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import config as kubeconfig_config
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy, call_with_retry
 
 # The options every module that talks to the management cluster shares, and its library check.
 KUBE_ARGUMENT_SPEC = {
     "context": {"type": "str", "default": ""},
-    "kubeconfig": {"type": "path", "required": True},
+    "kubeconfig": {
+        "type": "path",
+        "default": kubeconfig_config.DEFAULT_PATH,
+        "fallback": (env_fallback, list(kubeconfig_config.ENV_VARS)),
+    },
 }
 
 
@@ -83,17 +89,16 @@ class KubeClient:
     def __init__(
         self, kubeconfig: str, context: str = "", timeout: float = 30.0, pool: int = 16, retry_deadline: float = 120.0
     ):
-        if not os.path.isfile(kubeconfig):
-            raise KubeError(f"kubeconfig={kubeconfig}: no such file")
+        kubeconfig = kubeconfig_config.resolve(kubeconfig)
+        self.kubeconfig = kubeconfig
         try:
-            with open(kubeconfig) as f:
-                cfg = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise KubeError(f"kubeconfig={kubeconfig}: cannot read it: {e}") from e
-        ctx_name = context or cfg.get("current-context", "")
-        ctx = _named(cfg.get("contexts"), ctx_name, "context", kubeconfig)
-        cluster = _named(cfg.get("clusters"), ctx.get("cluster", ""), "cluster", kubeconfig)
-        user = _named(cfg.get("users"), ctx.get("user", ""), "user", kubeconfig, optional=True)
+            cfg = kubeconfig_config.merged(kubeconfig)
+            ctx_name = context or cfg["current-context"]
+            ctx = kubeconfig_config.named(cfg["contexts"], ctx_name, "context")
+            cluster = kubeconfig_config.named(cfg["clusters"], ctx.get("cluster", ""), "cluster")
+            user = kubeconfig_config.named(cfg["users"], ctx.get("user", ""), "user", optional=True)
+        except kubeconfig_config.KubeconfigError as e:
+            raise KubeError(f"kubeconfig={kubeconfig}: {e}") from e
         self.server = cluster.get("server", "").rstrip("/")
         if not self.server.startswith("https://") and not self.server.startswith("http://"):
             raise KubeError(f"kubeconfig={kubeconfig}: cluster {ctx.get('cluster')!r} has no server URL")
@@ -101,23 +106,23 @@ class KubeClient:
         self.pool = pool
         # Requests without a policy of their own (discovery) retry no longer than the caller's retry_timeout.
         self.retry_deadline = retry_deadline
-        # Credentials given inline are written to a private directory for the life of the client.
+        # Credentials given inline (or by an exec plugin) are written to a private directory for the client's life.
         self._tmp = tempfile.mkdtemp(prefix="scalelab-kube-")
         os.chmod(self._tmp, 0o700)
-        base = os.path.dirname(os.path.abspath(kubeconfig))
         try:
-            self.verify: str | bool = self._material(cluster, "certificate-authority", "ca.crt", base) or True
-            cert = self._material(user, "client-certificate", "client.crt", base)
-            key = self._material(user, "client-key", "client.key", base)
+            self.verify: str | bool = self._material(cluster, "certificate-authority", "ca.crt") or True
+            self.credentials = kubeconfig_config.credentials(cfg, ctx_name, user, self._material, self._tmp)
         except (ValueError, binascii.Error) as e:
             self.close()
+            if isinstance(e, kubeconfig_config.KubeconfigError):
+                raise KubeError(f"kubeconfig={kubeconfig}: {e}") from e
             raise KubeError(f"kubeconfig={kubeconfig}: inline credential data is not valid base64: {e}") from e
         if cluster.get("insecure-skip-tls-verify"):
             self.verify = False
-        self.cert = (cert, key) if cert and key else None
+        self.cert = self.credentials.cert
         self.headers = {"Accept": "application/json"}
-        if user.get("token"):
-            self.headers["Authorization"] = f"Bearer {user['token']}"
+        if self.credentials.authorization and not self.credentials.refreshes:
+            self.headers["Authorization"] = self.credentials.authorization
         # The environment's proxy settings for this server, read once: with trust_env each request re-reads the
         # whole environment (two scans per call, the largest client-side CPU cost of a bulk run).
         self.proxies = requests.utils.get_environ_proxies(self.server)
@@ -125,16 +130,16 @@ class KubeClient:
         self._discovery: dict[str, dict[str, tuple[str, bool]]] = {}
         self._lock = threading.Lock()
 
-    def _material(self, section: dict, key: str, filename: str, base: str) -> str:
+    def _material(self, section: dict, key: str, filename: str) -> str:
+        """A credential file: inline data written to the private directory, or the path (made absolute by
+        kubeconfig_config.merged)."""
         if section.get(f"{key}-data"):
             path = os.path.join(self._tmp, filename)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(base64.b64decode(section[f"{key}-data"], validate=True))
             return path
-        if section.get(key):
-            return os.path.join(base, os.path.expanduser(section[key]))
-        return ""
+        return section.get(key) or ""
 
     def close(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
@@ -162,6 +167,8 @@ class KubeClient:
     def raw(self, method: str, path: str, **kw) -> requests.Response:
         """One HTTP request, no retry. verify= per request: REQUESTS_CA_BUNDLE would override a Session's."""
         kw.setdefault("timeout", self.timeout)
+        if self.credentials.refreshes:  # an exec credential that expires: per request, fetched again when due
+            kw["headers"] = {**kw.get("headers", {}), "Authorization": self.credentials.header()}
         return self.session.request(method, self.server + path, verify=self.verify, cert=self.cert, **kw)
 
     def request(
@@ -237,15 +244,6 @@ def error_from(resp: requests.Response, what: str) -> KubeError:
         body = {"message": resp.text[:300]}
     msg = body.get("message") or resp.reason
     return KubeError(f"{what}: HTTP {resp.status_code}: {msg}", status=resp.status_code, body=body)
-
-
-def _named(items: list | None, name: str, what: str, kubeconfig: str, optional: bool = False) -> dict:
-    for item in items or []:
-        if item.get("name") == name:
-            return item.get(what) or {}
-    if optional:
-        return {}
-    raise KubeError(f"kubeconfig={kubeconfig}: no {what} named {name!r}")
 
 
 def dumps(obj: dict) -> bytes:

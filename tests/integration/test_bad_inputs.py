@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -227,6 +229,34 @@ def test_a_farm_host_that_does_not_answer_stops_the_run_before_anything_changes(
     assert "ghost-farm (groups farm, ansible_host=127.0.0.1) does not answer" in out, res["stdout"][-3000:]
     assert "Scale lab" not in res["stdout"]  # the first play that changes anything never started
     TRIED.append(("scale.yml", "farm host ghost-farm at 127.0.0.1:1", "ghost-farm (groups farm, ...) does not answer"))
+    _nothing_left(lab, pids)
+
+
+def test_a_host_without_the_python_libraries_stops_the_run_naming_them(lab, catalogue, tmp_path):
+    # A bare venv: its interpreter has the standard library only, as a fresh host's python3 without pip installs.
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        f"""all:
+  children:
+    management:
+      hosts:
+        localhost: {{ansible_connection: local, ansible_python_interpreter: "{bare}/bin/python"}}
+"""
+    )
+    pids = set(lab.processes())
+    res = lab.playbook("scale.yml", "-i", str(inventory))
+    assert res["rc"] != 0
+    out = " ".join(res["stdout"].split())
+    py = f"{bare}/bin/python"
+    libs = "cryptography, kubernetes, matplotlib, requests, yaml"
+    want = f"{py} lacks {libs} (for the tasks of groups management on localhost)"
+    assert want in out and f"{py} -m pip install 'cryptography>=41.0.0' 'kubernetes>=29.0.0'" in out, res["stdout"][
+        -3000:
+    ]
+    assert "Scale lab" not in res["stdout"]  # the first play that changes anything never started
+    TRIED.append(("scale.yml", "management host whose python lacks the libraries", want.replace(str(bare), "<venv>")))
     _nothing_left(lab, pids)
 
 

@@ -93,3 +93,16 @@ def test_the_execution_environment_names_files_that_exist():
     for key in ("python", "system"):
         assert os.path.isfile(os.path.join(ROOT, ee["dependencies"][key])), ee
     assert os.path.isfile(os.path.join(ROOT, "LICENSE")) and _yaml("galaxy.yml")["license"] == ["Apache-2.0"]
+
+
+def test_the_hosts_library_checks_ask_for_the_runtime_requirements():
+    """roles/scale's _scale_python_libs (scale.yml's check on each host) asks for what requirements-runtime.txt
+    names, with the same bounds, and for nothing else."""
+    runtime = {str(r) for r in _requirements("requirements-runtime.txt").values()}
+    asked = {
+        req
+        for libs in _yaml("roles", "scale", "vars", "main.yml")["_scale_python_libs"].values()
+        for req in libs.values()
+    }
+    assert asked <= runtime, asked - runtime
+    assert runtime - asked == {str(_requirements("requirements-runtime.txt")["ansible-core"])}

@@ -107,7 +107,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     result = {"missing": lacking, "python": sys.executable, "python_version": platform.python_version()}
     if lacking and p["fail_on_missing"]:
         names = ", ".join(m["import"] for m in lacking)
-        pip = " ".join(f"'{m['requirement']}'" for m in lacking)
+        pip = " ".join(f'"{m["requirement"]}"' for m in lacking)
         why = f" (for {p['purpose']})" if p["purpose"] else ""
         raise errors.ScalelabError(
             f"{sys.executable} lacks {names}{why}: {sys.executable} -m pip install {pip}", result

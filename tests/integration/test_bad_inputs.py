@@ -252,7 +252,7 @@ def test_a_host_without_the_python_libraries_stops_the_run_naming_them(lab, cata
     py = f"{bare}/bin/python"
     libs = "cryptography, kubernetes, matplotlib, requests, yaml"
     want = f"{py} lacks {libs} (for the tasks of groups management on localhost)"
-    assert want in out and f"{py} -m pip install 'cryptography>=41.0.0' 'kubernetes>=29.0.0'" in out, res["stdout"][
+    assert want in out and f'{py} -m pip install "cryptography>=41.0.0" "kubernetes>=29.0.0"' in out, res["stdout"][
         -3000:
     ]
     assert "Scale lab" not in res["stdout"]  # the first play that changes anything never started

@@ -34,7 +34,7 @@ def test_fail_on_missing_is_one_line_naming_the_interpreter_and_the_install(run_
         "python_libs", check=True, libs={"zz_missing": "zz>=1", "json": ""}, purpose="the report", fail_on_missing=True
     )
     assert res["failed"] is True
-    assert res["msg"] == f"{sys.executable} lacks zz_missing (for the report): {sys.executable} -m pip install 'zz>=1'"
+    assert res["msg"] == f'{sys.executable} lacks zz_missing (for the report): {sys.executable} -m pip install "zz>=1"'
 
 
 @pytest.mark.parametrize("name", ["", "not-a-module", "a..b", "1abc"])

@@ -3,8 +3,6 @@
 # Apache-2.0
 from __future__ import annotations
 
-import re
-
 DOCUMENTATION = r"""
 ---
 module: prometheus_snapshot
@@ -120,6 +118,8 @@ window:
   type: dict
   returned: always
 """
+
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors

@@ -113,7 +113,7 @@ try:
     [[added, changed, removed]] = rpc.reloadConfig()
 except (OSError, socket.error, xmlrpc.client.ProtocolError) as e:
     print(json.dumps({"running": False, "error": str(e)}))
-    sys.exit(0)
+    raise SystemExit(0)
 out = {"running": True, "added": sorted(added), "changed": sorted(changed), "removed": sorted(removed)}
 if apply:
     going = set(changed) | set(removed)
@@ -131,7 +131,7 @@ if apply:
             break
         if time.monotonic() > deadline:
             print(json.dumps(dict(out, error="still running after %ss: %s" % (timeout, ", ".join(left)))))
-            sys.exit(0)
+            raise SystemExit(0)
         time.sleep(0.1)
     for group in going:
         rpc.removeProcessGroup(group)

@@ -56,7 +56,7 @@ def merged(kubeconfig: str) -> dict:
     """One kubeconfig dict from a ':'-separated list of files (missing ones skipped when there are several)."""
     paths = [os.path.abspath(os.path.expanduser(p)) for p in kubeconfig.split(os.pathsep) if p]
     present = [p for p in paths if os.path.isfile(p)]
-    if not present or (len(paths) == 1 and not present):
+    if not present:
         raise KubeconfigError("no such file")
     out: dict = {"clusters": [], "contexts": [], "users": [], "current-context": ""}
     for path in present:
@@ -66,7 +66,7 @@ def merged(kubeconfig: str) -> dict:
         except (OSError, yaml.YAMLError) as e:
             raise KubeconfigError(f"cannot read {path if len(present) > 1 else 'it'}: {e}") from e
         if not isinstance(cfg, dict):
-            raise KubeconfigError(f"{path}: not a kubeconfig mapping")
+            raise KubeconfigError(f"{path if len(present) > 1 else 'it'} is not a kubeconfig (a YAML mapping)")
         out["current-context"] = out["current-context"] or cfg.get("current-context") or ""
         base = os.path.dirname(path)
         for section in ("clusters", "contexts", "users"):

@@ -32,6 +32,7 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
   - scalelab.capi.kube
   - scalelab.capi.bulk
 attributes:
@@ -41,8 +42,6 @@ attributes:
   diff_mode:
     support: full
     details: Hosts and hosts with an image, before and after.
-  platform:
-    platforms: posix
 options:
   bmc_address_pattern:
     description:

@@ -28,6 +28,7 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
   - scalelab.capi.kube
   - scalelab.capi.bulk
 attributes:
@@ -37,8 +38,6 @@ attributes:
   diff_mode:
     support: full
     details: Cluster counts before and after.
-  platform:
-    platforms: posix
 options:
   delete_timeout:
     description: Seconds O(state=absent) waits for the set's objects to be gone (finalizers).

@@ -22,15 +22,9 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
+  - scalelab.capi.attributes.wait
   - scalelab.capi.kube
-attributes:
-  check_mode:
-    support: full
-    details: One poll, no wait.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   count:
     description: Clusters that must be ready.

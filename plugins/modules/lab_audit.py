@@ -23,14 +23,8 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: It only reads.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - scalelab.capi.attributes
+  - scalelab.capi.attributes.read_only
 options:
   context:
     description: Context of O(kubeconfig); empty is its current context.

@@ -21,14 +21,8 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: It only reads.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - scalelab.capi.attributes
+  - scalelab.capi.attributes.read_only
 options:
   cloud:
     description: Name of the cloud in clouds.yaml; empty uses C(OS_CLOUD) or the C(OS_*) variables.

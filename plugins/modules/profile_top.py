@@ -19,6 +19,7 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
   - scalelab.capi.window
 attributes:
   check_mode:
@@ -26,8 +27,6 @@ attributes:
     details: Writes nothing and reports whether O(path) would change.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   dir:
     description: Directory of the captures (the fact C(observability_profiles_dir)).

@@ -27,6 +27,7 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
   - scalelab.capi.window
 attributes:
   check_mode:
@@ -34,8 +35,6 @@ attributes:
     details: Queries Prometheus; writes nothing and reports whether O(path) would change.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   default_queries:
     description: Take the default queries; O(queries) adds to them (and replaces one of the same name).

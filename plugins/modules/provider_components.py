@@ -19,6 +19,7 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
   - scalelab.capi.kube
 attributes:
   check_mode:
@@ -26,8 +27,6 @@ attributes:
     details: Server-side apply with C(dryRun=All); reports the objects that would change.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   ca_file:
     description:

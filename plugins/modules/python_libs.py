@@ -16,14 +16,8 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: It only reads.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - scalelab.capi.attributes
+  - scalelab.capi.attributes.read_only
 options:
   fail_on_missing:
     description: Fail, in one line naming the interpreter, what it lacks and the pip command that installs it.

@@ -18,14 +18,13 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
 attributes:
   check_mode:
     support: full
     details: Writes nothing and reports whether O(markdown_path) would change.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   baseline:
     description: The results JSON of the baseline run.

@@ -23,14 +23,8 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: It only reads.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - scalelab.capi.attributes
+  - scalelab.capi.attributes.read_only
 options:
   fail:
     description: Fail the task when a gate breaks; false only reports.

@@ -27,14 +27,13 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
 attributes:
   check_mode:
     support: full
     details: Writes nothing and reports whether the report's files would change.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   baseline:
     description: Results JSON of a baseline run to compare with; omitted compares with nothing.

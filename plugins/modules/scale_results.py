@@ -27,6 +27,7 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
   - scalelab.capi.kube
 attributes:
   check_mode:
@@ -35,8 +36,6 @@ attributes:
   diff_mode:
     support: full
     details: The summary before and after.
-  platform:
-    platforms: posix
 options:
   host_label_selector:
     description:

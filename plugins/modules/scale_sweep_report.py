@@ -17,14 +17,13 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
 attributes:
   check_mode:
     support: full
     details: Writes nothing and reports whether the sweep's files would change.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   output_dir:
     description: Directory of the sweep report (created when missing).

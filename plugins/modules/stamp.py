@@ -18,14 +18,13 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
     details: With O(state=present), the stamp before and after.
-  platform:
-    platforms: posix
 options:
   data:
     description:

@@ -19,6 +19,7 @@ description:
 author: scalelab contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
 attributes:
   check_mode:
     support: full
@@ -26,8 +27,6 @@ attributes:
   diff_mode:
     support: full
     details: The programs added, changed and removed.
-  platform:
-    platforms: posix
 options:
   conf:
     description: The supervisord configuration file (its C([supervisorctl]) section names the socket).

@@ -1,0 +1,34 @@
+# Copyright: scalelab contributors
+# Apache-2.0
+"""The attributes several modules state alike (community.general's `attributes` fragment is the model)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Every module, with ansible.builtin.action_common_attributes: they run on POSIX hosts.
+    DOCUMENTATION = r"""
+attributes:
+  platform:
+    platforms: posix
+"""
+
+    # Modules that only read (scalelab.capi.attributes.read_only).
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    details: It only reads.
+  diff_mode:
+    support: none
+"""
+
+    # The waits (scalelab.capi.attributes.wait): never a change; check mode polls once.
+    WAIT = r"""
+attributes:
+  check_mode:
+    support: full
+    details: One poll, no wait.
+  diff_mode:
+    support: none
+"""

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Make the all-in-one cloud run, from wherever this checkout is.  Idempotent:
 #   1. Debian packages, only if mariadbd / rabbitmq-server (or curl, bc) are missing;
 #   2. the service venv $OSAIO_VENV, only if $OSAIO_VENV/.complete is absent (built in

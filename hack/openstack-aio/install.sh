@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Install steps, normally run by ensure.sh (which decides what is missing):
 #   install.sh debs       apt-get install mariadb-server rabbitmq-server curl bc
 #   install.sh venv DIR   create the service venv at DIR (PyPI only) and install

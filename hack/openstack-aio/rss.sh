@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # RSS (MiB) of every process start.sh started, grouped by service (process group).
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 shopt -s nullglob

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Start an all-in-one OpenStack (keystone, placement, glance, nova w/ FakeDriver,
 # neutron ML2 w/o agents) on 127.0.0.1:16xxx from scratch.  Idempotent: it
 # stops whatever a previous run left, wipes the state ($OSAIO_STATE/{etc,data,log,run},

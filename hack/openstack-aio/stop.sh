@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Stop everything start.sh started.  Each service was started with setsid, so its
 # pid (in $OSAIO_STATE/run/NAME.pid) is its process-group id and the whole group
 # is signalled: TERM, then KILL.  Exits non-zero if one of our ports still listens.

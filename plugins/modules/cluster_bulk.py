@@ -181,6 +181,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+first_write:
+  description: >-
+    When this run's first write (create, patch or delete) began, RFC 3339 UTC with microseconds; empty when it
+    wrote nothing. M(scalelab.capi.scale_results) takes it as O(scalelab.capi.scale_results#module:run_started):
+    a run's window starts at its own first write, not at the set's oldest object.
+  type: str
+  returned: always
+  sample: "2026-12-05T17:02:11.482113Z"
 left:
   description: >-
     On a failed O(state=absent) - the set's objects (the first 20) still there when O(delete_timeout) passed, with

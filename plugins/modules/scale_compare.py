@@ -27,7 +27,10 @@ attributes:
     support: none
 options:
   baseline:
-    description: The results JSON of the baseline run.
+    description:
+      - The results JSON of the baseline run, or C(previous) - the run before O(path)'s in its set's index
+        (C(runs.jsonl) of M(scalelab.capi.scale_results) O(scalelab.capi.scale_results#module:runs_dir)); a first
+        run has none, which fails the task.
     type: path
     required: true
   fail_on_regression:
@@ -55,12 +58,21 @@ EXAMPLES = r"""
     fail_on_regression: true
   register: comparison
 
+- name: The newest run of the set "scale" against the run before it
+  scalelab.capi.scale_compare:
+    path: ~/.local/share/scalelab/scalelab/results/scale/latest/scale.json
+    baseline: previous
+
 - name: Show it
   ansible.builtin.debug:
     var: comparison.table
 """
 
 RETURN = r"""
+baseline:
+  description: The baseline compared with (C(previous) resolved to its path).
+  type: str
+  returned: always
 rows:
   description: One entry per metric, sorted - metric, baseline, current, delta, delta_pct, verdict.
   type: list
@@ -81,7 +93,7 @@ table:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates
-from ansible_collections.scalelab.capi.plugins.module_utils.results import document
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document, runs
 
 ARGUMENT_SPEC = {
     "baseline": {"type": "path", "required": True},
@@ -94,16 +106,19 @@ ARGUMENT_SPEC = {
 
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     cur = gates.metrics(document.load(p["path"], "path"))
-    rows = gates.compare(cur, gates.metrics(document.load(p["baseline"], "baseline")), p["tolerance_pct"])
+    base = runs.baseline(p["path"], p["baseline"])
+    if not base:
+        raise runs.RunsError(f"baseline={p['baseline']}: {p['path']} is the first run in its set's {runs.INDEX}")
+    rows = gates.compare(cur, gates.metrics(document.load(base, "baseline")), p["tolerance_pct"])
     changed = False
     if p["markdown_path"]:
-        text = gates.markdown(rows, p["path"], p["baseline"], p["tolerance_pct"])
+        text = gates.markdown(rows, p["path"], base, p["tolerance_pct"])
         try:
             changed = document.write_if_changed(p["markdown_path"], text, check_mode)
         except OSError as e:
             raise document.ResultsError(f"markdown_path={p['markdown_path']}: cannot write it: {e}") from e
     regressed = [r["metric"] for r in rows if r["verdict"] == "regressed"]
-    result = {"rows": rows, "regressed": regressed, "table": gates.table(rows)}
+    result = {"rows": rows, "regressed": regressed, "table": gates.table(rows), "baseline": base}
     if regressed and p["fail_on_regression"]:
         raise errors.ScalelabError(gates.regressed_message(rows, p["tolerance_pct"]), {"changed": changed, **result})
     return changed, result

@@ -36,7 +36,10 @@ attributes:
     support: none
 options:
   baseline:
-    description: Results JSON of a baseline run to compare with; omitted compares with nothing.
+    description:
+      - Results JSON of a baseline run to compare with; omitted compares with nothing.
+      - C(previous) is the run before O(path)'s in its set's index (C(runs.jsonl) of M(scalelab.capi.scale_results)
+        O(scalelab.capi.scale_results#module:runs_dir)); a set's first run is compared with nothing.
     type: path
   comparison_path:
     description: Markdown file of the comparison with O(baseline) (written only when O(baseline) is given).
@@ -92,6 +95,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+baseline:
+  description: The baseline compared with (O(baseline) as a path, C(previous) resolved); empty when none.
+  type: str
+  returned: always
 html:
   description: Path of the HTML report.
   type: str
@@ -135,7 +142,7 @@ table:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, html, plots
-from ansible_collections.scalelab.capi.plugins.module_utils.results import document
+from ansible_collections.scalelab.capi.plugins.module_utils.results import document, runs
 
 ARGUMENT_SPEC = {
     "baseline": {"type": "path"},
@@ -152,15 +159,17 @@ ARGUMENT_SPEC = {
 
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     doc = document.load(p["path"], "path")
-    base = document.load(p["baseline"], "baseline") if p["baseline"] else None
+    base_path = runs.baseline(p["path"], p["baseline"])
+    base = document.load(base_path, "baseline") if base_path else None
     title = p["title"] or f"Scale report: {doc.get('run', {}).get('set') or p['path']}"
     changed, result = html.build(
-        doc, p["output_dir"], title, p["gates"], base, p["baseline"] or "", p["tolerance_pct"], check_mode
+        doc, p["output_dir"], title, p["gates"], base, base_path, p["tolerance_pct"], check_mode
     )
     rows = result.pop("comparison") or []
     result["table"] = gates.table(rows) if base is not None else []
+    result["baseline"] = base_path
     if base is not None and p["comparison_path"]:
-        text = gates.markdown(rows, p["path"], p["baseline"], p["tolerance_pct"])
+        text = gates.markdown(rows, p["path"], base_path, p["tolerance_pct"])
         try:
             changed |= document.write_if_changed(p["comparison_path"], text, check_mode)
         except OSError as e:

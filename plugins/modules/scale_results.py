@@ -22,6 +22,13 @@ description:
     percentiles and drift recomputed over every object from each report's per-object series (not averaged), counts
     summed, each management cluster's own summary under C(sources). Not-ready objects are named
     C(<management cluster>/<namespace>/<name>). Condition spreads and BMO operation durations stay in each report.
+  - With O(runs_dir), every run is kept - C(<runs_dir>/<run id>/<name>.json) and C(.md), where C(<name>) is the
+    last part of O(runs_dir) (the set) - with a C(latest) link to the newest run and an index of the runs,
+    C(<runs_dir>/runs.jsonl), one JSON line each (id, started, ended, path, summary, machine, collection).
+    M(scalelab.capi.scale_report) and M(scalelab.capi.scale_compare) take C(baseline=previous) from it.
+  - A run is what one invocation wrote. A O(run_started) the index has not seen (the M(scalelab.capi.cluster_bulk)
+    or M(scalelab.capi.bmh_bulk) RV(scalelab.capi.cluster_bulk#module:first_write)) opens a new run; an empty one
+    gathers the newest run again, so a re-run that created nothing changes nothing.
   - The JSON is written only when its content differs (C(changed=false) on a re-run over a settled lab), through
     a temporary file and a rename, mode C(0644).
 author: scalelab contributors
@@ -86,9 +93,23 @@ options:
     type: int
     default: 500
   path:
-    description: The JSON report to write; its directory must exist.
+    description: The JSON report to write (created with its directory). One of O(path) and O(runs_dir) is required.
     type: path
-    required: true
+  run_started:
+    description:
+      - When the run began (RFC 3339), normally the bulk modules' RV(scalelab.capi.cluster_bulk#module:first_write)
+        (the earliest of them when a scenario ran several). Clusters and hosts created before it belong to
+        earlier runs of the set - counted under C(earlier), not timed - and the run's window starts there, so
+        growing a set from 20 to 100 clusters times the 80 new ones from the second run's first write.
+      - Empty with O(runs_dir) gathers the newest kept run again (its own start); empty without it times every
+        object of the set, its window starting at the first one created.
+    type: str
+    default: ""
+  runs_dir:
+    description:
+      - The set's directory of runs (for example C(<lab dir>/results/<set>)); created when missing. The files go to
+        the run's own directory, so O(path) and O(markdown_path) are not given with it.
+    type: path
 requirements:
   - requests
   - PyYAML
@@ -105,6 +126,15 @@ EXAMPLES = r"""
       set: scale
       clusters: 200
   register: scale_report
+
+- name: Keep each run of the set "scale" (results/scale/<run id>/, results/scale/latest, results/scale/runs.jsonl)
+  scalelab.capi.scale_results:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    label_selector: scalelab.io/set=scale
+    runs_dir: ~/.local/share/scalelab/scalelab/results/scale
+    run_started: "{{ created.first_write }}"  # registered from scalelab.capi.cluster_bulk
+    metadata:
+      set: scale
 
 - name: Only Clusters and Machines, every object of the management cluster
   scalelab.capi.scale_results:
@@ -132,7 +162,9 @@ EXAMPLES = r"""
 RETURN = r"""
 report:
   description: >-
-    The JSON document: C(schema), C(run) (O(metadata)), C(api_version) (kind to apiVersion, null when not
+    The JSON document: C(schema), C(run) (O(metadata) with C(started) and C(ended), the window; with O(runs_dir)
+    also C(id) and C(machine) - hostname, cores, memory_bytes, load at the run's first gather), C(earlier) (with a
+    run start: per kind the objects created before it, not timed), C(api_version) (kind to apiVersion, null when not
     served), C(sources) (with O(merge): per management cluster its run and summary), C(summary) (clusters,
     clusters_ready, cluster_p50/p90/p99/max_seconds, drift_pct) and C(kinds) (per
     kind count, ready, not_ready, time_to_ready, drift, conditions, first_created, last_ready, span_seconds and
@@ -146,9 +178,17 @@ report:
     summary: {clusters: 200, clusters_ready: 200, cluster_p50_seconds: 14.0, cluster_p90_seconds: 21.0,
               cluster_p99_seconds: 25.0, cluster_max_seconds: 26.0, drift_pct: 2.3}
 path:
-  description: The JSON report.
+  description: The JSON report (with O(runs_dir), in the run's directory).
   type: str
   returned: always
+run:
+  description: >-
+    With O(runs_dir) - the run written: C(id) (its start as C(YYYYmmddTHHMMSSZ) and four hex digits), C(dir),
+    C(started) (empty when no O(run_started) was ever given) and C(new) (opened by this call).
+  type: dict
+  returned: when O(runs_dir) is set
+  sample: {id: 20261205T170211Z-3fa9, dir: /root/.local/share/scalelab/scalelab/results/scale/20261205T170211Z-3fa9,
+           started: "2026-12-05T17:02:11.482113Z", new: true}
 markdown_path:
   description: The Markdown report; empty when O(markdown_path) is not set.
   type: str
@@ -159,14 +199,15 @@ seconds:
   returned: always
 window:
   description: >-
-    The run's window (C(start), C(end); RFC 3339, empty when no object was created and became ready): the first
-    object's creation to the last one's ready or available time. M(scalelab.capi.prometheus_snapshot) and
-    M(scalelab.capi.profile_top) read the same window from the results.
+    The run's window (C(start), C(end); RFC 3339, empty when no object was created and became ready): the run's
+    start (O(run_started)) or else the first object's creation, to the last one's ready or available time.
+    M(scalelab.capi.prometheus_snapshot) and M(scalelab.capi.profile_top) read the same window from the results.
   type: dict
   returned: when O(merge) is not set
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document, merge
 
@@ -185,15 +226,22 @@ ARGUMENT_SPEC = {
     "merge": {"type": "dict"},
     "metadata": {"type": "dict", "default": {}},
     "page_size": {"type": "int", "default": 500},
-    "path": {"type": "path", "required": True},
+    "path": {"type": "path"},
+    "run_started": {"type": "str", "default": ""},
+    "runs_dir": {"type": "path"},
 }
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("kubeconfig", "merge")],
-        required_one_of=[("kubeconfig", "merge")],
+        mutually_exclusive=[
+            ("kubeconfig", "merge"),
+            ("path", "runs_dir"),
+            ("markdown_path", "runs_dir"),
+            ("merge", "runs_dir"),
+        ],
+        required_one_of=[("kubeconfig", "merge"), ("path", "runs_dir")],
         supports_check_mode=True,
     )
     p = module.params
@@ -204,7 +252,7 @@ def main() -> None:
             changed, result, diff = merge.run(p, module.check_mode)
         else:
             changed, result, diff = document.run(p, module.check_mode)
-    except (document.ResultsError, client.KubeError) as e:
+    except (errors.ScalelabError, client.KubeError) as e:
         module.fail_json(msg=str(e))
     except (OSError, ValueError) as e:  # unreadable credentials in the kubeconfig
         module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")

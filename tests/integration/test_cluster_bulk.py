@@ -4,6 +4,8 @@ Faults and bad input: test_faults.py, test_bad_inputs.py."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
 
 import pytest
@@ -212,3 +214,59 @@ def test_a_wait_for_clusters_nobody_creates_fails_in_a_minute_not_at_its_timeout
     seconds = time.monotonic() - started
     assert res["rc"] != 0 and "count=3: set itb-wait has 1 clusters and no new one for 60 s" in res["msg"], res
     assert seconds < 120, seconds
+
+
+def test_each_run_of_a_set_is_kept_and_timed_from_its_own_first_write(lab, bulk, tmp_path):
+    runs_dir = str(tmp_path / "itb-r")
+
+    def wait_and_gather(count: int, started: str) -> dict:
+        wait = lab.module("cluster_wait", kubeconfig=lab.kubeconfig, name="itb-r", count=count, timeout=240)
+        assert wait["rc"] == 0, wait.get("msg")
+        res = lab.module(
+            "scale_results",
+            kubeconfig=lab.kubeconfig,
+            label_selector="scalelab.io/set=itb-r",
+            runs_dir=runs_dir,
+            run_started=started,
+            metadata={"set": "itb-r"},
+        )
+        assert res["rc"] == 0, res.get("msg")
+        return res
+
+    before = time.time()
+    first = bulk("itb-r", count=2)
+    assert first["rc"] == 0 and first["first_write"], first
+    assert first["first_write"] >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(before - 1))
+    run1 = wait_and_gather(2, first["first_write"])
+    assert run1["run"]["new"] and run1["run"]["started"] == first["first_write"]
+    assert run1["window"]["start"] == first["first_write"] and run1["report"]["summary"]["clusters_ready"] == 2
+
+    # A re-run that writes nothing has no first write; gathering it again changes nothing.
+    again = bulk("itb-r", count=2)
+    assert again["changed"] is False and again["first_write"] == "", again
+    same = wait_and_gather(2, again["first_write"])
+    assert same["changed"] is False and same["run"] == {**run1["run"], "new": False}
+
+    # The set grows: the second run times the two new clusters from its own first write, not the set's oldest.
+    grow = bulk("itb-r", count=4)
+    assert grow["first_write"] > first["first_write"], grow
+    run2 = wait_and_gather(4, grow["first_write"])
+    assert run2["run"]["new"] and run2["run"]["id"] != run1["run"]["id"]
+    assert run2["report"]["summary"]["clusters"] == 2 and run2["report"]["earlier"] == {"Cluster": 2}
+    assert run2["window"]["start"] == grow["first_write"]
+    with open(f"{runs_dir}/runs.jsonl") as f:
+        index = [json.loads(line) for line in f]
+    assert [r["id"] for r in index] == [run1["run"]["id"], run2["run"]["id"]]
+    assert os.readlink(f"{runs_dir}/latest") == run2["run"]["id"]
+
+    # baseline=previous compares the newest run with the one before; the first run has none to compare with.
+    report = lab.module(
+        "scale_report", path=f"{runs_dir}/latest/itb-r.json", output_dir=str(tmp_path / "rep"), baseline="previous"
+    )
+    assert report["rc"] == 0 and report["baseline"] == f"{runs_dir}/{run1['run']['id']}/itb-r.json", report
+    assert report["table"], report
+    first_cmp = lab.module("scale_compare", path=run1["path"], baseline="previous")
+    assert (
+        first_cmp["rc"] != 0
+        and first_cmp["msg"] == f"baseline=previous: {run1['path']} is the first run in its set's runs.jsonl"
+    )

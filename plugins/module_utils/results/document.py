@@ -15,6 +15,7 @@ import time
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
+from ansible_collections.scalelab.capi.plugins.module_utils.results import runs
 from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL
@@ -69,8 +70,17 @@ def _items(client: KubeClient, api_version: str | None, kind: str, selector: str
             yield item
 
 
-def gather(client: KubeClient, params: dict) -> dict:
-    """The report document: one list per kind, Clusters first (their names select the other kinds)."""
+def _earlier(item: dict, since: str, counts: dict, kind: str) -> bool:
+    """Whether the object predates the run (created before `since`): counted in `earlier`, not timed."""
+    if since and (item.get("metadata") or {}).get("creationTimestamp", since) < since:
+        counts[kind] = counts.get(kind, 0) + 1
+        return True
+    return False
+
+
+def gather(client: KubeClient, params: dict, since: str = "") -> dict:
+    """The report document: one list per kind, Clusters first (their names select the other kinds). With `since`
+    (a creationTimestamp), Clusters and hosts created before it belong to earlier runs: counted, not timed."""
     if params["page_size"] < 1:
         raise ResultsError(f"page_size={params['page_size']} must be >= 1")
     kinds = list(dict.fromkeys(params["kinds"]))
@@ -86,12 +96,15 @@ def gather(client: KubeClient, params: dict) -> dict:
             versions = client.served_versions(group)
             served[group] = f"{group}/{versions[0]}" if versions else None
     results = {}
+    earlier: dict[str, int] = {}
     cluster_result = None
     if with_clusters:
         clusters = Accumulator("Cluster")
         names: set[tuple[str, str]] = set()
         # Clusters are read whenever a Cluster API kind is: they select the objects of the other kinds.
         for item in _items(client, served[GROUPS["Cluster"]], "Cluster", selector, params["page_size"]):
+            if _earlier(item, since, earlier, "Cluster"):
+                continue
             record = clusters.add(item)
             names.add((record.namespace, record.name))
         cluster_result = clusters.result()
@@ -104,16 +117,21 @@ def gather(client: KubeClient, params: dict) -> dict:
         acc = HostAccumulator() if hosts else Accumulator(kind)
         kind_selector = (params.get("host_label_selector") or selector) if hosts else ""
         for item in _items(client, served[GROUPS[kind]], kind, kind_selector, params["page_size"]):
+            if hosts and _earlier(item, since, earlier, kind):
+                continue
             if hosts or not selector or owner_cluster(item) in names:
                 acc.add(item)
         results[kind] = acc.result()
-    return {
+    doc = {
         "schema": SCHEMA,
-        "run": params["metadata"] or {},
+        "run": dict(params["metadata"] or {}),
         "api_version": {kind: served[GROUPS[kind]] for kind in kinds},
         "kinds": results,
         "summary": summary(cluster_result, results.get("BareMetalHost")),
     }
+    if earlier:
+        doc["earlier"] = earlier
+    return doc
 
 
 def summary(cluster_result: dict | None, host_result: dict | None = None) -> dict:
@@ -224,6 +242,12 @@ def markdown(doc: dict) -> str:
             else:
                 out.append(f"- **{k}**: {v}")
         out.append("")
+    if any((doc.get("earlier") or {}).values()):
+        left = ", ".join(f"{n} {k}(s)" for k, n in sorted(doc["earlier"].items()))
+        out += [
+            f"Created before this run began ({doc['run'].get('started')}), so counted out of its timings: {left}.",
+            "",
+        ]
     out += ["## Summary", ""]
     if "clusters" in s:
         out += _table(
@@ -349,20 +373,31 @@ def attach(path: str, key: str, value, check_mode: bool = False) -> bool:
 
 
 def window(doc: dict) -> tuple[str, str]:
-    """The run's window as the objects part records it: the first creation to the last ready (or available) time;
-    empty strings when the run has no such times."""
+    """The run's window: its first write (run.started, when the bulk modules said when) or else the first creation,
+    to the last ready (or available) time; empty strings when the run has no such times."""
     kinds = [k for k in (doc.get("kinds") or {}).values() if isinstance(k, dict)]
     starts = [k["first_created"] for k in kinds if k.get("first_created")]
     ends = [k[f] for k in kinds for f in ("last_ready", "last_available") if k.get(f)]
-    return (min(starts) if starts else "", max(ends) if ends else "")
+    started = (doc.get("run") or {}).get("started") if isinstance(doc.get("run"), dict) else ""
+    return (started or (min(starts) if starts else ""), max(ends) if ends else "")
 
 
 def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
-    """Gather, then write the JSON and the Markdown if they differ: (changed, result, diff)."""
+    """Gather, then write the JSON and the Markdown if they differ (with runs_dir: in the run's directory, and the
+    run's line in the index): (changed, result, diff)."""
+    started = params.get("run_started") or ""
+    run_ = None
+    if params.get("runs_dir"):
+        run_ = runs.open_run(params["runs_dir"], started)
+        name = os.path.basename(os.path.normpath(params["runs_dir"]))
+        params = {**params, "path": os.path.join(run_.dir, f"{name}.json")}
+        params["markdown_path"] = os.path.join(run_.dir, f"{name}.md")
+        started = run_.started
+    since = runs.since(started)  # a malformed run_started is refused before the cluster is read
     t0 = time.monotonic()
     with KubeClient(params["kubeconfig"], params["context"]) as client:
         try:
-            doc = gather(client, params)
+            doc = gather(client, params, since)
         except KubeError as e:
             raise ResultsError(f"kubeconfig={params['kubeconfig']}: {e}") from e
         except OSError as e:  # requests' connection errors are OSErrors
@@ -373,10 +408,31 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
     for key in ATTACHED_KEYS:
         if key in old:
             doc[key] = old[key]
+    doc["run"]["started"] = started
+    doc["run"]["started"], doc["run"]["ended"] = window(doc)
+    if run_ is not None:
+        run_.started = doc["run"]["started"]
+        # The machine as the run's first gather found it: a re-gather keeps it (load changes by the minute).
+        doc["run"].update(id=run_.id, machine=(old.get("run") or {}).get("machine") or runs.machine())
     diff = {"before": old.get("summary", {}), "after": doc["summary"]}
     changed, result = write_report(params, doc, markdown(doc), check_mode)
+    if run_ is not None:
+        changed |= _record_run(params["runs_dir"], run_, doc, os.path.basename(params["path"]), check_mode)
+        result["run"] = run_.returned()
     result.update(seconds=seconds, window=dict(zip(("start", "end"), window(doc), strict=True)))
     return changed, result, diff
+
+
+def _record_run(runs_dir: str, run_: runs.Run, doc: dict, file_name: str, check_mode: bool) -> bool:
+    """The run's line in the index and the `latest` link (the newest run's, which this one is unless an older run
+    was gathered again); True if either changed."""
+    text = runs.record(runs_dir, runs.entry(run_, doc, file_name))
+    try:
+        changed = write_if_changed(os.path.join(runs_dir, runs.INDEX), text, check_mode)
+        newest = json.loads(text.splitlines()[-1])["id"]
+        return runs.link_latest(runs_dir, newest, check_mode) or changed
+    except OSError as e:
+        raise ResultsError(f"runs_dir={runs_dir}: cannot write the run index or link: {e}") from e
 
 
 def write_report(params: dict, doc: dict, text: str, check_mode: bool, error: type = ResultsError) -> tuple[bool, dict]:

@@ -66,6 +66,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
         else:
             changed, state = ensure_present(bulk, p, api_version, set_members, check_mode)
     state["api_version"] = api_version
+    state["first_write"] = bulk.first_write()
     return changed, state
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
@@ -37,6 +38,11 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.waiters import wait_until
 
 MAX_FAILURES_KEPT = 20
+
+
+def rfc3339(t: float) -> str:
+    """Wall time as RFC 3339 UTC with microseconds: strings of one format sort like the times."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -141,6 +147,18 @@ class Bulk:
         self.concurrency = concurrency
         # Retries take tokens too: a flapping API is not hammered past the pace the user chose.
         self.policy = RetryPolicy(deadline=retry_deadline, acquire=self.limiter.acquire)
+        self._first_write: float | None = None
+        self._lock = threading.Lock()
+
+    def wrote(self, since: float) -> None:
+        """Record a write that began at wall time `since`: the earliest is the run's start (first_write)."""
+        with self._lock:
+            if self._first_write is None or since < self._first_write:
+                self._first_write = since
+
+    def first_write(self) -> str:
+        """When this module run's first write began (RFC 3339, microseconds, UTC); empty when it wrote nothing."""
+        return rfc3339(self._first_write) if self._first_write is not None else ""
 
     def listed(self, api_version: str, kind: str, set_name: str) -> Iterator[dict]:
         """The set's objects of one kind, read with one paginated list."""
@@ -160,8 +178,11 @@ class Bulk:
     def _call(self, method: str, path: str, acquire: Callable[[], None], **kw) -> tuple[Any, float]:
         """One call paced by the limiter (acquire), under the run's retry policy: (response, seconds it took)."""
         acquire()
-        t0 = time.monotonic()
+        began, t0 = time.time(), time.monotonic()
         resp = self.client.request(method, path, policy=self.policy, **kw)
+        # A dry run or a 404/409 wrote nothing; anything else is a change of the set, and its run began then.
+        if resp.status_code < 300 and not (kw.get("params") or {}).get("dryRun"):
+            self.wrote(began)
         return resp, time.monotonic() - t0
 
     def create(self, obj: dict, acquire: Callable[[], None], dry_run: bool = False) -> tuple[str, float]:

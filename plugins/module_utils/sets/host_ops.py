@@ -89,8 +89,11 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     renderer.check(set_members)
     with connected(p, check_served) as (bulk, _):
         if p["state"] == "absent":
-            return ensure_absent(bulk, p, check_mode)
-        return ensure_present(bulk, p, renderer, set_members, check_mode)
+            changed, state = ensure_absent(bulk, p, check_mode)
+        else:
+            changed, state = ensure_present(bulk, p, renderer, set_members, check_mode)
+    state["first_write"] = bulk.first_write()
+    return changed, state
 
 
 def _image_changes(p: dict, set_members: list[Member], found: dict[str, dict]) -> list[tuple[Member, dict | None]]:

@@ -87,7 +87,7 @@ def test_metal3_clusters_are_ready_with_nodes_served_by_the_farm(m3_lab, tmp_pat
 
 
 def test_results_report_metal3_machines_and_hosts(m3_lab):
-    with open(os.path.join(m3_lab.dir, "results", f"{SET}.json")) as f:
+    with open(os.path.join(m3_lab.dir, "results", SET, "latest", f"{SET}.json")) as f:
         doc = json.load(f)
     assert doc["run"]["scenario"] == "metal3"
     assert doc["kinds"]["Metal3Machine"]["count"] == 2 and doc["kinds"]["Metal3Machine"]["ready"] == 2
@@ -240,7 +240,7 @@ def test_the_monitoring_identity_reads_metrics_and_nothing_else(m3_lab):
 
 
 def test_results_hold_the_runs_metrics_and_top_profile_functions(m3_lab):
-    with open(os.path.join(m3_lab.dir, "results", f"{SET}.json")) as f:
+    with open(os.path.join(m3_lab.dir, "results", SET, "latest", f"{SET}.json")) as f:
         doc = json.load(f)
     snap = doc["prometheus"]
     managers = snap["summary"]["managers"]
@@ -273,7 +273,7 @@ def test_results_hold_the_runs_metrics_and_top_profile_functions(m3_lab):
 def test_the_html_report_shows_every_plot_in_a_browser(m3_lab, tmp_path):
     """As a person would see it: headless Chromium (Debian's) loads the run's report offline, every plot decodes, the
     page logs nothing, and a screenshot is kept with the test's files."""
-    page = os.path.join(m3_lab.dir, "results", f"{SET}-report", "report.html")
+    page = os.path.join(m3_lab.dir, "results", SET, "latest", f"{SET}-report", "report.html")
     with open(page) as f:
         text = f.read()
     assert "http://" not in text and "https://" not in text  # nothing to fetch: it works offline
@@ -307,7 +307,7 @@ def test_the_html_report_shows_every_plot_in_a_browser(m3_lab, tmp_path):
 
 
 def test_a_broken_gate_fails_with_one_line_each_and_a_slower_run_is_flagged(m3_lab, tmp_path):
-    results = os.path.join(m3_lab.dir, "results", f"{SET}.json")
+    results = os.path.join(m3_lab.dir, "results", SET, "latest", f"{SET}.json")
     gate = m3_lab.module("scale_gate", path=results, gates={"cluster_p99_seconds": 1, "objects_failed": 0})
     assert gate["rc"] != 0 and gate["msg"].splitlines()[0] == "1 of 2 SLO gates broke:", gate
     assert gate["msg"].splitlines()[1].startswith("cluster_p99_seconds = ")

@@ -73,7 +73,7 @@ def test_hosts_are_available_and_the_first_k_provisioned(hosts_lab):
 
 
 def test_results_report_time_to_available_and_provisioning(hosts_lab):
-    with open(os.path.join(hosts_lab.dir, "results", "ith.json")) as f:
+    with open(os.path.join(hosts_lab.dir, "results", "ith", "latest", "ith.json")) as f:
         doc = json.load(f)
     s = doc["summary"]
     # hosts_available counts every host that reached available, the provisioned ones included.
@@ -81,7 +81,7 @@ def test_results_report_time_to_available_and_provisioning(hosts_lab):
     assert 0 <= s["host_available_p50_seconds"] <= s["host_available_max_seconds"] < 300
     assert s["host_provision_p50_seconds"] is not None and s["host_provision_p50_seconds"] >= 0
     assert doc["run"]["stack"] == "capi-1.7" and doc["run"]["versions"]["baremetal_operator"] == "v0.6.0"
-    with open(os.path.join(hosts_lab.dir, "results", "ith.md")) as f:
+    with open(os.path.join(hosts_lab.dir, "results", "ith", "latest", "ith.md")) as f:
         md = f.read()
     assert "BareMetalHost" in md and "available" in md
     assert "ith.md" in hosts_lab.hosts_converge["stdout"]

@@ -126,9 +126,13 @@ def netns_lab(tmp_path_factory):
         merged = os.path.join(tmp, "merged")
         lab = Lab("netns", tmp, {}, {})
         # Only the scenario's vars: extra vars would override each host's management_cluster_name (its directory).
-        lab.vars = {**VARS, "scale_merged_results_dir": merged}
+        lab.vars = {
+            **VARS,
+            "scale_merged_results_dir": merged,
+            "scale_fetched_results_dir": os.path.join(tmp, "fetched"),
+        }
         lab.write_vars()
-        lab.inventory, lab.merged = inventory, merged
+        lab.inventory, lab.merged, lab.fetched = inventory, merged, os.path.join(tmp, "fetched")
         lab.mgmt = {h: Management(h, tmp) for h in SERVES}
         started = time.monotonic()
         lab.converge = lab.playbook("scale.yml", "-i", inventory)
@@ -351,16 +355,28 @@ def test_results_are_merged_over_both_management_clusters(netns_lab):
     assert "<h2>SLO gates: " in html and ">clusters_ready</td><td>4</td>" in html, html[:2000]
 
 
+def test_each_management_hosts_run_is_fetched_to_the_controller(netns_lab):
+    for host in SERVES:
+        runs_dir = os.path.join(netns_lab.mgmt[host].dir, "results", SET)
+        with open(os.path.join(runs_dir, "runs.jsonl")) as f:
+            (run,) = [json.loads(line) for line in f]
+        assert run["machine"]["cores"] >= 1 and run["collection"]["name"] == "scalelab.capi", run
+        here = os.path.join(netns_lab.fetched, host, SET, run["id"])
+        for name in (f"{SET}.json", f"{SET}.md", os.path.join(f"{SET}-report", "report.html")):
+            with open(os.path.join(here, name), "rb") as a, open(os.path.join(runs_dir, run["id"], name), "rb") as b:
+                assert a.read() == b.read(), (host, name)
+
+
 def test_without_observability_the_results_hold_no_snapshot_and_nothing_of_it_runs(netns_lab):
     # (Molecule's default verify asserts the same of its own lab; CI runs that verify on the quick start's lab,
     # which has observability: this lab is CI's scale_observability=false run.)
     for host in SERVES:
         lab_dir = netns_lab.mgmt[host].dir
-        with open(os.path.join(lab_dir, "results", f"{SET}.json")) as f:
+        with open(os.path.join(lab_dir, "results", SET, "latest", f"{SET}.json")) as f:
             doc = json.load(f)
         assert "prometheus" not in doc and "profiles" not in doc and doc["kinds"]["Cluster"]["ready"] == 2, host
         assert not os.path.exists(os.path.join(lab_dir, "observability")), host
-        assert os.path.isfile(os.path.join(lab_dir, "results", f"{SET}-report", "report.html")), host
+        assert os.path.isfile(os.path.join(lab_dir, "results", SET, "latest", f"{SET}-report", "report.html")), host
         running = {comm(pid) for pid in netns_pids(HOST_INDEX[host])}
         assert not running & {"prometheus", "kube-state-metr", "node-exporter"}, (host, running)
 

@@ -48,7 +48,7 @@ def test_v17_clusters_are_ready_with_nodes(lab17, v17):
 
 def test_v17_results_name_the_stack_and_flags(lab17):
     """The scale run's results (here the hosts scenario's) name the stack, its versions and the managers' flags."""
-    with open(os.path.join(lab17.dir, "results", "ith.json")) as f:
+    with open(os.path.join(lab17.dir, "results", "ith", "latest", "ith.json")) as f:
         doc = json.load(f)
     assert doc["run"]["stack"] == "capi-1.7" and doc["run"]["versions"]["cluster_api"] == "v1.7.2"
     with open(os.path.join(ROOT, "inventories", "local", "group_vars", "all", "main.yml")) as f:

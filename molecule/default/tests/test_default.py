@@ -147,9 +147,26 @@ def test_the_main_job_clusters_are_available(host):
 
 
 def test_results_were_written(host):
-    doc = json.loads(host.file(f"{lab_dir(host)}/results/{SET}.json").content_string)
+    doc = json.loads(host.file(f"{lab_dir(host)}/results/{SET}/latest/{SET}.json").content_string)
     assert doc["kinds"]["Cluster"]["count"] == N and doc["kinds"]["Cluster"]["ready"] == N
-    assert host.file(f"{lab_dir(host)}/results/{SET}.md").contains("Cluster")
+    assert host.file(f"{lab_dir(host)}/results/{SET}/latest/{SET}.md").contains("Cluster")
+
+
+def test_the_run_is_kept_with_its_identity(host):
+    runs_dir = f"{lab_dir(host)}/results/{SET}"
+    runs = [json.loads(line) for line in host.file(f"{runs_dir}/runs.jsonl").content_string.splitlines()]
+    assert len(runs) == 1, runs  # one converge, one run
+    (run,) = runs
+    assert host.file(f"{runs_dir}/latest").linked_to == f"{runs_dir}/{run['id']}"
+    doc = json.loads(host.file(f"{runs_dir}/{run['path']}").content_string)
+    # Its window starts at cluster_bulk's first write, before the first cluster was created (whole seconds).
+    assert run["started"] and doc["run"]["started"] == run["started"] and run["ended"] > run["started"]
+    assert run["started"][:19] <= doc["kinds"]["Cluster"]["first_created"][:19], (run, doc["kinds"]["Cluster"])
+    assert run["summary"] == doc["summary"] and run["summary"]["clusters_ready"] == N
+    assert run["machine"]["cores"] >= 1 and run["machine"]["memory_bytes"] > 0 and len(run["machine"]["load"]) == 3
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "galaxy.yml")) as f:
+        assert run["collection"]["version"] == yaml.safe_load(f)["version"]
+    assert len(run["collection"]["commit"]) == 40, run["collection"]
 
 
 def test_webhook_key_is_private(host):
@@ -158,14 +175,14 @@ def test_webhook_key_is_private(host):
 
 
 def test_the_results_hold_a_snapshot_exactly_when_the_observability_stack_ran(host):
-    results = f"{lab_dir(host)}/results/{SET}.json"
+    results = f"{lab_dir(host)}/results/{SET}/latest/{SET}.json"
     if LAB["observability_base"] is None:
         doc = json.loads(host.file(results).content_string)
         assert "prometheus" not in doc and "profiles" not in doc and doc["kinds"]["Cluster"]["ready"] == N
         assert not host.file(f"{lab_dir(host)}/observability").exists
     else:
         check_stack(host, lab_dir(host), LAB["observability_base"], results)
-    assert host.file(f"{lab_dir(host)}/results/{SET}-report/report.html").exists
+    assert host.file(f"{lab_dir(host)}/results/{SET}/latest/{SET}-report/report.html").exists
 
 
 def test_only_upstream_fixed_listeners_leave_loopback(host):

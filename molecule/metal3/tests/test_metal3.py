@@ -105,10 +105,10 @@ def test_farm_lists_the_clusters_it_serves(host):
 
 
 def test_results_were_written(host):
-    doc = json.loads(host.file(f"{lab_dir(host)}/results/{SET}.json").content_string)
+    doc = json.loads(host.file(f"{lab_dir(host)}/results/{SET}/latest/{SET}.json").content_string)
     assert doc["summary"]["clusters_ready"] == N and doc["summary"]["hosts"] == N + LAB["spare_hosts"]
     assert doc["kinds"]["Metal3Machine"]["ready"] == N
-    assert host.file(f"{lab_dir(host)}/results/{SET}.md").contains("Metal3Machine")
+    assert host.file(f"{lab_dir(host)}/results/{SET}/latest/{SET}.md").contains("Metal3Machine")
 
 
 def test_kubeconfig_is_private(host):
@@ -117,7 +117,7 @@ def test_kubeconfig_is_private(host):
 
 def test_observability_stack_scrapes_every_component_and_kept_the_run(host):
     obs = LAB["observability_base"]
-    check_stack(host, lab_dir(host), obs, f"{lab_dir(host)}/results/{SET}.json")
+    check_stack(host, lab_dir(host), obs, f"{lab_dir(host)}/results/{SET}/latest/{SET}.json")
     active = get_json(host, f"http://127.0.0.1:{obs}/api/v1/targets?state=active")["data"]["activeTargets"]
     jobs = {t["labels"]["job"] for t in active}
     assert {"metal3-baremetal-operator", "metal3-capm3", "apiserver-farm", "kube-state-metrics"} <= jobs

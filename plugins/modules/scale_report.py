@@ -56,6 +56,12 @@ options:
     description: SLO gates, metric name -> threshold, shown with their verdicts; empty shows none.
     type: dict
     default: {}
+  markdown_path:
+    description:
+      - The results' Markdown (M(scalelab.capi.scale_results) RV(scalelab.capi.scale_results#module:markdown_path))
+        to end with links to the report and each plot, relative to it; M(scalelab.capi.scale_results) keeps that
+        section when it rewrites the file. Omitted links nothing.
+    type: path
   output_dir:
     description: Directory of report.html and the PNGs (created when missing).
     type: path
@@ -108,6 +114,11 @@ plots:
   type: list
   elements: str
   returned: always
+captions:
+  description: The caption of each plot, in the order of RV(plots).
+  type: list
+  elements: str
+  returned: always
 saturated_first:
   description: The first signal that crossed its threshold (signal, job, meaning, first_seconds, peak), or null.
   type: dict
@@ -139,6 +150,8 @@ table:
   returned: always
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, html, plots
@@ -150,6 +163,7 @@ ARGUMENT_SPEC = {
     "fail_on_gates": {"type": "bool", "default": False},
     "fail_on_regression": {"type": "bool", "default": False},
     "gates": {"type": "dict", "default": {}},
+    "markdown_path": {"type": "path"},
     "output_dir": {"type": "path", "required": True},
     "path": {"type": "path", "required": True},
     "title": {"type": "str", "default": ""},
@@ -174,6 +188,8 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
             changed |= document.write_if_changed(p["comparison_path"], text, check_mode)
         except OSError as e:
             raise document.ResultsError(f"comparison_path={p['comparison_path']}: cannot write it: {e}") from e
+    if p["markdown_path"]:
+        changed |= _link_from_markdown(p["markdown_path"], result, check_mode)
     # Judged after the report is written, so a failed run still has its report.
     failure = (p["fail_on_regression"] and gates.regressed_message(rows, p["tolerance_pct"])) or (
         p["fail_on_gates"] and gates.broken_message(result["gates"] or [])
@@ -181,6 +197,21 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     if failure:
         raise errors.ScalelabError(f"{failure}\nreport: {result['html']}", {"changed": changed, **result})
     return changed, result
+
+
+def _link_from_markdown(md: str, result: dict, check_mode: bool) -> bool:
+    """End the results' Markdown with links to the report and each plot (scale_results keeps this section)."""
+    old = document.read_text(md)
+    if old is None:
+        raise document.ResultsError(f"markdown_path={md}: no such file (the Markdown scale_results wrote)")
+    here = os.path.dirname(os.path.abspath(md))
+    links = [f"- [HTML report, every plot embedded]({os.path.relpath(result['html'], here)})"]
+    links += [f"- [{c}]({os.path.relpath(p, here)})" for p, c in zip(result["plots"], result["captions"], strict=True)]
+    text = document.without_section(old).rstrip("\n") + "\n\n" + document.REPORT_MARK + "\n## Report and plots\n\n"
+    try:
+        return document.write_if_changed(md, text + "\n".join(links) + "\n", check_mode)
+    except OSError as e:
+        raise document.ResultsError(f"markdown_path={md}: cannot write it: {e}") from e
 
 
 def main() -> None:

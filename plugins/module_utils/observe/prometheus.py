@@ -48,6 +48,10 @@ DEFAULT_QUERIES = {
     "etcd_db_size_bytes": "scalelab:etcd_db_size_bytes",
     "etcd_wal_fsync_p99_seconds": "scalelab:etcd_wal_fsync_p99_seconds",
     "etcd_leader_changes": "scalelab:etcd_leader_changes",
+    # The management host itself (node_exporter): is the lab measuring the controllers or its own CPU?
+    "node_cpu_busy_ratio": 'max(1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[1m])))',
+    "node_load_per_core": 'max(node_load1 / on (instance) count by (instance) (node_cpu_seconds_total{mode="idle"}))',
+    "node_memory_used_ratio": "max(1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)",
 }
 # The run-wide peaks of the summary, each the largest value of any series of the query named without "_max"; the
 # same names are the metrics report.gates judges.
@@ -58,6 +62,9 @@ RUN_METRICS = (
     "client_requests_429_rate_max",
     "etcd_db_size_bytes_max",
     "etcd_wal_fsync_p99_seconds_max",
+    "node_cpu_busy_ratio_max",
+    "node_load_per_core_max",
+    "node_memory_used_ratio_max",
 )
 # Prometheus refuses a range query of more than 11,000 points per series.
 MAX_RESOLUTION = 11000

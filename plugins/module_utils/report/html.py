@@ -14,8 +14,8 @@ import os
 import sys
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
-from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, plots
-from ansible_collections.scalelab.capi.plugins.module_utils.results.document import write_if_changed
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, headline, plots
+from ansible_collections.scalelab.capi.plugins.module_utils.results.document import window, write_if_changed
 
 _THIS = sys.modules[__name__]
 
@@ -29,6 +29,10 @@ SATURATION = (
     ("apiserver_429_rate", 0.0, "the API server answering 429"),
     ("apiserver_mutating_p99_seconds", 1.0, "API server mutating P99 above 1 s"),
     ("etcd_wal_fsync_p99_seconds", 0.1, "etcd WAL fsync P99 above 100 ms"),
+    # The host: past these the run measures the machine, not the controllers.
+    ("node_cpu_busy_ratio", 0.9, "the host's CPUs 90%+ busy"),
+    ("node_load_per_core", 1.0, "the host's load above its core count"),
+    ("node_memory_used_ratio", 0.9, "the host's memory 90%+ used"),
 )
 
 
@@ -97,6 +101,8 @@ th{background:#f0f0f0}
 tr.bad td,td.bad{background:#fbe3e3} tr.good td{background:#e6f4ea}
 figure{margin:1.5em 0} img.plot{max-width:100%;border:1px solid #ddd}
 .pass{color:#1e7b34;font-weight:bold} .fail{color:#b3261e;font-weight:bold}
+table.answers{font-size:15px;min-width:60%} table.answers th{width:16em;background:#f7f7f7}
+table.answers td.bad{background:#fbe3e3;font-weight:bold} table.answers td.good{background:#e6f4ea}
 """
 
 
@@ -109,16 +115,31 @@ def render(
     title: str,
 ) -> str:
     s, run = doc.get("summary", {}), doc.get("run", {})
+    sat = saturation(doc)
     parts = [f"<h1>{html.escape(title)}</h1>"]
+    # The answers first, above anything to scroll to.
+    answers = headline.lines(doc, window(doc), sat, gate_rows, comparison, baseline)
+    parts.append(
+        '<table class="answers"><tbody>'
+        + "".join(f'<tr><th>{html.escape(q)}</th><td class="{c}">{html.escape(a)}</td></tr>' for q, a, c in answers)
+        + "</tbody></table>"
+    )
     facts = [[k, v] for k, v in sorted(run.items()) if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+    code = run.get("collection") or {}
+    if code.get("version"):
+        commit = (code.get("commit") or "")[:12] + (" (modified)" if code.get("dirty") else "")
+        facts.append(["collection", f"{code.get('name', '')} {code['version']} {commit}".strip()])
+    machine = run.get("machine") or {}
+    if machine:
+        facts.append(["management host", ", ".join(f"{k} {v}" for k, v in sorted(machine.items()))])
     parts.append("<h2>Run</h2>" + _table(["fact", "value"], facts))
-    parts.append("<h2>Summary</h2>" + _table(["metric", "value"], [[k, v] for k, v in sorted(s.items())]))
+    rows = [[headline.human(k), k, v] for k, v in sorted(s.items())]
+    parts.append("<h2>Summary</h2>" + _table(["metric", "name (gates, baselines)", "value"], rows))
     if gate_rows is not None:
         broken = [g for g in gate_rows if not g["ok"]]
         verdict = '<span class="pass">PASS</span>' if not broken else f'<span class="fail">FAIL ({len(broken)})</span>'
         rows = [("good" if g["ok"] else "bad", [g["gate"], g["value"], g["threshold"], g["reason"]]) for g in gate_rows]
         parts.append(f"<h2>SLO gates: {verdict}</h2>" + _verdicts(["gate", "value", "threshold", "verdict"], rows))
-    sat = saturation(doc)
     parts.append("<h2>What saturated first</h2>")
     if sat:
         parts.append(
@@ -239,6 +260,7 @@ def build(
     result = {
         "html": os.path.join(out_dir, "report.html"),
         "plots": [os.path.join(out_dir, f"{stem}.png") for stem, _, _ in figures],
+        "captions": [caption for _, caption, _ in figures],
         "saturated_first": sat[0] if sat else None,
         "saturation": sat,
         "gates": gate_rows,

@@ -107,10 +107,11 @@ def by_creation_order(values: list[float | None], drift: dict, title: str) -> by
 
 
 def owner(query_name: str) -> str:
-    """Who a run-wide series (no job label) is about: the API server's and etcd's recording rules."""
-    return (
-        "etcd" if query_name.startswith("etcd_") else "kube-apiserver" if query_name.startswith("apiserver_") else "run"
-    )
+    """Who a run-wide series (no job label) is about: the API server's and etcd's recording rules, the host's."""
+    for prefix, who in (("etcd_", "etcd"), ("apiserver_", "kube-apiserver"), ("node_", "host")):
+        if query_name.startswith(prefix):
+            return who
+    return "run"
 
 
 def by_job(query: dict, reduce=max, default: str = "run") -> dict[str, list[tuple[float, float]]]:

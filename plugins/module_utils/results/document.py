@@ -34,6 +34,18 @@ GROUPS = {
 RETURNED_NOT_READY = 5
 # Top-level keys written by other modules into the same JSON, kept when scale_results rewrites it.
 ATTACHED_KEYS = ("prometheus", "profiles")
+# The Markdown's last section, written by scale_report (links to the report and its plots), kept the same way.
+REPORT_MARK = "<!-- scalelab.capi.scale_report: the report and its plots -->"
+
+
+def with_section(text: str, old: str | None, mark: str = REPORT_MARK) -> str:
+    """`text` ending with the section of `old` that starts at `mark` (none when old has none), one blank line
+    before it, as scale_report writes it."""
+    return text.rstrip("\n") + "\n\n" + old[old.index(mark) :] if old and mark in old else text
+
+
+def without_section(old: str, mark: str = REPORT_MARK) -> str:
+    return old[: old.index(mark)] if mark in old else old
 
 
 class ResultsError(ScalelabError):
@@ -415,7 +427,8 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
         # The machine as the run's first gather found it: a re-gather keeps it (load changes by the minute).
         doc["run"].update(id=run_.id, machine=(old.get("run") or {}).get("machine") or runs.machine())
     diff = {"before": old.get("summary", {}), "after": doc["summary"]}
-    changed, result = write_report(params, doc, markdown(doc), check_mode)
+    text = with_section(markdown(doc), read_text(params["markdown_path"]) if params.get("markdown_path") else None)
+    changed, result = write_report(params, doc, text, check_mode)
     if run_ is not None:
         changed |= _record_run(params["runs_dir"], run_, doc, os.path.basename(params["path"]), check_mode)
         result["run"] = run_.returned()

@@ -1,0 +1,170 @@
+# Copyright: scalelab contributors
+# Apache-2.0
+"""What a report says first, before any table or plot: how many objects reached ready and how fast, whether time to
+ready drifted, what saturated first, whether the host itself was saturated, gates and the baseline - in words, from
+the results JSON alone. Also the human names of the metrics (the gates' names stay beside them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+# Metric name -> what a person calls it. Per-job names (<metric>.<job>) read as the metric's name for the job.
+HUMAN = {
+    "clusters": "clusters",
+    "clusters_ready": "clusters ready",
+    "clusters_ready_ratio": "share of clusters ready",
+    "cluster_p50_seconds": "cluster time to ready, P50 (s)",
+    "cluster_p90_seconds": "cluster time to ready, P90 (s)",
+    "cluster_p99_seconds": "cluster time to ready, P99 (s)",
+    "cluster_max_seconds": "cluster time to ready, slowest (s)",
+    "drift_pct": "drift of cluster time to ready, first 10% vs last 10% (%)",
+    "hosts": "hosts",
+    "hosts_available": "hosts available",
+    "hosts_provisioned": "hosts provisioned",
+    "host_available_p50_seconds": "host time to available, P50 (s)",
+    "host_available_p90_seconds": "host time to available, P90 (s)",
+    "host_available_p99_seconds": "host time to available, P99 (s)",
+    "host_available_max_seconds": "host time to available, slowest (s)",
+    "host_provision_p50_seconds": "host provisioning, P50 (s)",
+    "host_provision_p99_seconds": "host provisioning, P99 (s)",
+    "host_drift_pct": "drift of host time to available (%)",
+    "objects_failed": "objects not ready or stuck",
+    "targets_down": "scrape targets down",
+    "apiserver_mutating_p99_seconds_max": "API server write P99, worst (s)",
+    "apiserver_5xx_ratio_max": "API server 5xx share, worst",
+    "apiserver_429_rate_max": "API server 429s per second, worst",
+    "client_requests_429_rate_max": "429s received by the managers per second, worst",
+    "etcd_db_size_bytes_max": "etcd database size, largest (bytes)",
+    "etcd_wal_fsync_p99_seconds_max": "etcd WAL fsync P99, worst (s)",
+    "node_cpu_busy_ratio_max": "host CPU busy, peak share",
+    "node_load_per_core_max": "host load per core, peak",
+    "node_memory_used_ratio_max": "host memory used, peak share",
+    "cpu_cores_max": "manager CPU, peak cores",
+    "rss_mib_max": "manager memory, peak RSS (MiB)",
+    "reconcile_p99_seconds_max": "reconcile P99, worst (s)",
+    "workqueue_depth_max": "work queue depth, deepest",
+    "restarts": "manager restarts",
+}
+HOST_SIGNALS = ("node_cpu_busy_ratio", "node_load_per_core", "node_memory_used_ratio")
+
+
+def human(metric: str) -> str:
+    """The metric's name for a person: `cpu_cores_max.capi-core` -> `manager CPU, peak cores: capi-core`."""
+    base, _, job = metric.partition(".")
+    name = HUMAN.get(base, base.replace("_", " "))
+    return f"{name}: {job}" if job else name
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    m, s = divmod(seconds, 60)
+    if m < 60:
+        return f"{m} min {s:02d} s"
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min"
+
+
+def _seconds_between(start: str, end: str) -> float | None:
+    try:
+        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+    return (b - a).total_seconds()
+
+
+def _num(v, unit: str = " s") -> str:
+    return "-" if v is None else f"{v:.3g}{unit}" if isinstance(v, float) else f"{v}{unit}"
+
+
+def lines(
+    doc: dict,
+    window: tuple[str, str],
+    saturated: list[dict],
+    gate_rows: list[dict] | None,
+    comparison: list[dict] | None,
+    baseline: str,
+) -> list[tuple[str, str, str]]:
+    """(question, answer, class) - class "bad" marks what needs a look, "good" what passed, "" the rest."""
+    s, run = doc.get("summary", {}), doc.get("run", {}) or {}
+    out: list[tuple[str, str, str]] = []
+    if "clusters" in s:
+        n, ready = s["clusters"], s.get("clusters_ready", 0)
+        out.append(("Clusters ready", f"{ready} of {n}", "good" if n and ready == n else "bad"))
+    if "hosts" in s:
+        n, avail, prov = s["hosts"], s.get("hosts_available", 0), s.get("hosts_provisioned", 0)
+        cls = "good" if n and avail + prov >= n else "bad"
+        out.append(("Hosts available / provisioned", f"{avail} / {prov} of {n}", cls))
+    earlier = doc.get("earlier") or {}
+    if any(earlier.values()):
+        counted = ", ".join(f"{v} {k}(s)" for k, v in sorted(earlier.items()))
+        out.append(("Made by earlier runs (not timed)", counted, ""))
+    took = _seconds_between(*window) if all(window) else None
+    if took is not None:
+        out.append(("Wall time", f"{duration(took)} (first write to last ready)", ""))
+    if "cluster_p50_seconds" in s:
+        out.append(
+            (
+                "Cluster time to ready",
+                f"P50 {_num(s['cluster_p50_seconds'])}, P99 {_num(s.get('cluster_p99_seconds'))}, "
+                f"slowest {_num(s.get('cluster_max_seconds'))}",
+                "",
+            )
+        )
+    if s.get("host_available_p50_seconds") is not None:
+        out.append(
+            (
+                "Host time to available",
+                f"P50 {_num(s['host_available_p50_seconds'])}, P99 {_num(s.get('host_available_p99_seconds'))}",
+                "",
+            )
+        )
+    for key, what in (("drift_pct", "clusters"), ("host_drift_pct", "hosts")):
+        if s.get(key) is not None:
+            out.append((f"Drift ({what})", f"{s[key]:+.1f}% from the first 10% created to the last 10%", ""))
+    ctl = [r for r in saturated if r["signal"] not in HOST_SIGNALS]
+    host = [r for r in saturated if r["signal"] in HOST_SIGNALS]
+    if not doc.get("prometheus"):
+        out.append(("First bottleneck", "not measured (no Prometheus snapshot in this run)", ""))
+    elif ctl:
+        r = ctl[0]
+        out.append(
+            ("First bottleneck", f"{r['job']}: {r['meaning']}, {duration(r['first_seconds'])} into the run", "bad")
+        )
+    else:
+        out.append(("First bottleneck", "none: no manager, API server or etcd signal crossed its threshold", "good"))
+    out.append(("Host saturated", _host(doc, host, run.get("machine") or {}), "bad" if host else ""))
+    if gate_rows:
+        broken = [g for g in gate_rows if not g["ok"]]
+        words = "; ".join(f"{human(g['gate'])} ({g['reason']})" for g in broken[:3])
+        verdict = f"FAIL - {len(broken)} of {len(gate_rows)}: {words}" if broken else f"PASS - all {len(gate_rows)}"
+        out.append(("SLO gates", verdict, "bad" if broken else "good"))
+    if comparison is not None:
+        regressed = [r for r in comparison if r["verdict"] == "regressed"]
+        words = ", ".join(human(r["metric"]) for r in regressed[:3])
+        answer = f"{len(regressed)} regressed" + (f": {words}" if words else "") + f" (against {baseline})"
+        out.append(("Against the baseline", answer, "bad" if regressed else "good"))
+    return out
+
+
+def _host(doc: dict, crossed: list[dict], machine: dict) -> str:
+    size = ""
+    if machine.get("cores"):
+        size = f" ({machine['cores']} cores, {machine.get('memory_bytes', 0) / 2**30:.1f} GiB)"
+    if crossed:
+        first = crossed[0]
+        return f"yes{size}: {first['meaning']} from {duration(first['first_seconds'])} into the run" + "".join(
+            f"; {r['meaning']} from {duration(r['first_seconds'])}" for r in crossed[1:]
+        )
+    peaks = (doc.get("prometheus") or {}).get("summary") or {}
+    cpu, mem = peaks.get("node_cpu_busy_ratio_max"), peaks.get("node_memory_used_ratio_max")
+    if cpu is None and mem is None:
+        load = machine.get("load") or []
+        return f"not measured{size}" + (f"; load at the end {load[0]:g}" if load else "")
+    return f"no{size}: CPU peak {_pct(cpu)}, memory peak {_pct(mem)}"
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"

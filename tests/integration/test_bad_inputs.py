@@ -300,6 +300,11 @@ KNOB_CASES = [
     ),
     ("scale.yml", {"scale_observability": "maybe"}, 'scale_observability="maybe" must be true or false'),
     ("scale.yml", {"scale_slo_gates": "p99<5"}, 'scale_slo_gates="p99<5" must be a mapping'),
+    (
+        "scale.yml",
+        {"scale_slo_gates": {"drift_pc": 5, "drift_pct": 5, "cpu_cores_max.capi-core": 1}},
+        "scale_slo_gates names drift_pc: not a metric of the results; the metrics are ",
+    ),
     ("scale.yml", {"scale_tolerance_pct": -5}, "scale_tolerance_pct=-5 must be from 0 to 1000"),
     ("scale.yml", {"scale_snapshot_tail": -1}, "scale_snapshot_tail=-1 must be from 0 to 3600"),
     (

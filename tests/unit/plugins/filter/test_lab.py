@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 import yaml
+from ansible_collections.scalelab.capi.plugins.filter import metrics
 from ansible_collections.scalelab.capi.plugins.filter.lab import (
     FilterModule,
     lab_dir,
@@ -88,7 +89,7 @@ def test_role_digest_changes_with_the_role_and_the_shared_role_only(tmp_path):
     assert role_digest(str(roles / "supervisor")) != second
 
 
-@pytest.mark.parametrize("name", sorted(FilterModule().filters()))
+@pytest.mark.parametrize("name", sorted({**FilterModule().filters(), **metrics.FilterModule().filters()}))
 def test_every_filter_is_documented_beside_it(name):
     """ansible-doc -t filter reads <name>.yml beside the plugin: it must parse and name the filter."""
     path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "filter", f"{name}.yml")

@@ -62,9 +62,9 @@ def recap(stdout: str, host: str = "localhost") -> dict[str, int]:
 
 
 def printed_report(stdout: str) -> tuple[str, str]:
-    m = re.search(r"report: (\S+\.md) \(JSON: (\S+\.json)\)", stdout)
-    assert m, "the main job printed no 'report: ...' line: " + stdout[-3000:]
-    return m.group(1), m.group(2)
+    md, path = re.search(r"'report:\s+(\S+\.md)'", stdout), re.search(r"'JSON:\s+(\S+\.json)'", stdout)
+    assert md and path, "the main job printed no 'report: ...' and 'JSON: ...' lines: " + stdout[-3000:]
+    return md.group(1), path.group(1)
 
 
 def inventory_clusters() -> int:

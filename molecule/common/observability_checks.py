@@ -63,6 +63,10 @@ def check_stack(host, lab_dir, base, results_json):
     assert managers["capi-core"]["cpu_cores_max"] > 0 and managers["capi-core"]["rss_mib_max"] > 10
     assert doc["prometheus"]["queries"]["reconcile_p99_seconds"]["series"]
     assert doc["prometheus"]["summary"]["targets_down"] == []
+    # The host itself (node_exporter): the report says whether the run saturated the machine.
+    peaks = doc["prometheus"]["summary"]
+    assert 0 < peaks["node_cpu_busy_ratio_max"] <= 1 and 0 < peaks["node_memory_used_ratio_max"] < 1, peaks
+    assert peaks["node_load_per_core_max"] > 0, peaks
     tops = doc["profiles"]["jobs"]
     assert tops["kube-apiserver"]["cpu"]["top_flat"] and tops["capi-core"]["heap"]["inuse_bytes"] > 0
     assert host.file(f"{lab_dir}/observability/pki/monitoring.key").mode == 0o600

@@ -424,8 +424,12 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
     doc["run"]["started"], doc["run"]["ended"] = window(doc)
     if run_ is not None:
         run_.started = doc["run"]["started"]
-        # The machine as the run's first gather found it: a re-gather keeps it (load changes by the minute).
-        doc["run"].update(id=run_.id, machine=(old.get("run") or {}).get("machine") or runs.machine())
+        # The machine and the code as the run's first gather found them: a re-gather keeps them (load changes by
+        # the minute; a commit made since did not make this run).
+        first = old.get("run") or {}
+        doc["run"].update(id=run_.id, machine=first.get("machine") or runs.machine())
+        if first.get("collection"):
+            doc["run"]["collection"] = first["collection"]
     diff = {"before": old.get("summary", {}), "after": doc["summary"]}
     text = with_section(markdown(doc), read_text(params["markdown_path"]) if params.get("markdown_path") else None)
     changed, result = write_report(params, doc, text, check_mode)

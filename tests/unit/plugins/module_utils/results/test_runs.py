@@ -138,12 +138,16 @@ def test_runs_are_kept_timed_from_their_own_start_and_compared_with_the_previous
     assert runs.baseline(first["path"], "/b.json") == "/b.json"
     assert runs.baseline(str(tmp_path / "scale.json"), "previous") == ""  # not a kept run
 
-    # The machine facts are the run's first gather's: a later gather keeps them.
+    # The machine and the code are the run's first gather's: a later gather (after a commit) keeps them.
     doc["run"]["machine"]["load"] = [99.0, 99.0, 99.0]
+    doc["run"]["collection"] = {"commit": "a" * 40}
     with open(second["path"], "w") as f:
         json.dump(doc, f)
-    document.run({**p, "run_started": ""}, check_mode=False)
-    assert json.loads(open(second["path"]).read())["run"]["machine"]["load"] == [99.0, 99.0, 99.0]
+    later = {**p, "run_started": "", "metadata": {**p["metadata"], "collection": {"commit": "b" * 40}}}
+    changed, _, _ = document.run(later, check_mode=False)
+    kept = json.loads(open(second["path"]).read())["run"]
+    assert kept["machine"]["load"] == [99.0, 99.0, 99.0] and kept["collection"] == {"commit": "a" * 40}
+    assert not document.run(later, check_mode=False)[0]
     assert EPOCH0  # the lab's clock
 
 

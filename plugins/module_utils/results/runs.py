@@ -149,9 +149,8 @@ def previous(results_path: str) -> str:
     """The results of the run before the one at results_path (<runs_dir>/<id>/<file>), from the index; empty when
     it is the first run or not a kept run at all."""
     run_dir = os.path.dirname(os.path.abspath(results_path))
-    runs_dir, rid = os.path.dirname(run_dir), os.path.basename(run_dir)
-    if os.path.basename(os.path.realpath(run_dir)) != rid:  # reached through `latest`
-        rid = os.path.basename(os.path.realpath(run_dir))
+    # the run's id through `latest` too (a link to a run directory beside it)
+    runs_dir, rid = os.path.dirname(run_dir), os.path.basename(os.path.realpath(run_dir))
     runs = index(runs_dir)
     ids = [r.get("id") for r in runs]
     if rid not in ids:

@@ -6,12 +6,14 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: scale_report
-short_description: Write a scale run's report, one self-contained HTML file with plots, from its results JSON
+short_description: Write a scale run's report, one self-contained HTML file with interactive plots
 version_added: 0.5.0
 description:
   - Reads the results JSON of a run (M(scalelab.capi.scale_results), with the M(scalelab.capi.prometheus_snapshot) and
     M(scalelab.capi.profile_top) sections when present) and writes O(output_dir)/report.html plus one PNG per plot.
-    The HTML embeds its plots and needs nothing else (no CDN, no live cluster or Prometheus), so it opens offline.
+    The HTML draws its plots with plotly.js, taken from the plotly Python package and embedded in the file (about
+    5 MB), so a person can hover for values and drag to zoom; it needs nothing else (no CDN, no live cluster or
+    Prometheus) and opens offline. The PNGs are the same plots as images, for Markdown (O(markdown_path)).
   - Plots, each when the run has its data - clusters created and ready over time, the distribution of time to ready
     with P50/P90/P99, time to ready by creation order with the first and last 10% and the drift marked,
     BareMetalHosts created/available/provisioned over time, reconcile P99, work-queue depth, CPU and memory per
@@ -78,7 +80,7 @@ options:
     description: Change in percent of the baseline within which a metric counts as the same.
     type: float
     default: 10
-requirements: [matplotlib]
+requirements: [matplotlib, plotly]
 """
 
 EXAMPLES = r"""
@@ -119,6 +121,11 @@ captions:
   type: list
   elements: str
   returned: always
+charts:
+  description: How many interactive charts the HTML draws (a plot of several panels, as the profiles, has one per
+    panel).
+  type: int
+  returned: always
 saturated_first:
   description: The first signal that crossed its threshold (signal, job, meaning, first_seconds, peak), or null.
   type: dict
@@ -154,7 +161,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
-from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, html, plots
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, html
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document, runs
 
 ARGUMENT_SPEC = {
@@ -205,7 +212,7 @@ def _link_from_markdown(md: str, result: dict, check_mode: bool) -> bool:
     if old is None:
         raise document.ResultsError(f"markdown_path={md}: no such file (the Markdown scale_results wrote)")
     here = os.path.dirname(os.path.abspath(md))
-    links = [f"- [HTML report, every plot embedded]({os.path.relpath(result['html'], here)})"]
+    links = [f"- [HTML report, interactive plots]({os.path.relpath(result['html'], here)})"]
     links += [f"- [{c}]({os.path.relpath(p, here)})" for p, c in zip(result["plots"], result["captions"], strict=True)]
     text = document.without_section(old).rstrip("\n") + "\n\n" + document.REPORT_MARK + "\n## Report and plots\n\n"
     try:
@@ -216,7 +223,7 @@ def _link_from_markdown(md: str, result: dict, check_mode: bool) -> bool:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    errors.run_module(module, run, "" if plots.HAS_MATPLOTLIB else "matplotlib")
+    errors.run_module(module, run, html.missing_libraries())
 
 
 if __name__ == "__main__":

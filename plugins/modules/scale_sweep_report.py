@@ -10,9 +10,10 @@ short_description: One comparison report of a sweep's points (the same scenario 
 version_added: 0.5.0
 description:
   - Reads the results JSON of every point of a sweep (playbooks/sweep.yml) and writes O(output_dir)/sweep.html
-    (self-contained, plots embedded), sweep.md and one PNG per plotted metric, with each point's key metrics side
-    by side - clusters ready ratio, P50/P99 time to ready, drift, objects failed, worst reconcile P99, deepest queue,
-    peak CPU and RSS of a manager, API server mutating P99, client 429s - and their change against the first point.
+    (self-contained, interactive bar charts with plotly.js embedded), sweep.md and one PNG per plotted metric, with
+    each point's key metrics side by side - clusters ready ratio, P50/P99 time to ready, drift, objects failed,
+    worst reconcile P99, deepest queue, peak CPU and RSS of a manager, API server mutating P99, client 429s - and
+    their change against the first point.
   - Files are rewritten only when they change, so a second run with the same points changes nothing.
 author: scalelab contributors
 extends_documentation_fragment:
@@ -39,7 +40,7 @@ options:
     description: Title of the report.
     type: str
     default: Sweep
-requirements: [matplotlib]
+requirements: [matplotlib, plotly]
 """
 
 EXAMPLES = r"""
@@ -69,7 +70,7 @@ table:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
-from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, plots, sweep
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, html, sweep
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
@@ -96,7 +97,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    errors.run_module(module, run, "" if plots.HAS_MATPLOTLIB else "matplotlib")
+    errors.run_module(module, run, html.missing_libraries())
 
 
 if __name__ == "__main__":

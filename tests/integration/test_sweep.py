@@ -34,7 +34,7 @@ def test_sweep_runs_every_point_and_writes_one_comparison(lab, tmp_path):
         md = f.read()
     assert "capi_stack_concurrency=10" in md and "capi_stack_concurrency=5" in md and "cluster_p99_seconds" in md
     with open(os.path.join(out, "sweep.html")) as f:
-        assert f.read().count('<img class="plot"') >= 3
+        assert f.read().count('<div class="plot">') >= 3
     assert "report: " in res["stdout"] and "cluster_p99_seconds" in res["stdout"]
     # Reset between points: neither point's clusters are left.
     for i in (1, 2):

@@ -1,11 +1,11 @@
 # Copyright: scalelab contributors
 # Apache-2.0
-"""The scale report: one self-contained HTML file (plots embedded, no CDN, works offline) plus the PNGs, from a
-results JSON alone; what saturated first; SLO gates and a baseline comparison when given."""
+"""The scale report: one self-contained HTML file (interactive charts, their library embedded: no CDN, works
+offline) plus a PNG of each plot, from a results JSON alone; what saturated first; SLO gates and a baseline
+comparison when given."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import html
 import inspect
@@ -14,7 +14,7 @@ import os
 import sys
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
-from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, headline, plots
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, headline, interactive, plots
 from ansible_collections.scalelab.capi.plugins.module_utils.results.document import window, write_if_changed
 
 _THIS = sys.modules[__name__]
@@ -34,6 +34,13 @@ SATURATION = (
     ("node_load_per_core", 1.0, "the host's load above its core count"),
     ("node_memory_used_ratio", 0.9, "the host's memory 90%+ used"),
 )
+
+
+def missing_libraries() -> str:
+    """The report's libraries this Python lacks (the PNGs' and the charts'), for missing_required_lib."""
+    return ", ".join(
+        n for n, ok in (("matplotlib", plots.HAS_MATPLOTLIB), ("plotly", interactive.HAS_PLOTLY)) if not ok
+    )
 
 
 class ReportError(ScalelabError):
@@ -83,23 +90,13 @@ def _verdicts(head: list[str], rows: list[tuple[str, list]]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-# Marks the page once every plot has decoded (a headless browser test reads data-plots) and never logs.
-SCRIPT = """
-window.addEventListener("load", function () {
-  var imgs = Array.prototype.slice.call(document.querySelectorAll("img.plot"));
-  var drawn = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-  document.body.setAttribute("data-plots", String(imgs.length));
-  document.body.setAttribute("data-plots-drawn", String(drawn));
-});
-"""
-
 STYLE = """
 body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
 th{background:#f0f0f0}
 tr.bad td,td.bad{background:#fbe3e3} tr.good td{background:#e6f4ea}
-figure{margin:1.5em 0} img.plot{max-width:100%;border:1px solid #ddd}
+figure{margin:1.5em 0} div.plot{border:1px solid #ddd;margin:.3em 0}
 .pass{color:#1e7b34;font-weight:bold} .fail{color:#b3261e;font-weight:bold}
 table.answers{font-size:15px;min-width:60%} table.answers th{width:16em;background:#f7f7f7}
 table.answers td.bad{background:#fbe3e3;font-weight:bold} table.answers td.good{background:#e6f4ea}
@@ -108,7 +105,7 @@ table.answers td.bad{background:#fbe3e3;font-weight:bold} table.answers td.good{
 
 def render(
     doc: dict,
-    figures: list[tuple[str, str, bytes]],
+    figures: list[tuple[str, str, list[dict]]],
     gate_rows: list[dict] | None,
     comparison: list[dict] | None,
     baseline: str,
@@ -167,13 +164,8 @@ def render(
             f"<h2>Against the baseline {html.escape(baseline)}: {len(regressed)} regressed</h2>"
             + _verdicts(["metric", "baseline", "current", "delta %", "verdict"], rows)
         )
-    parts.append("<h2>Plots</h2>")
-    for stem, caption, png in figures:
-        data = base64.b64encode(png).decode()
-        parts.append(
-            f'<figure id="{stem}"><img class="plot" alt="{html.escape(caption)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
-        )
+    charts, scripts = interactive.page_parts(figures)
+    parts.append("<h2>Plots</h2><p>Hover for values, drag to zoom, double-click to reset.</p>" + charts)
     tops = doc.get("profiles", {}).get("jobs", {})
     if tops:
         parts.append("<h2>Top profile functions (cumulative, runtime excluded)</h2>")
@@ -189,7 +181,8 @@ def render(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
         + "\n".join(parts)
-        + f"<script>{SCRIPT}</script></body></html>\n"
+        + scripts
+        + "</body></html>\n"
     )
 
 
@@ -199,7 +192,8 @@ INPUTS_FILE = ".report-inputs.json"
 def _code_digest() -> str | None:
     """Digest of the code that draws the report, so a new scalelab redraws it; None when a source is unreadable."""
     try:
-        return hashlib.sha256("".join(inspect.getsource(m) for m in (plots, gates, _THIS)).encode()).hexdigest()
+        source = "".join(inspect.getsource(m) for m in (plots, gates, headline, interactive, _THIS))
+        return hashlib.sha256((source + str(interactive.library_version())).encode()).hexdigest()
     except (OSError, TypeError):
         return None
 
@@ -260,6 +254,7 @@ def build(
     result = {
         "html": os.path.join(out_dir, "report.html"),
         "plots": [os.path.join(out_dir, f"{stem}.png") for stem, _, _ in figures],
+        "charts": sum(len(panels) for _, _, panels in figures),
         "captions": [caption for _, caption, _ in figures],
         "saturated_first": sat[0] if sat else None,
         "saturation": sat,
@@ -271,8 +266,8 @@ def build(
     try:
         if not check_mode:
             os.makedirs(out_dir, exist_ok=True)
-        for stem, _, png in figures:
-            changed |= write_if_changed(os.path.join(out_dir, f"{stem}.png"), png, check_mode)
+        for stem, _, panels in figures:
+            changed |= write_if_changed(os.path.join(out_dir, f"{stem}.png"), plots.png(panels), check_mode)
         changed |= write_if_changed(os.path.join(out_dir, "report.html"), text, check_mode)
         if key is not None and not check_mode:
             # bookkeeping beside the report (not a change of it)

@@ -1,9 +1,10 @@
 # Copyright: scalelab contributors
 # Apache-2.0
-"""The report's plots, drawn with matplotlib (Agg, no display) from a results JSON alone.
+"""The report's plots, from a results JSON alone: each described once as data (a chart: traces and marks) and drawn
+twice - a PNG with matplotlib (scale.md links it) and an interactive chart in the HTML report (report.interactive).
 
-Every plot is a PNG whose bytes depend only on the data (no timestamps, no software version in the metadata), so a
-second report of the same run rewrites nothing.
+Every PNG's bytes depend only on the data (no timestamps, no software version in the metadata), so a second report
+of the same run rewrites nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import io
 # Imported when a plot is drawn (~1 s): a report whose inputs are unchanged is not redrawn (report.build).
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 _PYPLOT = None
+
+PNG_METADATA = {"Software": None}
+MIB = 2**20
+# A mark's line style, by the names plotly uses.
+_DASH = {"dash": "--", "dashdot": "-.", "dot": ":", "solid": "-"}
 
 
 def _pyplot():
@@ -28,20 +34,60 @@ def _pyplot():
     return _PYPLOT
 
 
-PNG_METADATA = {"Software": None}
-MIB = 2**20
+def chart(
+    title: str, x: str, y: str, traces: list[dict], marks: list[dict] | None = None, legend: str = "best"
+) -> dict:
+    """One panel. A trace: {kind: step|line|points|hist|bar|barh, name, x, y, color, bins}; a mark: a vertical line
+    {kind: vline, x, name, dash, color} or a band of the x axis with its mean {kind: band, x0, x1, y, name, color}."""
+    return {"title": title, "x": x, "y": y, "traces": traces, "marks": marks or [], "legend": legend}
 
 
-def figure(title: str, xlabel: str, ylabel: str):
-    fig, ax = _pyplot().subplots(figsize=(8, 3.6), dpi=100)
-    ax.set_title(title, fontsize=11)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
-    return fig, ax
+def trace(kind: str, x: list, y: list | None = None, name: str | None = None, **style) -> dict:
+    return {"kind": kind, "x": x, "y": y, "name": name, **style}
 
 
-def png(fig) -> bytes:
+def _draw(ax, c: dict, small: bool) -> None:
+    ax.set_title(c["title"], fontsize=9 if small else 11)
+    ax.set_xlabel(c["x"], fontsize=7 if small else None)
+    ax.set_ylabel(c["y"])
+    labelled = False
+    for t in c["traces"]:
+        kind, name, color = t["kind"], t.get("name"), t.get("color")
+        labelled |= name is not None and kind not in ("hist", "bar", "barh")
+        if kind == "step":
+            ax.step(t["x"], t["y"], where="post", label=name, color=color)
+        elif kind == "line":
+            ax.plot(t["x"], t["y"], label=name, linewidth=1.2, color=color)
+        elif kind == "points":
+            ax.plot(t["x"], t["y"], ".", markersize=3, label=name, color=color)
+        elif kind == "hist":
+            ax.hist(t["x"], bins=t["bins"], color=color, alpha=0.8)
+        elif kind == "bar":
+            ax.bar(range(len(t["x"])), t["y"], color=color)
+            ax.set_xticks(range(len(t["x"])), t["x"], fontsize=7, rotation=15)
+        elif kind == "barh":
+            ax.barh([str(v)[-70:] for v in t["y"]], t["x"], color=color)
+            ax.tick_params(axis="y", labelsize=6)
+    if c["traces"][0]["kind"] != "barh":
+        ax.grid(True, alpha=0.3)
+    for m in c["marks"]:
+        labelled = True
+        if m["kind"] == "vline":
+            ax.axvline(m["x"], color=m.get("color"), linestyle=_DASH[m.get("dash", "solid")], label=m["name"])
+        else:
+            ax.axvspan(m["x0"], m["x1"], color=m["color"], alpha=0.15, label=m["name"])
+            ax.hlines(m["y"], m["x0"], m["x1"], colors=m["color"])
+    if labelled:
+        many = sum(1 for t in c["traces"] if t.get("name")) > 4
+        ax.legend(fontsize=7 if many else 8, ncol=2 if many else 1, loc=c["legend"])
+
+
+def png(panels: list[dict]) -> bytes:
+    """The panels one above the other in one PNG."""
+    n = len(panels)
+    fig, axes = _pyplot().subplots(n, 1, figsize=(8, 3.6 if n == 1 else 2.2 * n), dpi=100, squeeze=False)
+    for ax, c in zip(axes[:, 0], panels, strict=True):
+        _draw(ax, c, small=n > 1)
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", metadata=PNG_METADATA)
@@ -54,13 +100,12 @@ def _cumulative(times: list[float]) -> tuple[list[float], list[int]]:
     return [0.0, *xs], [0, *range(1, len(xs) + 1)]
 
 
-def objects_over_time(series: dict, milestones: dict[str, str], title: str, what: str) -> bytes | None:
+def objects_over_time(series: dict, milestones: dict[str, str], title: str, what: str) -> dict | None:
     """Cumulative count of objects created and reaching each milestone (series key -> label) over time."""
     created = [c for c in series.get("created", []) if c is not None]
     if not created:
         return None
-    fig, ax = figure(title, "seconds since the first was created", what)
-    ax.step(*_cumulative(created), where="post", label="created")
+    traces = [trace("step", *_cumulative(created), name="created")]
     for key, label in milestones.items():
         vals = series.get(key, [])
         # Times to a milestone are durations from creation, except where the series is absolute ("provisioned").
@@ -70,40 +115,52 @@ def objects_over_time(series: dict, milestones: dict[str, str], title: str, what
             if v is not None and c is not None
         ]
         if at:
-            ax.step(*_cumulative(at), where="post", label=label)
-    ax.legend(loc="lower right", fontsize=8)
-    return png(fig)
+            traces.append(trace("step", *_cumulative(at), name=label))
+    return chart(title, "seconds since the first was created", what, traces, legend="lower right")
 
 
-def distribution(values: list[float], stats: dict, title: str) -> bytes | None:
+def distribution(values: list[float], stats: dict, title: str) -> dict | None:
     if not values:
         return None
-    fig, ax = figure(title, "seconds", "objects")
-    ax.hist(values, bins=min(40, max(5, len(values) // 5)), color="#4c72b0", alpha=0.8)
-    for q, style in (("p50", "--"), ("p90", "-."), ("p99", ":")):
-        if stats.get(q) is not None:
-            ax.axvline(stats[q], color="#c44e52", linestyle=style, label=f"{q.upper()} {stats[q]:.1f} s")
-    ax.legend(fontsize=8)
-    return png(fig)
+    hist = trace("hist", values, bins=min(40, max(5, len(values) // 5)), color="#4c72b0")
+    marks = [
+        {"kind": "vline", "x": stats[q], "name": f"{q.upper()} {stats[q]:.1f} s", "dash": dash, "color": "#c44e52"}
+        for q, dash in (("p50", "dash"), ("p90", "dashdot"), ("p99", "dot"))
+        if stats.get(q) is not None
+    ]
+    return chart(title, "seconds", "objects", [hist], marks)
 
 
-def by_creation_order(values: list[float | None], drift: dict, title: str) -> bytes | None:
+def by_creation_order(values: list[float | None], drift: dict, title: str) -> dict | None:
     """Time to ready of each object in creation order, the first and last windows and their means marked."""
     pts = [(i + 1, v) for i, v in enumerate(values) if v is not None]
     if not pts:
         return None
-    fig, ax = figure(title, "creation order", "seconds")
-    ax.plot([p[0] for p in pts], [p[1] for p in pts], ".", markersize=3, color="#4c72b0")
-    n, k = len(values), drift.get("window") or 0
+    dots = trace("points", [p[0] for p in pts], [p[1] for p in pts], color="#4c72b0")
+    n, k, marks = len(values), drift.get("window") or 0, []
     if k and drift.get("first_mean") is not None:
-        ax.axvspan(1, k, color="#55a868", alpha=0.15, label=f"first {k}: mean {drift['first_mean']:.1f} s")
-        ax.hlines(drift["first_mean"], 1, k, colors="#55a868")
-        ax.axvspan(n - k + 1, n, color="#c44e52", alpha=0.15, label=f"last {k}: mean {drift['last_mean']:.1f} s")
-        ax.hlines(drift["last_mean"], n - k + 1, n, colors="#c44e52")
+        first, last = drift["first_mean"], drift["last_mean"]
+        marks = [
+            {
+                "kind": "band",
+                "x0": 1,
+                "x1": k,
+                "y": first,
+                "name": f"first {k}: mean {first:.1f} s",
+                "color": "#55a868",
+            },
+            {
+                "kind": "band",
+                "x0": n - k + 1,
+                "x1": n,
+                "y": last,
+                "name": f"last {k}: mean {last:.1f} s",
+                "color": "#c44e52",
+            },
+        ]
         pct = drift.get("drift_pct")
-        ax.set_title(f"{title} (drift {pct:+.1f}%)" if pct is not None else title, fontsize=11)
-        ax.legend(fontsize=8)
-    return png(fig)
+        title = f"{title} (drift {pct:+.1f}%)" if pct is not None else title
+    return chart(title, "creation order", "seconds", [dots], marks)
 
 
 def owner(query_name: str) -> str:
@@ -127,45 +184,44 @@ def by_job(query: dict, reduce=max, default: str = "run") -> dict[str, list[tupl
 
 def timeseries(
     snapshot: dict, queries: list[tuple[str, str]], title: str, ylabel: str, scale: float = 1.0, reduce=max
-) -> bytes | None:
+) -> dict | None:
     """Lines of snapshot queries over the run's window, one per job (or per query when it has no job)."""
     t0 = snapshot.get("window", {}).get("start")
-    lines = []
+    if t0 is None:
+        return None
+    traces = []
     for name, label in queries:
         for job, pts in by_job(snapshot.get("queries", {}).get(name, {}), reduce).items():
-            lines.append((label.format(job=job), pts))
-    if not lines or t0 is None:
+            traces.append(
+                trace("line", [t - t0 for t, _ in pts], [v / scale for _, v in pts], name=label.format(job=job))
+            )
+    if not traces:
         return None
-    fig, ax = figure(title, "seconds since the window opened", ylabel)
-    for label, pts in lines:
-        ax.plot([t - t0 for t, _ in pts], [v / scale for _, v in pts], label=label, linewidth=1.2)
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
-    return png(fig)
+    return chart(title, "seconds since the window opened", ylabel, traces, legend="upper left")
 
 
-def profile_bars(profiles: dict, top: int = 8) -> bytes | None:
+def profile_bars(profiles: dict, top: int = 8) -> list[dict] | None:
     """Top CPU functions (own time) of each profiled component, one panel each."""
     jobs = [(j, e["cpu"]) for j, e in sorted(profiles.get("jobs", {}).items()) if e.get("cpu") and e["cpu"]["top_flat"]]
     if not jobs:
         return None
-    fig, axes = _pyplot().subplots(len(jobs), 1, figsize=(8, 2.2 * len(jobs)), dpi=100, squeeze=False)
-    for ax, (job, cpu) in zip(axes[:, 0], jobs, strict=True):
+    panels = []
+    for job, cpu in jobs:
         rows = cpu["top_flat"][:top][::-1]
-        ax.barh([r["function"][-70:] for r in rows], [r["flat"] for r in rows], color="#8172b2")
-        ax.set_title(f"{job}: {cpu['cpu_seconds']:.1f} CPU s in {cpu['profiled_seconds']:.0f} s profiled", fontsize=9)
-        ax.tick_params(axis="y", labelsize=6)
-        ax.set_xlabel("CPU seconds (own)", fontsize=7)
-    return png(fig)
+        bars = trace("barh", [r["flat"] for r in rows], [r["function"] for r in rows], color="#8172b2")
+        title = f"{job}: {cpu['cpu_seconds']:.1f} CPU s in {cpu['profiled_seconds']:.0f} s profiled"
+        panels.append(chart(title, "CPU seconds (own)", "", [bars]))
+    return panels
 
 
-def all_plots(doc: dict) -> list[tuple[str, str, bytes]]:
-    """(file stem, caption, PNG) of every plot the document has data for, in report order."""
+def all_plots(doc: dict) -> list[tuple[str, str, list[dict]]]:
+    """(file stem, caption, panels) of every plot the document has data for, in report order."""
     kinds, snap = doc.get("kinds", {}), doc.get("prometheus", {})
     out = []
 
-    def add(stem: str, caption: str, png: bytes | None) -> None:
-        if png is not None:
-            out.append((stem, caption, png))
+    def add(stem: str, caption: str, panels: dict | list[dict] | None) -> None:
+        if panels:
+            out.append((stem, caption, panels if isinstance(panels, list) else [panels]))
 
     c = kinds.get("Cluster")
     if c and c.get("series"):

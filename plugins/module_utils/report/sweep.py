@@ -1,16 +1,16 @@
 # Copyright: scalelab contributors
 # Apache-2.0
 """One comparison report of a sweep: the same scenario at every point of a matrix (qps x concurrency, N, ...),
-each point's key metrics side by side, relative to the first point, with a bar plot per metric."""
+each point's key metrics side by side, relative to the first point, with a bar chart per metric (interactive in
+the HTML, a PNG beside it)."""
 
 from __future__ import annotations
 
-import base64
 import html
 import os
 
-from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, plots
-from ansible_collections.scalelab.capi.plugins.module_utils.report.html import SCRIPT, STYLE
+from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, interactive, plots
+from ansible_collections.scalelab.capi.plugins.module_utils.report.html import STYLE
 from ansible_collections.scalelab.capi.plugins.module_utils.results.document import write_if_changed
 
 # The metrics a sweep is read by, in table order.
@@ -56,48 +56,42 @@ def table(points: list[tuple[str, dict]], table_rows: list[dict]) -> list[str]:
     return gates.aligned(["metric", *(label for label, _ in points)], [[r["metric"], *_cells(r)] for r in table_rows])
 
 
-def _bars(label_values: list[tuple[str, float | None]], metric: str) -> bytes | None:
+def _bars(label_values: list[tuple[str, float | None]], metric: str) -> dict | None:
     pts = [(lbl, v) for lbl, v in label_values if v is not None]
     if not pts:
         return None
-    fig, ax = plots.figure(metric, "point", metric)
-    ax.bar(range(len(pts)), [v for _, v in pts], color="#4c72b0")
-    ax.set_xticks(range(len(pts)), [lbl for lbl, _ in pts], fontsize=7, rotation=15)
-    return plots.png(fig)
+    bars = plots.trace("bar", [lbl for lbl, _ in pts], [v for _, v in pts], color="#4c72b0")
+    return plots.chart(metric, "point", metric, [bars])
 
 
 def build(points: list[tuple[str, dict]], out_dir: str, title: str, check_mode: bool = False) -> tuple[bool, dict]:
-    """Write <out_dir>/sweep.html (plots embedded), sweep.md and one PNG per plotted metric; (changed, result)."""
+    """Write <out_dir>/sweep.html (charts embedded), sweep.md and one PNG per plotted metric; (changed, result)."""
     table_rows = rows(points)
     lines = table(points, table_rows)
     figures = []
     for r in table_rows:
         if r["metric"] in PLOTTED:
-            png = _bars(list(zip([lbl for lbl, _ in points], r["values"], strict=True)), r["metric"])
-            if png:
-                figures.append((r["metric"], png))
+            bars = _bars(list(zip([lbl for lbl, _ in points], r["values"], strict=True)), r["metric"])
+            if bars:
+                figures.append((r["metric"], f"{r['metric']} per point", [bars]))
     head = "".join(f"<th>{html.escape(h)}</th>" for h in ["metric", *(lbl for lbl, _ in points)])
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in [r["metric"], *_cells(r)]) + "</tr>" for r in table_rows
     )
-    figs = "".join(
-        f'<figure><img class="plot" alt="{html.escape(m)}" src="data:image/png;base64,'
-        f'{base64.b64encode(png).decode()}"><figcaption>{html.escape(m)} per point</figcaption></figure>'
-        for m, png in figures
-    )
+    figs, scripts = interactive.page_parts(figures)
     text = (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         f"<p>{len(points)} points; percentages are against the first point.</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{figs}"
-        f"<script>{SCRIPT}</script></body></html>\n"
+        f"{scripts}</body></html>\n"
     )
     md = "\n".join([f"# {title}", "", "```", *lines, "```", ""])
     changed = False
     if not check_mode:
         os.makedirs(out_dir, exist_ok=True)
-    for m, png in figures:
-        changed |= write_if_changed(os.path.join(out_dir, f"{m}.png"), png, check_mode)
+    for m, _, panels in figures:
+        changed |= write_if_changed(os.path.join(out_dir, f"{m}.png"), plots.png(panels), check_mode)
     changed |= write_if_changed(os.path.join(out_dir, "sweep.html"), text, check_mode)
     changed |= write_if_changed(os.path.join(out_dir, "sweep.md"), md, check_mode)
     return changed, {

@@ -17,7 +17,7 @@ def test_the_markdown_links_the_report_and_every_plot_and_keeps_them_through_a_r
     assert not out.get("failed") and out["changed"], out
     text = md.read_text()
     assert text.startswith("# Scale results\n\n" + document.REPORT_MARK + "\n## Report and plots\n")
-    assert "- [HTML report, every plot embedded](scale-report/report.html)" in text
+    assert "- [HTML report, interactive plots](scale-report/report.html)" in text
     for plot, caption in zip(out["plots"], out["captions"], strict=True):
         assert f"- [{caption}](scale-report/{os.path.basename(plot)})" in text
     assert not run_module("scale_report", **args)["changed"]  # links written once

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -91,6 +92,11 @@ def doc(n=40):
     }
 
 
+def offline(text: str) -> bool:
+    """Nothing the page loads comes from elsewhere: no external script, stylesheet, image or frame."""
+    return re.search(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)=""", text) is None and "@import" not in text
+
+
 def test_saturation_names_the_api_server_for_its_run_wide_series():
     d = doc()
     d["prometheus"]["queries"]["apiserver_429_rate"] = {
@@ -139,7 +145,9 @@ def test_build_writes_a_self_contained_report_once(tmp_path):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     with open(res["html"]) as f:
         text = f.read()
-    assert text.count('<img class="plot"') == 11 and "http://" not in text and "https://" not in text
+    assert text.count('<div class="plot">') == res["charts"] == 11 and offline(text)
+    charts = json.loads(re.search(r'<script type="application/json" id="charts">(.*?)</script>', text).group(1))
+    assert len(charts) == 11 and all(c["data"] and c["layout"]["title"]["text"] for c in charts)
     assert "Unit &lt;run&gt;" in text and "FAIL (1)" in text and "drift_pct = 180 breaks &lt;= 5" in text
     assert "1 regressed" in text and "certs.NewPrivateKey" in text and "runtime.goexit" not in text
     assert res["saturated_first"]["job"] == "capi-core" and res["regressed"] == ["cluster_p99_seconds"]

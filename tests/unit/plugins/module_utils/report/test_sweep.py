@@ -44,5 +44,5 @@ def test_table_and_files(tmp_path):
         "sweep.md",
     ]
     with open(res["html"]) as f:
-        assert f.read().count('<img class="plot"') == 3
+        assert f.read().count('<div class="plot">') == 3
     assert not sweep.build(POINTS, out, "Sweep qps")[0]

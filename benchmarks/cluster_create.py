@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Cluster creation rate on one running lab, four ways, measured in one run; prints the ratios.
 
 (a) the seed workflow: `sed "s/in-memory-test/$name/g" cluster.yaml | kubectl apply -f -`, one cluster at a time;

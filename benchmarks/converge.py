@@ -59,7 +59,7 @@ def run(args: list[str]) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--scenario", default="clusters", choices=["clusters", "hosts", "metal3"])
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--first", action="store_true", help="converge once first (not measured)")

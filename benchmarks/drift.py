@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Drift of provisioning time with N on one running lab: for each N, create N clusters with the given pacing,
 wait until all are ready, gather the results, print drift (first 10% vs last 10% by creation order), P50/P99
 time to ready and wall time, then delete the set before the next N.

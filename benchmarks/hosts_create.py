@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """BareMetalHost creation rate on one running hosts lab, three ways, plus the Bare Metal Operator's pace; ratios.
 
 (a) the seed workflow: a host template (BMC Secret + BareMetalHost) through `sed | kubectl apply -f -`, one host at a

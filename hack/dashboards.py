@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write the Grafana dashboards of roles/observability/files/dashboards from the panel lists below.
 
 The JSON files are committed (Grafana provisions them from files); edit this script and re-run it rather than

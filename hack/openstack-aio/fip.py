@@ -1,5 +1,4 @@
 """Optional part: external network + router + floating IP on a server (API-level only; no L3 agent)."""
-import time
 import openstack
 
 c = openstack.connect(cloud='osaio')

@@ -29,7 +29,7 @@ class App(BaseApplication):
         self.cfg.set('access_log_format', '%(t)s ACCESS "%(r)s" %(s)s %(B)s %(M)sms')
 
     def load(self):
-        mod, _, attr = self.target.partition(':')
+        mod, _dummy, attr = self.target.partition(':')
         sys.argv = [self.name]
         return getattr(importlib.import_module(mod), attr or 'application')
 

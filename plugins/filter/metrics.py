@@ -19,7 +19,7 @@ def unknown_metrics(names) -> list[str]:
     return out
 
 
-def metric_names(_=None) -> list[str]:
+def metric_names(_dummy=None) -> list[str]:
     """Every metric name, per-manager ones as <metric>.<job>."""
     return sorted(n for n in headline.HUMAN if n not in gates.MANAGER_METRICS) + [
         f"{n}.<job>" for n in gates.MANAGER_METRICS

@@ -12,7 +12,7 @@ description:
     (an installed collection) or C(galaxy.yml) (a checkout) and, when the collection is a git checkout, the commit
     and whether tracked files differ from it.
   - Read on the controller, where the collection is; the modules run on management hosts that have no copy of it.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 options: {}
 """
 

@@ -29,7 +29,7 @@ description:
     there (a Cluster or BareMetalHost of another set or of none keeps it, see RV(namespaces_kept)).
   - With O(wait) the action plugin then waits for hosts to reach a state, printing a progress line (hosts per
     state, hosts per minute, ETA), like M(scalelab.capi.bmh_wait).
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

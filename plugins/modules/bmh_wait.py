@@ -21,7 +21,7 @@ description:
     the wait fails then, naming how many exist, instead of at O(timeout).
   - On timeout it fails listing the hosts per state and the first hosts with an error (C(status.errorMessage)).
   - Never changes anything (C(changed=false)); in check mode it reports the current state once.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

@@ -25,7 +25,7 @@ description:
   - A create answered 409 counts as there already only when the object carries the set's label; an object of
     another set or of none fails the run, named. A template that renders one name for two members is refused before
     any write.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

@@ -19,7 +19,7 @@ description:
   - When fewer than O(count) Clusters of the set exist and none is added for 60 s, nothing is creating the rest -
     the wait fails then, naming how many exist, instead of at O(timeout).
   - Never changes anything (C(changed=false)); in check mode it reports the current state once.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

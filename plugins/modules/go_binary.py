@@ -16,7 +16,7 @@ description:
   - The binary is written to a temporary file and renamed, so an interrupted build never leaves a half-written O(dest).
   - O(binaries) checks or builds several binaries in one task (one toolchain probe, one module run), in order; the
     first failed build stops the rest.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

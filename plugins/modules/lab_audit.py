@@ -20,7 +20,7 @@ description:
     it to check nothing is left. C(playbooks/teardown.yml) does both and fails with one line per leftover.
   - Never changes anything; with O(fail_on_leftovers) it fails when something is left (one line each).
   - Reads C(/proc), so Linux only.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes
@@ -120,6 +120,7 @@ leftovers:
 """
 
 import os
+import pathlib
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
@@ -143,7 +144,7 @@ def main() -> None:
     bad = [port for port in p["ports"] if not 0 < port < 65536]
     if bad:
         module.fail_json(msg=f"ports={bad}: a port is 1-65535")
-    if os.path.realpath(p["dir"]) in ("/", os.path.realpath(os.path.expanduser("~"))):
+    if os.path.realpath(p["dir"]) in ("/", os.path.realpath(pathlib.Path.home())):
         module.fail_json(msg=f"dir={p['dir']}: the root or home directory is not a lab directory")
     # This module's own process and its parents name the directory in their arguments: not leftovers.
     found = audit.audit(p, skip=(os.getpid(), os.getppid()))

@@ -18,7 +18,7 @@ description:
     (instances, vCPUs, RAM).
   - Lists the owned servers with their status and address, so a role can poll it until they are C(ACTIVE).
   - Never changes anything.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

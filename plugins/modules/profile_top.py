@@ -16,7 +16,7 @@ description:
     from the last heap profile, the in-use bytes and the top functions by in-use memory.
   - Writes them under O(key) of the JSON file O(path), keeping its other keys. The same captures give the same
     document, so a second run changes nothing. No capture in the window gives an empty mapping, not a failure.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

@@ -24,7 +24,7 @@ description:
     fails the task.
   - Other keys of O(path) are kept (M(scalelab.capi.scale_results) writes the rest of the document, and keeps this
     key when it rewrites it).
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

@@ -16,7 +16,7 @@ description:
     objects are dropped.
   - Objects are written with server-side apply (field manager C(scalelab)); a second run changes nothing.
   - Waits until every CRD is Established.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

@@ -13,7 +13,7 @@ description:
     module there runs with), without importing it, and returns those it cannot find with what to install.
   - C(playbooks/scale.yml) runs it on every management and farm host (and the controller) before anything changes,
     so a missing C(matplotlib) is said in seconds, not by the report at the end of an hour's run.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

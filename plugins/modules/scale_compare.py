@@ -15,7 +15,7 @@ description:
     O(tolerance_pct) percent, C(same) otherwise, C(new) or C(gone) when one run lacks it.
   - Returns the comparison as rows and as aligned text lines for a terminal; O(markdown_path) also writes it as a
     Markdown table (rewritten only when it changes, so a second run changes nothing).
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

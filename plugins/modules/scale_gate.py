@@ -20,7 +20,7 @@ description:
     C(hosts_available) and C(hosts_provisioned) when it is at least the threshold. A metric the run did not measure
     breaks its gate.
   - Never changes anything. With O(fail) (the default) a broken gate fails the task with one line per broken gate.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

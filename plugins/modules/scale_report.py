@@ -26,7 +26,7 @@ description:
     the task on them after the report is written (M(scalelab.capi.scale_gate) and M(scalelab.capi.scale_compare)
     remain for a judgement without a report).
   - Files are rewritten only when their bytes change, so a second report of the same run changes nothing.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

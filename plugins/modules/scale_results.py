@@ -31,7 +31,7 @@ description:
     gathers the newest run again, so a re-run that created nothing changes nothing.
   - The JSON is written only when its content differs (C(changed=false) on a re-run over a settled lab), through
     a temporary file and a rename, mode C(0644).
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

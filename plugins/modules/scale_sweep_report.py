@@ -15,7 +15,7 @@ description:
     worst reconcile P99, deepest queue, peak CPU and RSS of a manager, API server mutating P99, client 429s - and
     their change against the first point.
   - Files are rewritten only when they change, so a second run with the same points changes nothing.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

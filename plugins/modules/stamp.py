@@ -15,7 +15,7 @@ description:
   - Anything else makes the stamp stale and the role converges in full - no stamp yet, other inputs, a watched file
     missing, added or touched, or (O(running)) a program of the role's that supervisord does not report RUNNING.
   - The stamp is bookkeeping, not a change of the lab - a role writes it with C(changed_when=false).
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes
@@ -70,10 +70,10 @@ options:
   watch:
     description:
       - Files the role wrote, as paths or shell globs on the managed host; every match's size, mode and
-        modification time are part of the stamp.
+        modification time are part of the stamp. C(~) and environment variables are expanded.
       - A glob that matches nothing is recorded as such, so a file appearing later makes the stamp stale too.
     type: list
-    elements: str
+    elements: path
     default: []
 """
 
@@ -159,7 +159,7 @@ ARGUMENT_SPEC = dict(
         ),
     ),
     state=dict(type="str", choices=["query", "present"], default="query"),
-    watch=dict(type="list", elements="str", default=[]),
+    watch=dict(type="list", elements="path", default=[]),
 )
 
 
@@ -167,7 +167,7 @@ def fingerprint(patterns: list[str]) -> dict:
     """{path: [size, mode, mtime_ns]} of every file the patterns match; a pattern matching nothing maps to None."""
     files: dict = {}
     for pattern in patterns:
-        matches = sorted(p for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p))
+        matches = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
         if not matches:
             files[pattern] = None
         for path in matches:
@@ -200,7 +200,9 @@ def not_running(ctl: str, conf: str, programs: list[str]) -> str | None:
     """Why the programs are not all RUNNING (the first one that is not), or None."""
     try:
         # exits non-zero when a program is not running: the lines say which
-        out = subprocess.run([ctl, "-c", conf, "status", *programs], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [ctl, "-c", conf, "status", *programs], capture_output=True, text=True, timeout=60, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"supervisorctl: {e}"
     states = {}

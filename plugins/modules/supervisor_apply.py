@@ -16,7 +16,7 @@ description:
     asks supervisord to stop every affected program at once and waits for all of them together.
   - Runs the Python of the lab's virtualenv (beside O(ctl)), which has supervisor's client library; the managed
     host's own Python needs nothing.
-author: scalelab contributors
+author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes

@@ -70,7 +70,9 @@ class Lab:
         if check:
             cmd.append("--check")
         started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+        proc = subprocess.run(
+            cmd, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"), check=False
+        )
         _log_run(cmd, time.monotonic() - started, proc.stdout)
         m = re.search(r"^localhost\s+:\s+(.*)$", proc.stdout, re.MULTILINE)
         recap = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))} if m else {}
@@ -84,7 +86,7 @@ class Lab:
         if check:
             cmd.append("--check")
         started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=_JSON_ENV)
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=_JSON_ENV, check=False)
         _log_run(cmd[:4], time.monotonic() - started, "")
         return _module_result(module, proc.returncode, proc.stdout, proc.stderr)
 
@@ -172,6 +174,7 @@ class Lab:
             ],
             capture_output=True,
             text=True,
+            check=False,
         )
 
     def pid(self, program: str) -> int:
@@ -211,8 +214,10 @@ def running_lab(name: str, tmp_dir: str, ports: dict[str, int], extra_vars: dict
     first = lab.playbook("scale.yml")
     assert first["rc"] == 0, first["stdout"][-4000:] + first["stderr"][-2000:]
     lab.first_converge = first
-    yield lab
-    lab.playbook("teardown.yml")
+    try:
+        yield lab
+    finally:  # also when the session is interrupted: no lab outlives it
+        lab.playbook("teardown.yml")
 
 
 def listening_sockets(pid: int | str = "self") -> dict[int, list[str]]:

@@ -285,7 +285,7 @@ def test_429s_of_a_tight_priority_level_are_backed_off(lab, sets, tmp_path):
         )
         assert sum(float(v) for v in rejected) > 0, rejected
     finally:
-        for path, _ in reversed(objects):
+        for path, _dummy in reversed(objects):
             _delete(lab, f"{path}/{user}")
 
 

@@ -21,7 +21,7 @@ SET = "itin"
 
 
 def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, **kw)
     assert proc.returncode == 0, f"{' '.join(cmd)}: rc={proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 
@@ -66,7 +66,7 @@ def _env(venv, colls) -> dict:
 
 
 def test_only_the_declared_collections_are_there(installed):
-    _, colls, _, listed = installed
+    _dummy, colls, _dummy, listed = installed
     with open(os.path.join(ROOT, "galaxy.yml")) as f:
         declared = set(yaml.safe_load(f)["dependencies"])
     where = os.path.join(colls, "ansible_collections")
@@ -163,7 +163,7 @@ PLAY = """
 
 
 def test_the_clusters_scenario_runs_from_the_installed_collection(lab, installed):
-    bin_dir, colls, tmp, _ = installed
+    bin_dir, colls, tmp, _dummy = installed
     play = tmp / "play.yml"
     play.write_text(PLAY)
     extra = {"kubeconfig": lab.kubeconfig, "set_name": SET, "topology": TOPOLOGY, "out": str(tmp / "out")}
@@ -174,6 +174,7 @@ def test_the_clusters_scenario_runs_from_the_installed_collection(lab, installed
         env=_env(bin_dir.parent, colls),
         capture_output=True,
         text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     with open(tmp / "out" / f"{SET}.json") as f:
@@ -184,7 +185,7 @@ def test_the_clusters_scenario_runs_from_the_installed_collection(lab, installed
 
 
 def test_ansible_builder_reads_the_runtime_requirements_from_the_installed_collection(installed):
-    _, colls, tmp, _ = installed
+    _dummy, colls, tmp, _dummy = installed
     out = _run([os.path.join(BIN, "ansible-builder"), "introspect", "--sanitize", str(colls)], cwd=tmp).stdout
     doc = yaml.safe_load(out[out.index("---") :])
     python = {line.split(">=")[0].lower() for line in doc["python"] if "from collection scalelab.capi" in line}

@@ -28,7 +28,7 @@ def quick_start() -> tuple[str, str]:
     block = re.search(r"^## Quick start.*?^```sh\n(.*?)^```", readme(), re.S | re.M)
     assert block, "README.md has no '## Quick start' section with a ```sh block"
     commands = [c.strip() for c in block.group(1).splitlines() if c.strip() and not c.strip().startswith("#")]
-    setup, _, job = commands[0].partition("&&")
+    setup, _dummy, job = commands[0].partition("&&")
     assert job, f"the quick start's first command is not '<setup> && <main job>': {commands[0]!r}"
     return setup.strip(), job.strip()
 
@@ -48,6 +48,7 @@ def run(command: str, log: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
+        check=False,
     )
     with open(log, "a") as f:
         f.write(f"$ {command}\n{proc.stdout}\n{proc.stderr}\n")
@@ -132,6 +133,7 @@ def verify(scenario: str, lab: dict) -> None:
         capture_output=True,
         text=True,
         env=dict(os.environ, SCALELAB_VERIFY=json.dumps(lab)),
+        check=False,
     )
     print(proc.stdout[-3000:])
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
@@ -139,7 +141,7 @@ def verify(scenario: str, lab: dict) -> None:
 
 def rerun_changes_nothing(log: str, *extra: str) -> None:
     """The README says a re-run changes nothing."""
-    _, job = quick_start()
+    _dummy, job = quick_start()
     again = run(" ".join([job, *extra]), log)
     assert again.returncode == 0, fail(again)
     assert recap(again.stdout)["changed"] == 0, "changed: " + "; ".join(changed_tasks(again.stdout))

@@ -53,7 +53,7 @@ def fixed_ports():
 
 
 def test_the_scan_finds_the_ports_it_guards():
-    where = {w.split(":")[0] for w, _, _ in fixed_ports()}
+    where = {w.split(":")[0] for w, _dummy, _dummy in fixed_ports()}
     assert {"hack/openstack-aio/common.sh", "molecule/metal3/molecule.yml", "tests/integration/conftest.py"} <= where
 
 

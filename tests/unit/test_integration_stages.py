@@ -16,6 +16,7 @@ def collect(*paths: str) -> subprocess.CompletedProcess:
         cwd=ROOT,
         capture_output=True,
         text=True,
+        check=False,
     )
 
 

@@ -28,6 +28,7 @@ def _inventory(lab: str, *args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
     )
 
 

@@ -60,7 +60,7 @@ def test_internal_entry_points_have_tasks_and_documented_prefixed_options(role):
 def test_no_role_reads_another_roles_files_by_path():
     offenders = []
     for role in ALL_ROLES:
-        for dirpath, _, files in os.walk(os.path.join(ROOT, "roles", role)):
+        for dirpath, _dummy, files in os.walk(os.path.join(ROOT, "roles", role)):
             for name in files:
                 if not name.endswith((".yml", ".j2")):
                     continue

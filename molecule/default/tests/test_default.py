@@ -110,7 +110,7 @@ def test_api_reports_the_pinned_version(host):
 def test_namespace_lifecycle_proves_the_controller_manager(host):
     assert api(host, "POST", "/api/v1/namespaces", {"metadata": {"name": "molecule-verify"}})["status"] == 201
     assert api(host, "DELETE", "/api/v1/namespaces/molecule-verify")["status"] == 200
-    for _ in range(60):
+    for _dummy in range(60):
         if api(host, "GET", "/api/v1/namespaces/molecule-verify")["status"] == 404:
             return
         time.sleep(1)

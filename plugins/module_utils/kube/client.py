@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib.util
 import json
 import os
 import re
@@ -29,17 +30,13 @@ try:
 except ImportError:  # pragma: no cover - reported by the module via missing_required_lib
     HAS_REQUESTS = False
 
-try:
-    import yaml  # noqa: F401 - module_utils/kube/config.py reads kubeconfigs with it
-
-    HAS_YAML = True
-except ImportError:  # pragma: no cover
-    HAS_YAML = False
-
 from ansible.module_utils.basic import env_fallback
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import config as kubeconfig_config
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy, call_with_retry
+
+# module_utils/kube/config.py reads kubeconfigs with PyYAML
+HAS_YAML = importlib.util.find_spec("yaml") is not None
 
 # The options every module that talks to the management cluster shares, and its library check.
 KUBE_ARGUMENT_SPEC = {

@@ -42,10 +42,11 @@ class KubeconfigError(ScalelabError, ValueError):
     """What is wrong with the kubeconfig; the client prefixes `kubeconfig=<path>: `."""
 
 
-def resolve(kubeconfig: str, environ=os.environ) -> str:
+def resolve(kubeconfig: str, environ=None) -> str:
     """The kubeconfig option, else $K8S_AUTH_KUBECONFIG, else $KUBECONFIG, else ~/.kube/config."""
     if kubeconfig:
         return kubeconfig
+    environ = os.environ if environ is None else environ
     for var in ENV_VARS:
         if environ.get(var):
             return environ[var]

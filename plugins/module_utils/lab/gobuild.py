@@ -152,6 +152,7 @@ def build(
             capture_output=True,
             text=True,
             timeout=timeout,
+            check=False,
         )
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])

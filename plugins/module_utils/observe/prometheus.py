@@ -158,7 +158,7 @@ def downsample(points: list[list], max_points: int) -> list[list]:
 def series_entry(result: dict, max_points: int) -> dict:
     """One matrix series: its labels, min/avg/max/P50/P99/last of its values, and downsampled points."""
     points = [[int(t), _num(v)] for t, v in result.get("values", [])]
-    present = [v for _, v in points if v is not None]
+    present = [v for _dummy, v in points if v is not None]
     values = sorted(present)
     # How often the value moved: restarts for a start time (a gap while a process was down does not count).
     changes = sum(a != b for a, b in zip(present, present[1:], strict=False))
@@ -170,7 +170,7 @@ def series_entry(result: dict, max_points: int) -> dict:
             max=_round(values[-1]),
             p50=_round(percentile(values, 50)),
             p99=_round(percentile(values, 99)),
-            last=_round(next(v for _, v in reversed(points) if v is not None)),
+            last=_round(next(v for _dummy, v in reversed(points) if v is not None)),
         )
     return {
         "labels": dict(sorted(result.get("metric", {}).items())),

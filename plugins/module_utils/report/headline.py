@@ -50,7 +50,7 @@ HOST_SIGNALS = ("node_cpu_busy_ratio", "node_load_per_core", "node_memory_used_r
 
 def human(metric: str) -> str:
     """The metric's name for a person: `cpu_cores_max.capi-core` -> `manager CPU, peak cores: capi-core`."""
-    base, _, job = metric.partition(".")
+    base, _dummy, job = metric.partition(".")
     name = HUMAN.get(base, base.replace("_", " "))
     return f"{name}: {job}" if job else name
 

@@ -253,9 +253,9 @@ def build(
     sat = saturation(doc)
     result = {
         "html": os.path.join(out_dir, "report.html"),
-        "plots": [os.path.join(out_dir, f"{stem}.png") for stem, _, _ in figures],
-        "charts": sum(len(panels) for _, _, panels in figures),
-        "captions": [caption for _, caption, _ in figures],
+        "plots": [os.path.join(out_dir, f"{stem}.png") for stem, _dummy, _dummy in figures],
+        "charts": sum(len(panels) for _dummy, _dummy, panels in figures),
+        "captions": [caption for _dummy, caption, _dummy in figures],
         "saturated_first": sat[0] if sat else None,
         "saturation": sat,
         "gates": gate_rows,
@@ -266,7 +266,7 @@ def build(
     try:
         if not check_mode:
             os.makedirs(out_dir, exist_ok=True)
-        for stem, _, panels in figures:
+        for stem, _dummy, panels in figures:
             changed |= write_if_changed(os.path.join(out_dir, f"{stem}.png"), plots.png(panels), check_mode)
         changed |= write_if_changed(os.path.join(out_dir, "report.html"), text, check_mode)
         if key is not None and not check_mode:

@@ -133,7 +133,7 @@ def page_parts(figures: list[tuple[str, str, list[dict]]]) -> tuple[str, str]:
     plotly.js only when there is a chart to draw."""
     divs, data = [], []
     for stem, caption, panels in figures:
-        inner = "".join('<div class="plot"></div>' for _ in panels)
+        inner = "".join('<div class="plot"></div>' for _dummy in panels)
         divs.append(f'<figure id="{html.escape(stem)}">{inner}<figcaption>{html.escape(caption)}</figcaption></figure>')
         data.extend(figure(c) for c in panels)
     if not data:

@@ -193,7 +193,9 @@ def timeseries(
     for name, label in queries:
         for job, pts in by_job(snapshot.get("queries", {}).get(name, {}), reduce).items():
             traces.append(
-                trace("line", [t - t0 for t, _ in pts], [v / scale for _, v in pts], name=label.format(job=job))
+                trace(
+                    "line", [t - t0 for t, _dummy in pts], [v / scale for _dummy, v in pts], name=label.format(job=job)
+                )
             )
     if not traces:
         return None

@@ -32,7 +32,7 @@ PLOTTED = ("cluster_p99_seconds", "drift_pct", "reconcile_p99_seconds_max", "cpu
 
 def rows(points: list[tuple[str, dict]]) -> list[dict]:
     """Per key metric: {metric, values: [per point], vs_first_pct: [per point]}; metrics no point has are left out."""
-    values = [gates.metrics(doc) for _, doc in points]
+    values = [gates.metrics(doc) for _dummy, doc in points]
     out = []
     for name in KEY_METRICS:
         vals = [v.get(name) for v in values]
@@ -53,14 +53,16 @@ def _cells(r: dict) -> list[str]:
 
 
 def table(points: list[tuple[str, dict]], table_rows: list[dict]) -> list[str]:
-    return gates.aligned(["metric", *(label for label, _ in points)], [[r["metric"], *_cells(r)] for r in table_rows])
+    return gates.aligned(
+        ["metric", *(label for label, _dummy in points)], [[r["metric"], *_cells(r)] for r in table_rows]
+    )
 
 
 def _bars(label_values: list[tuple[str, float | None]], metric: str) -> dict | None:
     pts = [(lbl, v) for lbl, v in label_values if v is not None]
     if not pts:
         return None
-    bars = plots.trace("bar", [lbl for lbl, _ in pts], [v for _, v in pts], color="#4c72b0")
+    bars = plots.trace("bar", [lbl for lbl, _dummy in pts], [v for _dummy, v in pts], color="#4c72b0")
     return plots.chart(metric, "point", metric, [bars])
 
 
@@ -71,10 +73,10 @@ def build(points: list[tuple[str, dict]], out_dir: str, title: str, check_mode: 
     figures = []
     for r in table_rows:
         if r["metric"] in PLOTTED:
-            bars = _bars(list(zip([lbl for lbl, _ in points], r["values"], strict=True)), r["metric"])
+            bars = _bars(list(zip([lbl for lbl, _dummy in points], r["values"], strict=True)), r["metric"])
             if bars:
                 figures.append((r["metric"], f"{r['metric']} per point", [bars]))
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["metric", *(lbl for lbl, _ in points)])
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["metric", *(lbl for lbl, _dummy in points)])
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in [r["metric"], *_cells(r)]) + "</tr>" for r in table_rows
     )
@@ -90,7 +92,7 @@ def build(points: list[tuple[str, dict]], out_dir: str, title: str, check_mode: 
     changed = False
     if not check_mode:
         os.makedirs(out_dir, exist_ok=True)
-    for m, _, panels in figures:
+    for m, _dummy, panels in figures:
         changed |= write_if_changed(os.path.join(out_dir, f"{m}.png"), plots.png(panels), check_mode)
     changed |= write_if_changed(os.path.join(out_dir, "sweep.html"), text, check_mode)
     changed |= write_if_changed(os.path.join(out_dir, "sweep.md"), md, check_mode)

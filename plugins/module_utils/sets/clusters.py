@@ -188,7 +188,7 @@ class Renderer:
         self.set_name = set_name
         self.extra_labels = dict(extra_labels)
         self.endpoints = cluster_endpoints or []
-        used = {name for name, op, _ in _VAR.findall(self.text) if not op}
+        used = {name for name, op, _dummy in _VAR.findall(self.text) if not op}
         missing = used - set(self.variables) - {"CLUSTER_NAME", "NAMESPACE", "INDEX"}
         if self.endpoints:
             missing -= set(ENDPOINT_VARS)

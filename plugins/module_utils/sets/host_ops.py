@@ -87,7 +87,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     _validate(p)
     renderer = HostRenderer(p)
     renderer.check(set_members)
-    with connected(p, check_served) as (bulk, _):
+    with connected(p, check_served) as (bulk, _dummy):
         if p["state"] == "absent":
             changed, state = ensure_absent(bulk, p, check_mode)
         else:
@@ -130,13 +130,13 @@ def ensure_present(
     todo = [m for m in set_members if renderer.secret_name(m) not in secrets or m.name not in found]
     images = [(m, img) for m, img in _image_changes(p, set_members, found) if m.name in found]
     # A host whose image goes away or is replaced gives its image up first (see _set_images).
-    removals = [m for m, _ in images if found[m.name]["image"]]
+    removals = [m for m, _dummy in images if found[m.name]["image"]]
     sets = [(m, img) for m, img in images if img]
     hosts_state = {**HOST_COUNTS, "wanted": len(set_members)}
     hosts_state["existing_before"] = sum(1 for m in set_members if m.name in found)
     before_prov = sum(1 for h in found.values() if h["image"])
     state = {"hosts": hosts_state, "objects": 0, "calls": {}}
-    after_prov = before_prov + sum(1 for _, i in images if i) - len(removals)
+    after_prov = before_prov + sum(1 for _dummy, i in images if i) - len(removals)
     after_prov += sum(1 for m in todo if m.name not in found and m.name in with_image)
     state["diff"] = {
         "before": {"hosts": hosts_state["existing_before"], "with_image": before_prov},

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Capture CPU and heap profiles from every pprof endpoint of a lab, periodically, into files.
 
 The offline stand-in for a continuous profiler: every --interval seconds, for each target at once, a CPU profile

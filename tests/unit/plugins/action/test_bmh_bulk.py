@@ -53,8 +53,9 @@ def test_wait_args(args, expected):
     got = bmh_bulk.wait_args(args)
     assert got == expected
     if got is not None:
-        assert type(got["count"]) is int
-        assert type(got["timeout"]) is float and type(got["report_every"]) is float
+        # int, not bool; floats, not ints
+        assert isinstance(got["count"], int) and not isinstance(got["count"], bool)
+        assert isinstance(got["timeout"], float) and isinstance(got["report_every"], float)
 
 
 @pytest.mark.parametrize(
@@ -79,7 +80,7 @@ def test_run_creates_then_waits(capsys, scripted_action):
     args = {**BASE, "provisioned": 30, "image": {"url": "u"}, "wait": {"state": "available", "report_every": 0}}
     action = scripted_action(bmh_bulk, args, [CREATED, DONE])
     res = action.run(task_vars={})
-    assert [name for name, _ in action.calls] == ["scalelab.capi.bmh_bulk", "scalelab.capi.bmh_wait"]
+    assert [name for name, _dummy in action.calls] == ["scalelab.capi.bmh_bulk", "scalelab.capi.bmh_wait"]
     assert action.calls[0][1] == args
     assert action.calls[1][1] == {**waiting(70, report_every=0.0), "window": 0.0}
     assert res["changed"] is True

@@ -24,7 +24,7 @@ def test_errors_derive_from_the_one_base(name):
     mod = importlib.import_module(f"ansible_collections.scalelab.capi.plugins.module_utils.{name}")
     own = [
         c
-        for _, c in inspect.getmembers(mod, inspect.isclass)
+        for _dummy, c in inspect.getmembers(mod, inspect.isclass)
         if c.__module__ == mod.__name__ and issubclass(c, BaseException)
     ]
     assert [c.__name__ for c in own if not issubclass(c, ScalelabError)] == []

@@ -23,7 +23,7 @@ def run_module(tmp_path):
         path.write_text(json.dumps(payload))
         env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
         module = os.path.join(ROOT, "plugins", "modules", f"{name}.py")
-        proc = subprocess.run([sys.executable, module, str(path)], capture_output=True, text=True, env=env)
+        proc = subprocess.run([sys.executable, module, str(path)], capture_output=True, text=True, env=env, check=False)
         return json.loads(proc.stdout)
 
     return run
@@ -49,10 +49,13 @@ def supervisor():
     bin_dir = os.path.dirname(sys.executable)
     subprocess.run([os.path.join(bin_dir, "supervisord"), "-c", conf], check=True)
     ctl = os.path.join(bin_dir, "supervisorctl")
-    for _ in range(100):
-        if "RUNNING" in subprocess.run([ctl, "-c", conf, "status", "up"], capture_output=True, text=True).stdout:
+    for _dummy in range(100):
+        if (
+            "RUNNING"
+            in subprocess.run([ctl, "-c", conf, "status", "up"], capture_output=True, text=True, check=False).stdout
+        ):
             break
         time.sleep(0.1)
     yield {"ctl": ctl, "conf": conf, "confd": confd}
-    subprocess.run([ctl, "-c", conf, "shutdown"], capture_output=True)
+    subprocess.run([ctl, "-c", conf, "shutdown"], capture_output=True, check=False)
     shutil.rmtree(d, ignore_errors=True)

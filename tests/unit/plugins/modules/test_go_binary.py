@@ -35,13 +35,13 @@ def test_builds_then_is_idempotent_then_rebuilds_on_change(tmp_path, wrapper, ru
     a = args(wrapper, tmp_path)
     first = run_module("go_binary", **a)
     assert first["changed"] is True and first["reason"] == "binary missing", first
-    out = subprocess.run([a["dest"]], capture_output=True, text=True).stderr.strip()
+    out = subprocess.run([a["dest"]], capture_output=True, text=True, check=False).stderr.strip()
     assert out == "v1.0.0"
     second = run_module("go_binary", **a)
     assert second["changed"] is False and second["reason"] is None and second["sha256"] == first["sha256"]
     third = run_module("go_binary", **dict(a, version="v1.0.1", ldflags=["-X main.version=v1.0.1"]))
     assert third["changed"] is True and third["reason"] == "ldflags changed"
-    assert subprocess.run([a["dest"]], capture_output=True, text=True).stderr.strip() == "v1.0.1"
+    assert subprocess.run([a["dest"]], capture_output=True, text=True, check=False).stderr.strip() == "v1.0.1"
 
 
 def test_check_mode_builds_nothing(tmp_path, wrapper, run_module):
@@ -82,7 +82,7 @@ def test_a_list_of_binaries_is_built_in_one_run_then_checked_without_rebuilding(
         ("one", "binary missing"),
         ("two", "binary missing"),
     ]
-    assert subprocess.run([items[1]["dest"]], capture_output=True, text=True).stderr.strip() == "v2"
+    assert subprocess.run([items[1]["dest"]], capture_output=True, text=True, check=False).stderr.strip() == "v2"
     second = run_module("go_binary", binaries=items, mod="mod")
     assert second["changed"] is False and [b["reason"] for b in second["binaries"]] == [None, None], second
     assert [b["sha256"] for b in second["binaries"]] == [b["sha256"] for b in first["binaries"]]

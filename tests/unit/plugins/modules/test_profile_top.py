@@ -11,28 +11,28 @@ import pytest
 PROGRAM = """package main
 
 import (
-	"os"
-	"runtime/pprof"
-	"time"
+    "os"
+    "runtime/pprof"
+    "time"
 )
 
 func spin() int {
-	x := 0
-	for t := time.Now(); time.Since(t) < 300*time.Millisecond; {
-		x++
-	}
-	return x
+    x := 0
+    for t := time.Now(); time.Since(t) < 300*time.Millisecond; {
+        x++
+    }
+    return x
 }
 
 func main() {
-	f, _ := os.Create(os.Args[1])
-	pprof.StartCPUProfile(f)
-	spin()
-	pprof.StopCPUProfile()
-	f.Close()
-	h, _ := os.Create(os.Args[2])
-	pprof.WriteHeapProfile(h)
-	h.Close()
+    f, _ := os.Create(os.Args[1])
+    pprof.StartCPUProfile(f)
+    spin()
+    pprof.StopCPUProfile()
+    f.Close()
+    h, _ := os.Create(os.Args[2])
+    pprof.WriteHeapProfile(h)
+    h.Close()
 }
 """
 

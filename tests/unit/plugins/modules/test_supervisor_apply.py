@@ -11,7 +11,7 @@ import pytest
 
 def status(sv) -> dict[str, tuple[str, str]]:
     """program -> (state, pid)"""
-    out = subprocess.run([sv["ctl"], "-c", sv["conf"], "status"], capture_output=True, text=True).stdout
+    out = subprocess.run([sv["ctl"], "-c", sv["conf"], "status"], capture_output=True, text=True, check=False).stdout
     rows = [line.split() for line in out.splitlines() if line.strip()]
     return {r[0]: (r[1], r[3].rstrip(",") if len(r) > 3 and r[2] == "pid" else "") for r in rows}
 
@@ -22,7 +22,7 @@ def program(sv, name: str, command: str = "sleep 120", extra: str = "startsecs=0
 
 
 def wait_running(sv, name: str) -> str:
-    for _ in range(100):
+    for _dummy in range(100):
         state, pid = status(sv).get(name, ("", ""))
         if state == "RUNNING":
             return pid
@@ -113,7 +113,7 @@ def test_a_program_that_outlives_the_timeout_fails_naming_it(run_module, supervi
 
 @pytest.mark.parametrize("missing_ok", [True, False])
 def test_a_supervisord_that_does_not_run(run_module, supervisor, missing_ok):
-    subprocess.run([supervisor["ctl"], "-c", supervisor["conf"], "shutdown"], capture_output=True)
+    subprocess.run([supervisor["ctl"], "-c", supervisor["conf"], "shutdown"], capture_output=True, check=False)
     res = run_module("supervisor_apply", ctl=supervisor["ctl"], conf=supervisor["conf"], missing_ok=missing_ok)
     if missing_ok:
         assert res["changed"] is False and res["running"] is False, res

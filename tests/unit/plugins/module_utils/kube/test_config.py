@@ -149,12 +149,12 @@ def test_an_exec_plugin_gives_the_token_and_is_run_again_before_it_expires(tmp_p
 def test_an_exec_token_far_from_expiry_is_kept(tmp_path):
     path, calls = _exec_config(tmp_path, ttl=3600)
     with KubeClient(path) as client:
-        assert [client.credentials.header() for _ in range(3)] == ["Bearer tok-1"] * 3
+        assert [client.credentials.header() for _dummy in range(3)] == ["Bearer tok-1"] * 3
         assert calls.read_text() == "1"
 
 
 def test_a_failing_exec_plugin_is_one_message(tmp_path):
-    path, _ = _exec_config(tmp_path, ttl=3600, fail=True)
+    path, _dummy = _exec_config(tmp_path, ttl=3600, fail=True)
     with pytest.raises(
         KubeError, match=r"^kubeconfig=.*: user 'u': its exec or auth-provider plugin gave no credentials: .*"
     ):

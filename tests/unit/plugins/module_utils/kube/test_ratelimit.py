@@ -40,7 +40,7 @@ def bucket(qps, burst, t: FakeTime) -> TokenBucket:
 def test_acquire_burst_then_paced(qps, burst, calls, expected_sleeps):
     t = FakeTime()
     b = bucket(qps, burst, t)
-    for _ in range(calls):
+    for _dummy in range(calls):
         b.acquire()
     assert t.slept == pytest.approx(expected_sleeps)
     assert b.waited == pytest.approx(sum(expected_sleeps))
@@ -58,7 +58,7 @@ def test_acquire_burst_then_paced(qps, burst, calls, expected_sleeps):
 def test_reserve_without_time_passing(qps, burst, expected_waits):
     t = FakeTime()
     b = bucket(qps, burst, t)
-    assert [b.reserve() for _ in expected_waits] == pytest.approx(expected_waits)
+    assert [b.reserve() for _dummy in expected_waits] == pytest.approx(expected_waits)
     assert b.waited == pytest.approx(sum(expected_waits))
     assert t.slept == []  # reserve() only computes the wait
 
@@ -77,16 +77,16 @@ def test_reserve_without_time_passing(qps, burst, expected_waits):
 def test_refill_after_time_passes_capped_at_burst(advance, free, next_wait):
     t = FakeTime()
     b = bucket(2, 3, t)
-    assert [b.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]  # empty now
+    assert [b.reserve() for _dummy in range(3)] == [0.0, 0.0, 0.0]  # empty now
     t.now += advance
-    assert [b.reserve() for _ in range(free)] == [0.0] * free
+    assert [b.reserve() for _dummy in range(free)] == [0.0] * free
     assert b.reserve() == pytest.approx(next_wait)
 
 
 def test_debt_is_repaid_before_refill_counts():
     t = FakeTime()
     b = bucket(1, 1, t)
-    assert [b.reserve() for _ in range(4)] == [0.0, 1.0, 2.0, 3.0]  # three tokens owed
+    assert [b.reserve() for _dummy in range(4)] == [0.0, 1.0, 2.0, 3.0]  # three tokens owed
     t.now += 2.0
     assert b.reserve() == pytest.approx(2.0)  # owed 3, earned 2, takes 1 more: -2 tokens
     t.now += 10.0
@@ -97,8 +97,8 @@ def test_debt_is_repaid_before_refill_counts():
 def test_unlimited_never_waits(qps, burst):
     t = FakeTime(advance_on_sleep=False)
     b = bucket(qps, burst, t)
-    assert [b.reserve() for _ in range(1000)] == [0.0] * 1000
-    for _ in range(1000):
+    assert [b.reserve() for _dummy in range(1000)] == [0.0] * 1000
+    for _dummy in range(1000):
         b.acquire()
     assert t.slept == []
     assert b.waited == 0.0
@@ -123,7 +123,7 @@ def test_burst_is_whole_tokens(burst, expected):
     t = FakeTime()
     b = bucket(1, burst, t)
     assert b.burst == expected
-    assert [b.reserve() for _ in range(expected + 1)] == [0.0] * expected + [1.0]
+    assert [b.reserve() for _dummy in range(expected + 1)] == [0.0] * expected + [1.0]
 
 
 def test_waited_accumulates_over_acquire_and_reserve():

@@ -247,7 +247,7 @@ def test_other_exceptions_are_not_retried(exc):
 
 
 def test_counts_accumulate_across_calls_on_one_policy():
-    p, _ = policy(base=0.0)
+    p, _dummy = policy(base=0.0)
     call_with_retry(scripted(Resp(429, {"Retry-After": "0"}), Resp(200)), p)
     call_with_retry(scripted(Resp(429, {"Retry-After": "0"}), Resp(503), Resp(200)), p)
     assert p.counts == {"429": 2, "503": 1}
@@ -258,7 +258,7 @@ def test_retry_after_waits_are_jittered_upwards(after):
     # Clients told the same Retry-After must not all come back in the same instant: at least the server's wait,
     # at most a quarter more, and not the same wait every time.
     waits = []
-    for _ in range(20):
+    for _dummy in range(20):
         p, slept = policy()
         call_with_retry(scripted(Resp(429, {"Retry-After": after}), Resp(200)), p)
         waits += slept
@@ -277,6 +277,6 @@ def test_retry_after_waits_are_jittered_upwards(after):
 )
 def test_every_retry_takes_a_token_from_the_limiter(outcomes, tokens):
     taken = []
-    p, _ = policy(acquire=lambda: taken.append(1))
+    p, _dummy = policy(acquire=lambda: taken.append(1))
     call_with_retry(scripted(*outcomes), p)
     assert len(taken) == tokens

@@ -228,7 +228,7 @@ def test_rewrite_webhook_client_configs(webhooks, expected):
         "metadata": {"name": "v", "creationTimestamp": "2026-01-01T00:00:00Z", "annotations": None},
         "webhooks": webhooks,
     }
-    _, got = components.rewrite([CRD_PLAIN, hooks], URL, b"PEM")
+    _dummy, got = components.rewrite([CRD_PLAIN, hooks], URL, b"PEM")
     assert got["webhooks"] == expected
     assert got["metadata"] == {"name": "v", "annotations": {}}
 

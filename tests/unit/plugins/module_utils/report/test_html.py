@@ -151,7 +151,7 @@ def test_build_writes_a_self_contained_report_once(tmp_path):
     assert "Unit &lt;run&gt;" in text and "FAIL (1)" in text and "drift_pct = 180 breaks &lt;= 5" in text
     assert "1 regressed" in text and "certs.NewPrivateKey" in text and "runtime.goexit" not in text
     assert res["saturated_first"]["job"] == "capi-core" and res["regressed"] == ["cluster_p99_seconds"]
-    again, _ = html.build(doc(), out, "Unit <run>", {"drift_pct": 5, "objects_failed": 0}, base, "base.json")
+    again, _dummy = html.build(doc(), out, "Unit <run>", {"drift_pct": 5, "objects_failed": 0}, base, "base.json")
     assert not again  # same data, same bytes
 
 

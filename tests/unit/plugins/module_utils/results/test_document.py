@@ -270,14 +270,14 @@ def test_run_is_idempotent_and_honours_check_mode(tmp_path, monkeypatch):
     assert changed is True
     assert not os.path.exists(p["path"])
     assert diff["before"] == {} and diff["after"]["clusters"] == 12
-    changed, result, _ = document.run(p, check_mode=False)
+    changed, result, _dummy = document.run(p, check_mode=False)
     assert changed is True
     assert json.loads((tmp_path / "scale.json").read_text())["summary"]["clusters_ready"] == 11
     assert (tmp_path / "scale.md").read_text().startswith("# Scale results")
     assert result["path"] == p["path"] and result["markdown_path"] == p["markdown_path"]
     assert result["report"]["summary"]["clusters"] == 12
     assert result["seconds"] >= 0
-    changed, _, diff = document.run(p, check_mode=False)
+    changed, _dummy, diff = document.run(p, check_mode=False)
     assert changed is False
     assert diff["before"] == diff["after"]
 
@@ -353,7 +353,7 @@ def test_gather_hosts_only(tmp_path):
     client = FakeClient(hosts_lab(), groups=METAL3)
     doc = document.gather(client, params(tmp_path, kinds=["BareMetalHost"]))
     assert doc["api_version"] == {"BareMetalHost": "metal3.io/v1alpha1"}
-    assert [path for path, _, _ in client.lists] == ["metal3.io/v1alpha1/BareMetalHost"]  # no Cluster list
+    assert [path for path, _dummy, _dummy in client.lists] == ["metal3.io/v1alpha1/BareMetalHost"]  # no Cluster list
     assert client.lists[0][1] == "scalelab.io/set=scale"  # hosts carry the set label
     r = doc["kinds"]["BareMetalHost"]
     assert (r["count"], r["available"], r["provisioned"], r["stuck"]) == (17, 10, 2, 7)

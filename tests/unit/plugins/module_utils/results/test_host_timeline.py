@@ -342,7 +342,7 @@ def test_accumulator_keeps_no_object_json():
     acc = HostAccumulator()
     acc.add(bmh(history=INSPECTED))
     assert acc.kind == "BareMetalHost"
-    assert all(type(r) is HostTimeline for r in acc.records)
+    assert all(isinstance(r, HostTimeline) for r in acc.records)
 
 
 def test_series_hold_provisioning_end_from_the_first_creation():

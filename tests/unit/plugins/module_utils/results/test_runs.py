@@ -103,20 +103,20 @@ def test_runs_are_kept_timed_from_their_own_start_and_compared_with_the_previous
     del p["path"], p["markdown_path"]
 
     # First run, no start known (results of a set made before runs were kept): every object timed.
-    changed, first, _ = document.run(p, check_mode=False)
+    changed, first, _dummy = document.run(p, check_mode=False)
     assert changed and first["run"]["new"] and first["report"]["summary"]["clusters"] == 12
     assert first["path"] == os.path.join(runs_dir, first["run"]["id"], "scale.json")
     assert os.path.isfile(os.path.join(runs_dir, first["run"]["id"], "scale.md"))
     # A re-run that wrote nothing gathers the same run again: nothing changes.
-    changed, again, _ = document.run(p, check_mode=False)
+    changed, again, _dummy = document.run(p, check_mode=False)
     assert not changed and again["run"] == {**first["run"], "new": False}
 
     # The set grows: clusters 6.. created by a second run whose first write began at 6 s.
     started = at(6).replace("Z", ".250000Z")
-    changed, second, _ = document.run({**p, "run_started": started}, check_mode=True)
+    changed, second, _dummy = document.run({**p, "run_started": started}, check_mode=True)
     assert changed and not os.path.exists(second["path"])  # check mode: nothing written
     assert os.readlink(os.path.join(runs_dir, "latest")) == first["run"]["id"]
-    changed, second, _ = document.run({**p, "run_started": started}, check_mode=False)
+    changed, second, _dummy = document.run({**p, "run_started": started}, check_mode=False)
     assert changed and second["run"]["new"] and second["run"]["id"] != first["run"]["id"]
     doc = json.loads(open(second["path"]).read())
     assert doc["earlier"] == {"Cluster": 6}
@@ -144,7 +144,7 @@ def test_runs_are_kept_timed_from_their_own_start_and_compared_with_the_previous
     with open(second["path"], "w") as f:
         json.dump(doc, f)
     later = {**p, "run_started": "", "metadata": {**p["metadata"], "collection": {"commit": "b" * 40}}}
-    changed, _, _ = document.run(later, check_mode=False)
+    changed, _dummy, _dummy = document.run(later, check_mode=False)
     kept = json.loads(open(second["path"]).read())["run"]
     assert kept["machine"]["load"] == [99.0, 99.0, 99.0] and kept["collection"] == {"commit": "a" * 40}
     assert not document.run(later, check_mode=False)[0]

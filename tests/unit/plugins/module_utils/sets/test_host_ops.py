@@ -67,7 +67,7 @@ ALL_BARE = found(dict.fromkeys(range(1, 6), ""))
 def test_image_changes(provisioned, image, have, expected):
     got = host_ops._image_changes(params(provisioned=provisioned, image=image), MEMBERS, have)
     assert [(m.index, img) for m, img in got] == expected
-    assert all(m is MEMBERS[m.index - 1] for m, _ in got)
+    assert all(m is MEMBERS[m.index - 1] for m, _dummy in got)
 
 
 def test_image_changes_compares_the_url_only():

@@ -377,8 +377,8 @@ def test_rendering_1000_hosts_is_deterministic_and_unique():
     second = _render_all(copy.deepcopy(p), image)
     assert first == second
     assert p == before  # the parameters are not mutated
-    secrets = [s for s, _ in first]
-    hosts = [h for _, h in first]
+    secrets = [s for s, _dummy in first]
+    hosts = [h for _dummy, h in first]
     assert len(hosts) == 1000
     for field in (
         lambda h: h["metadata"]["name"],

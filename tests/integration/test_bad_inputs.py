@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -232,6 +233,28 @@ def test_a_farm_host_that_does_not_answer_stops_the_run_before_anything_changes(
     _nothing_left(lab, pids)
 
 
+@pytest.mark.parametrize("playbook", ["scale.yml", "sweep.yml", "teardown.yml"])
+def test_an_inventory_without_a_management_host_is_refused_not_skipped(lab, catalogue, tmp_path, playbook):
+    # A group named otherwise: every play on group management would be skipped and the run end "ok", doing nothing.
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        """all:
+  children:
+    mgmt:
+      hosts:
+        localhost: {ansible_connection: local}
+"""
+    )
+    pids = set(lab.processes())
+    res = lab.playbook(playbook, "-i", str(inventory))
+    out = " ".join(res["stdout"].split())
+    want = f"inventory {inventory} has no host in group management (its groups: mgmt)"
+    assert res["rc"] != 0 and want in out, res["stdout"][-3000:]
+    assert re.findall(r"^PLAY \[(.*)\]", res["stdout"], re.M) == ["Check the inventory"]
+    TRIED.append((playbook, "inventory whose group is mgmt", want.replace(str(inventory), "<inventory>")))
+    _nothing_left(lab, pids)
+
+
 def test_a_host_without_the_python_libraries_stops_the_run_naming_them(lab, catalogue, tmp_path):
     # A bare venv: its interpreter has the standard library only, as a fresh host's python3 without pip installs.
     bare = tmp_path / "bare"
@@ -250,7 +273,7 @@ def test_a_host_without_the_python_libraries_stops_the_run_naming_them(lab, cata
     assert res["rc"] != 0
     out = " ".join(res["stdout"].split())
     py = f"{bare}/bin/python"
-    libs = "cryptography, kubernetes, matplotlib, requests, yaml"
+    libs = "cryptography, kubernetes, matplotlib, plotly, requests, yaml"
     want = f"{py} lacks {libs} (for the tasks of groups management on localhost)"
     assert want in out and f'{py} -m pip install "cryptography>=41.0.0" "kubernetes>=29.0.0"' in out, res["stdout"][
         -3000:
@@ -352,7 +375,8 @@ def test_a_bad_knob_is_refused_in_seconds_before_any_host_is_touched(lab, catalo
     assert res["rc"] != 0, res["stdout"][-2000:]
     assert message in out, res["stdout"][-3000:]
     # The first play refused it: no other play started, nothing changed, and the whole line is one line.
-    assert "PLAY [Check the knobs]" in res["stdout"] and res["stdout"].count("PLAY [") == 1, res["stdout"][-3000:]
+    plays = re.findall(r"^PLAY \[(.*)\]", res["stdout"], re.M)
+    assert plays == ["Check the inventory", "Check the knobs"], res["stdout"][-3000:]
     assert res["recap"].get("changed", 0) == 0
     assert any(message in line for line in res["stdout"].splitlines()), "the message spans lines"
     assert seconds < 10, f"refused after {seconds:.1f} s"

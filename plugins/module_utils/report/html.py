@@ -65,9 +65,10 @@ def saturation(doc: dict, signals=SATURATION) -> list[dict]:
                     "job": job,
                     "meaning": meaning,
                     "threshold": threshold,
-                    "first_seconds": round(over[0][0] - t0, 1),
+                    # a range query's first point, aligned to its step, can precede the window's start
+                    "first_seconds": max(0.0, round(over[0][0] - t0, 1)),
                     "peak": peak,
-                    "peak_seconds": round(peak_t - t0, 1),
+                    "peak_seconds": max(0.0, round(peak_t - t0, 1)),
                 }
             )
     return sorted(rows, key=lambda r: (r["first_seconds"], r["signal"], r["job"]))
@@ -110,9 +111,11 @@ def render(
     comparison: list[dict] | None,
     baseline: str,
     title: str,
+    sat: list[dict] | None = None,
 ) -> str:
+    """The page; sat is saturation(doc) when the caller has it already."""
     s, run = doc.get("summary", {}), doc.get("run", {})
-    sat = saturation(doc)
+    sat = saturation(doc) if sat is None else sat
     parts = [f"<h1>{html.escape(title)}</h1>"]
     # The answers first, above anything to scroll to.
     answers = headline.lines(doc, window(doc), sat, gate_rows, comparison, baseline)
@@ -248,9 +251,9 @@ def build(
     values = gates.metrics(doc)
     gate_rows = gates.evaluate_gates(values, gate_specs) if gate_specs else None
     comparison = gates.compare(values, gates.metrics(baseline_doc), tolerance_pct) if baseline_doc is not None else None
-    text = render(doc, figures, gate_rows, comparison, baseline, title)
-    changed = False
     sat = saturation(doc)
+    text = render(doc, figures, gate_rows, comparison, baseline, title, sat)
+    changed = False
     result = {
         "html": os.path.join(out_dir, "report.html"),
         "plots": [os.path.join(out_dir, f"{stem}.png") for stem, _dummy, _dummy in figures],

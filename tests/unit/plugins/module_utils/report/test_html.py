@@ -199,3 +199,19 @@ def test_an_unchanged_report_is_not_redrawn_until_an_input_or_a_file_changes(tmp
     assert html.build(doc(), out, "run", {"drift_pct": 500})[0] is True
     with open(first["html"]) as f:
         assert not f.read().endswith("edited")
+
+
+def test_a_signal_over_its_threshold_from_the_start_crossed_at_zero_not_before():
+    # Prometheus aligns a range query's first point to its step: it can fall just before the window's start.
+    d = {
+        "prometheus": {
+            "window": {"start": T0},
+            "queries": {
+                "workqueue_depth": {
+                    "series": [{"labels": {"job": "capi-core"}, "points": [[T0 - 0.5, 12.0], [T0 + 9.5, 30.0]]}]
+                }
+            },
+        }
+    }
+    row = html.saturation(d)[0]
+    assert (row["first_seconds"], row["peak_seconds"]) == (0.0, 9.5)

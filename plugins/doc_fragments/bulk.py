@@ -53,6 +53,30 @@ options:
       - Names must be unique DNS labels of at most 63 characters; the pattern is checked for every index.
     type: str
     default: "{name}-{index:04d}"
+  pacing:
+    description:
+      - V(fixed) writes O(batch_size) members, waits O(batch_pause), and so on (all at once by default).
+      - V(adaptive) writes members while fewer than a window of them are in flight (created, not yet ready) and
+        tunes the window from their time to ready, so provisioning time stays flat near the highest pace the lab
+        sustains; what queues is then the creation, not the controllers. The window starts at O(pacing_window),
+        doubles while members finish at the lab's own pace, then grows by an eighth, and shrinks in proportion when
+        they take more than 15% longer; each change is judged by members created after it. Members count as ready
+        as the results count them (a Cluster by its Available or Ready condition, a BareMetalHost once available).
+        The result's C(pacing) tells how it went.
+      - With V(adaptive), O(batch_size) and O(batch_pause) must stay C(0).
+    type: str
+    choices: [fixed, adaptive]
+    default: fixed
+  pacing_interval:
+    description:
+      - With O(pacing=adaptive), seconds between two looks at the members in flight (one list of the set); at least
+        C(0.5).
+    type: float
+    default: 5.0
+  pacing_window:
+    description: With O(pacing=adaptive), members in flight at the start, before any has finished; at least C(1).
+    type: int
+    default: 4
   qps:
     description:
       - Client-side API calls per second across all threads (the token bucket's refill rate); C(0) is unlimited.

@@ -224,6 +224,14 @@ calls:
     seconds, calls per second (the achieved rate) and retries by cause (status code or connection).
   type: dict
   returned: always
+pacing:
+  description:
+    - With O(pacing=adaptive), how creation was paced - C(window) (the last), C(window_max), C(peak_in_flight),
+      C(base_seconds) (the lowest time to ready of a cohort, the lab's own), and C(changes) (the last 50, each
+      C(at) (epoch seconds), C(window) and the C(seconds_to_ready) that decided it).
+  type: dict
+  returned: when members were created with O(pacing=adaptive)
+  sample: {mode: adaptive, window: 10, window_max: 16, peak_in_flight: 16, base_seconds: 41.0, changes: []}
 clusters_per_second:
   description: Clusters created per second of the create phase (pauses between batches included).
   type: float

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
+from ansible_collections.scalelab.capi.plugins.module_utils.results import timeline
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
     Member,
     Renderer,
@@ -24,6 +25,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     check_pacing,
     connected,
 )
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.pacing import AdaptivePacer
 
 CAPI_GROUP = "cluster.x-k8s.io"
 __all__ = ["BulkFailed", "SetError", "run"]
@@ -141,9 +143,17 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
     def create_cluster(m: Member, acquire) -> list[tuple[str, float]]:
         return [bulk.create(o, acquire) for o in missing(m)]
 
-    total = bulk.batches(
-        todo, create_cluster, lambda m: f"Cluster {m.namespace}/{m.name}", p["batch_size"], p["batch_pause"]
-    )
+    def label(m: Member) -> str:
+        return f"Cluster {m.namespace}/{m.name}"
+
+    if p["pacing"] == "adaptive":
+        pacer = AdaptivePacer(start=p["pacing_window"])
+        total = bulk.paced(
+            todo, create_cluster, label, in_flight(bulk, api_version, p["name"]), pacer, p["pacing_interval"]
+        )
+        state["pacing"] = pacer.summary()
+    else:
+        total = bulk.batches(todo, create_cluster, label, p["batch_size"], p["batch_pause"])
     seconds = total.seconds
     state["objects"] = total.counts.get("created", 0)
     state["calls"] = call_report(total, bulk.policy)
@@ -157,6 +167,23 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
     clusters["created"] = len(todo)
     state["clusters_per_second"] = round(len(todo) / seconds, 2) if seconds > 0 else None
     return True, state
+
+
+def in_flight(bulk: Bulk, api_version: str, set_name: str):
+    """Bulk.paced's look at a cluster set: (Clusters not ready, [(creation, seconds to ready)] of the ready ones),
+    ready as the results count it."""
+
+    def probe() -> tuple[int, list[tuple[float, float]]]:
+        waiting, ready = 0, []
+        for c in bulk.listed(api_version, "Cluster", set_name):
+            t = timeline.timeline(c, "Cluster")
+            if t.seconds_to_ready is None:
+                waiting += 1
+            elif t.created is not None:
+                ready.append((t.created, t.seconds_to_ready))
+        return waiting, ready
+
+    return probe
 
 
 def _check_shape(

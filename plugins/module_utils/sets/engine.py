@@ -242,6 +242,29 @@ class Bulk:
         total.seconds = time.monotonic() - start
         return total
 
+    def paced(self, jobs: list, fn, label, probe, pacer, interval: float, progress=None) -> BulkResult:
+        """run() in steps that keep fewer objects in flight than the pacer's window: every `interval` seconds
+        probe() -> (in flight, [(creation time, seconds to ready)] of objects ready since the last probe); stops at
+        a failed step. progress(created, in_flight, window) is told after each probe."""
+        total = BulkResult()
+        start = time.monotonic()
+        i = 0
+        while i < len(jobs):
+            in_flight, done = probe()
+            room = pacer.update(time.time(), in_flight, done) - in_flight
+            if progress is not None:
+                progress(i, in_flight, pacer.window)
+            if room > 0:
+                res = self.run(jobs[i : i + room], fn, label, 5)
+                total.merge(res)
+                i += room
+                if res.failed:
+                    break
+            if i < len(jobs):
+                time.sleep(interval)
+        total.seconds = time.monotonic() - start
+        return total
+
     def ensure_namespace(self, namespace: str, set_name: str, labels: dict) -> None:
         """A shared namespace, created (labelled as the set's, so absent removes it) only when missing."""
         resp = self.client.request("GET", f"/api/v1/namespaces/{namespace}", policy=self.policy, ok=(404,))
@@ -363,7 +386,13 @@ class BulkFailed(ScalelabError):
 
 def check_pacing(p: dict) -> None:
     """The pacing options every *_bulk module shares, refused before anything is written."""
-    bad = bounds(p, {"concurrency": 1, "burst": 1, "qps": 0, "batch_pause": 0, "batch_size": 0})
+    at_least = {"concurrency": 1, "burst": 1, "qps": 0, "batch_pause": 0, "batch_size": 0}
+    bad = bounds(p, {**at_least, "pacing_window": 1, "pacing_interval": 0.5})
+    if not bad and p.get("pacing") == "adaptive" and (p["batch_size"] or p["batch_pause"]):
+        bad = (
+            f"batch_size={p['batch_size']}, batch_pause={p['batch_pause']}: pacing=adaptive sets its own pace; "
+            "leave batch_size and batch_pause at 0"
+        )
     if bad:
         raise SetError(bad)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.checks import bounds
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
+from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import host_timeline
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import SET_LABEL
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     Bulk,
@@ -28,6 +29,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.hosts import (
     host_members,
     image_spec,
 )
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.pacing import AdaptivePacer
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.waiters import wait_until
 
 METAL3_GROUP = "metal3.io"
@@ -159,13 +161,16 @@ def ensure_present(
                 bulk.create(obj, lambda: None, dry_run=True)
             except KubeError as e:
                 raise SetError(f"{obj['kind']} {obj['metadata']['name']} is refused: {e}") from e
-        total = bulk.batches(
-            todo,
+        create = (
             lambda m, acquire: [bulk.create(o, acquire) for o in missing(m)],
             lambda m: f"BareMetalHost {m.namespace}/{m.name}",
-            p["batch_size"],
-            p["batch_pause"],
         )
+        if p["pacing"] == "adaptive":
+            pacer = AdaptivePacer(start=p["pacing_window"])
+            total = bulk.paced(todo, *create, in_flight(bulk, p["name"]), pacer, p["pacing_interval"])
+            state["pacing"] = pacer.summary()
+        else:
+            total = bulk.batches(todo, *create, p["batch_size"], p["batch_pause"])
         state["objects"] = total.counts.get("created", 0) + total.counts.get("exists", 0)
         if not total.failed:
             hosts_state["created"] = sum(1 for m in todo if m.name not in found)
@@ -185,6 +190,23 @@ def ensure_present(
     if hosts_state["created"] and total.seconds > 0:
         state["hosts_per_second"] = round(hosts_state["created"] / total.seconds, 2)
     return True, state
+
+
+def in_flight(bulk: Bulk, set_name: str):
+    """Bulk.paced's look at a host set: (hosts not yet available, [(creation, seconds to available)] of the others),
+    as the results count them."""
+
+    def probe() -> tuple[int, list[tuple[float, float]]]:
+        waiting, ready = 0, []
+        for h in bulk.listed(BMH_API, BMH_KIND, set_name):
+            t = host_timeline(h)
+            if t.seconds_to_available is None:
+                waiting += 1
+            elif t.created is not None:
+                ready.append((t.created, t.seconds_to_available))
+        return waiting, ready
+
+    return probe
 
 
 def _set_images(bulk: Bulk, p: dict, removals: list[Member], sets: list[tuple[Member, dict]]):

@@ -17,6 +17,9 @@ BULK_ARGUMENT_SPEC = {
     "labels": {"type": "dict", "default": {}},
     "name": {"type": "str", "required": True},
     "name_pattern": {"type": "str", "default": "{name}-{index:04d}"},
+    "pacing": {"type": "str", "default": "fixed", "choices": ["fixed", "adaptive"]},
+    "pacing_interval": {"type": "float", "default": 5.0},
+    "pacing_window": {"type": "int", "default": 4},
     "qps": {"type": "float", "default": 100.0},
     "retry_timeout": {"type": "float", "default": 120.0},
 }

@@ -259,10 +259,17 @@ def test_batches_run_in_order_and_stop_at_a_failed_batch(n, size, failing, batch
         ({"qps": -1}, "^qps=-1 must be >= 0$"),
         ({"batch_pause": -0.5}, r"^batch_pause=-0.5 must be >= 0$"),
         ({"batch_size": -1}, "^batch_size=-1 must be >= 0$"),
+        ({"pacing_window": 0}, "^pacing_window=0 must be >= 1$"),
+        ({"pacing_interval": 0.1}, "^pacing_interval=0.1 must be >= 0.5$"),
+        (
+            {"pacing": "adaptive", "batch_size": 5},
+            "^batch_size=5, batch_pause=0: pacing=adaptive sets its own pace; leave batch_size and batch_pause at 0$",
+        ),
     ],
 )
 def test_check_pacing_names_the_option(override, match):
     p = {"concurrency": 1, "burst": 1, "qps": 0, "batch_pause": 0, "batch_size": 0}
+    p.update(pacing="fixed", pacing_window=1, pacing_interval=0.5)
     assert engine.check_pacing(p) is None
     with pytest.raises(engine.SetError, match=match):
         engine.check_pacing({**p, **override})
@@ -327,3 +334,37 @@ def test_short_error_is_one_line_and_names_the_cause(error, message):
 )
 def test_waiting_for_says_what_the_controller_said(obj, said):
     assert engine.waiting_for(obj) == said
+
+
+@pytest.mark.parametrize(("n", "failing", "done"), [(12, set(), 12), (12, {5}, 6)])
+def test_paced_keeps_fewer_than_the_window_in_flight_and_stops_at_a_failed_step(n, failing, done):
+    """A set whose members are ready two looks after their creation; the window is the pacer's."""
+    bulk = engine.Bulk(None, 0, 1, 2, 1.0)
+    created: list[int] = []  # look at which each member was created
+    looks = []
+
+    class Window:
+        window = 3
+
+        def update(self, now, in_flight, ready):
+            return self.window
+
+    def probe():
+        looks.append(len(looks))
+        in_flight = sum(1 for at in created if len(looks) - at < 2)
+        assert in_flight <= Window.window
+        return in_flight, [(at, 1.0) for at in created if len(looks) - at >= 2]
+
+    def fn(job, acquire):
+        acquire()
+        created.append(len(looks))
+        if job in failing:
+            raise KubeError(f"job {job} refused")
+        return [("created", 0.001)]
+
+    total = bulk.paced(list(range(n)), fn, str, probe, Window(), 0.001)
+    assert len(created) == done and (total.counts.get("created", 0), total.failed) == (
+        done - len(failing),
+        len(failing),
+    )
+    assert max(sum(1 for at in created if at == look) for look in set(created)) <= Window.window

@@ -100,6 +100,12 @@ MODULE_CASES = [
         {"count": 1, "endpoint_pool": [{"host": "farm.example", "port_min": 30000, "port_max": 30010}]},
         "endpoint_pool[0].host='farm.example' must be an IP address",
     ),
+    (
+        "cluster_bulk",
+        {"count": 2, "pacing": "adaptive", "batch_size": 1},
+        "batch_size=1, batch_pause=0.0: pacing=adaptive sets its own pace; leave batch_size and batch_pause at 0",
+    ),
+    ("bmh_bulk", {"count": 2, "pacing_window": 0}, "pacing_window=0 must be >= 1"),
     ("go_binary", {}, "go.mod is missing (a wrapper module is go.mod + go.sum)"),
     ("lab_audit", {"ports": [70000]}, "ports=[70000]: a port is 1-65535"),
     ("lab_audit", {"dir": "/"}, "dir=/: the root or home directory is not a lab directory"),
@@ -340,6 +346,12 @@ KNOB_CASES = [
         {**_M3, "scale_clusters": 3, "scale_metal3_hosts": 2},
         "scale_metal3_hosts=2 must be 0 (one host per machine) or >= 3",
     ),
+    (
+        "scale.yml",
+        {"scale_pacing": "adaptive", "scale_batch_size": 10},
+        "scale_batch_size=10, scale_batch_pause=0: scale_pacing=adaptive sets its own pace; leave both at 0",
+    ),
+    ("scale.yml", {"scale_pacing": "vegas"}, "scale_pacing must be one of: fixed, adaptive, got: vegas"),
     (
         "scale.yml",
         {"scale_clusters": -1, "scale_qps": -3},

@@ -49,6 +49,21 @@ def test_create_then_rerun_creates_nothing(lab, bulk):
     assert again["rc"] == 0 and again["changed"] is False and again["clusters"]["created"] == 0, again
 
 
+def test_adaptive_pacing_creates_more_only_as_the_first_are_ready(lab, bulk):
+    res = bulk("itb-p", count=6, pacing="adaptive", pacing_window=2, pacing_interval=1)
+    assert res["rc"] == 0 and res["clusters"]["created"] == 6, res
+    pacing = res["pacing"]
+    # two at first; the window grew only once the lab had said how long a cluster takes
+    assert pacing["changes"][0]["window"] == 4 and pacing["base_seconds"] > 0, pacing
+    assert 2 <= pacing["peak_in_flight"] <= pacing["window_max"], pacing
+    created = sorted(
+        (c["metadata"]["creationTimestamp"], c["metadata"]["name"])
+        for c in lab.objects(CLUSTERS, "scalelab.io/set=itb-p")
+    )
+    first, third = (time.mktime(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")) for ts, _ in (created[0], created[2]))
+    assert third - first >= pacing["base_seconds"] - 2, (created, pacing)  # whole seconds on both sides
+
+
 def test_check_mode_counts_without_writing(lab, bulk):
     assert bulk("itb-b", count=2)["rc"] == 0
     res = bulk("itb-b", count=5, check=True)

@@ -149,7 +149,12 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
     if p["pacing"] == "adaptive":
         pacer = AdaptivePacer(start=p["pacing_window"])
         total = bulk.paced(
-            todo, create_cluster, label, in_flight(bulk, api_version, p["name"]), pacer, p["pacing_interval"]
+            todo,
+            create_cluster,
+            label,
+            bulk.in_flight(api_version, "Cluster", p["name"], _times),
+            pacer,
+            p["pacing_interval"],
         )
         state["pacing"] = pacer.summary()
     else:
@@ -169,21 +174,9 @@ def ensure_present(bulk: Bulk, p: dict, api_version: str, set_members: list[Memb
     return True, state
 
 
-def in_flight(bulk: Bulk, api_version: str, set_name: str):
-    """Bulk.paced's look at a cluster set: (Clusters not ready, [(creation, seconds to ready)] of the ready ones),
-    ready as the results count it."""
-
-    def probe() -> tuple[int, list[tuple[float, float]]]:
-        waiting, ready = 0, []
-        for c in bulk.listed(api_version, "Cluster", set_name):
-            t = timeline.timeline(c, "Cluster")
-            if t.seconds_to_ready is None:
-                waiting += 1
-            elif t.created is not None:
-                ready.append((t.created, t.seconds_to_ready))
-        return waiting, ready
-
-    return probe
+def _times(cluster: dict) -> tuple[float | None, float | None]:
+    t = timeline.timeline(cluster, "Cluster")
+    return t.created, t.seconds_to_ready
 
 
 def _check_shape(

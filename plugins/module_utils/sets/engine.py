@@ -242,6 +242,22 @@ class Bulk:
         total.seconds = time.monotonic() - start
         return total
 
+    def in_flight(self, api_version: str, kind: str, set_name: str, times):
+        """paced()'s look at a set: (members not ready, [(creation, seconds to ready)] of the ready ones), with
+        times(obj) -> (creation, seconds to ready or None) as the results count them."""
+
+        def probe() -> tuple[int, list[tuple[float, float]]]:
+            waiting, ready = 0, []
+            for obj in self.listed(api_version, kind, set_name):
+                created, seconds = times(obj)
+                if seconds is None:
+                    waiting += 1
+                elif created is not None:
+                    ready.append((created, seconds))
+            return waiting, ready
+
+        return probe
+
     def paced(self, jobs: list, fn, label, probe, pacer, interval: float, progress=None) -> BulkResult:
         """run() in steps that keep fewer objects in flight than the pacer's window: every `interval` seconds
         probe() -> (in flight, [(creation time, seconds to ready)] of objects ready since the last probe); stops at

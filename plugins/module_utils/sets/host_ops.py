@@ -167,7 +167,9 @@ def ensure_present(
         )
         if p["pacing"] == "adaptive":
             pacer = AdaptivePacer(start=p["pacing_window"])
-            total = bulk.paced(todo, *create, in_flight(bulk, p["name"]), pacer, p["pacing_interval"])
+            total = bulk.paced(
+                todo, *create, bulk.in_flight(BMH_API, BMH_KIND, p["name"], _times), pacer, p["pacing_interval"]
+            )
             state["pacing"] = pacer.summary()
         else:
             total = bulk.batches(todo, *create, p["batch_size"], p["batch_pause"])
@@ -192,21 +194,9 @@ def ensure_present(
     return True, state
 
 
-def in_flight(bulk: Bulk, set_name: str):
-    """Bulk.paced's look at a host set: (hosts not yet available, [(creation, seconds to available)] of the others),
-    as the results count them."""
-
-    def probe() -> tuple[int, list[tuple[float, float]]]:
-        waiting, ready = 0, []
-        for h in bulk.listed(BMH_API, BMH_KIND, set_name):
-            t = host_timeline(h)
-            if t.seconds_to_available is None:
-                waiting += 1
-            elif t.created is not None:
-                ready.append((t.created, t.seconds_to_available))
-        return waiting, ready
-
-    return probe
+def _times(host: dict) -> tuple[float | None, float | None]:
+    t = host_timeline(host)
+    return t.created, t.seconds_to_available
 
 
 def _set_images(bulk: Bulk, p: dict, removals: list[Member], sets: list[tuple[Member, dict]]):

@@ -368,3 +368,11 @@ def test_paced_keeps_fewer_than_the_window_in_flight_and_stops_at_a_failed_step(
         len(failing),
     )
     assert max(sum(1 for at in created if at == look) for look in set(created)) <= Window.window
+
+
+def test_in_flight_counts_members_not_ready_and_times_the_ready_ones():
+    bulk = engine.Bulk(None, 0, 1, 2, 1.0)
+    objs = [{"t": (100.0, None)}, {"t": (100.0, 40.0)}, {"t": (None, 5.0)}, {"t": (130.0, None)}]
+    bulk.listed = lambda api_version, kind, set_name: iter(objs) if (kind, set_name) == ("Cluster", "s") else iter(())
+    probe = bulk.in_flight("cluster.x-k8s.io/v1beta2", "Cluster", "s", lambda o: o["t"])
+    assert probe() == (2, [(100.0, 40.0)])  # a ready member without a creation time is not timed

@@ -60,7 +60,7 @@ def test_adaptive_pacing_creates_more_only_as_the_first_are_ready(lab, bulk):
         (c["metadata"]["creationTimestamp"], c["metadata"]["name"])
         for c in lab.objects(CLUSTERS, "scalelab.io/set=itb-p")
     )
-    first, third = (time.mktime(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")) for ts, _ in (created[0], created[2]))
+    first, third = (time.mktime(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")) for ts, _dummy in (created[0], created[2]))
     assert third - first >= pacing["base_seconds"] - 2, (created, pacing)  # whole seconds on both sides
 
 

@@ -61,7 +61,7 @@ class AdaptivePacer:
         return {
             "mode": "adaptive",
             "window": self.window,
-            "window_max": max([self.start, *(w for _, w, _ in self.changes)]),
+            "window_max": max([self.start, *(w for _dummy, w, _dummy in self.changes)]),
             "peak_in_flight": self.peak_in_flight,
             "base_seconds": None if self.base is None else round(self.base, 1),
             "changes": [{"at": t, "window": w, "seconds_to_ready": s} for t, w, s in self.changes[-50:]],

@@ -27,7 +27,7 @@ def simulate(n: int, servers, service: float, pacer: AdaptivePacer | None, inter
             busy[i] = t + service
         if pacer is not None and t % interval == 0 and len(created) < n:
             window = pacer.update(t, len(created) - len(ready), [(created[i], ready[i] - created[i]) for i in ready])
-            for _ in range(min(n - len(created), window - (len(created) - len(ready)))):
+            for _dummy in range(min(n - len(created), window - (len(created) - len(ready)))):
                 queue.append(len(created))
                 created.append(t)
         t += 1.0
@@ -79,7 +79,7 @@ def test_the_window_doubles_while_members_finish_at_the_labs_own_pace_then_grows
     assert p.update(160, 4, ready) == 13  # no more doubling once a queue was seen: +1/8
     ready += [(160, 44.0)] * 10
     assert p.update(200, 13, ready) == 13  # 44 s: between 5% and 15% over the lab's own, held
-    assert [w for _, w, _ in p.changes] == [8, 16, 12, 13]
+    assert [w for _dummy, w, _dummy in p.changes] == [8, 16, 12, 13]
     assert p.summary()["window_max"] == 16 and p.summary()["base_seconds"] == 40.0
 
 

@@ -140,19 +140,20 @@ def by_creation_order(values: list[float | None], drift: dict, title: str) -> di
     n, k, marks = len(values), drift.get("window") or 0, []
     if k and drift.get("first_mean") is not None:
         first, last = drift["first_mean"], drift["last_mean"]
+        # each band spans its members' dots (half a step either side: a window of one is not a line)
         marks = [
             {
                 "kind": "band",
-                "x0": 1,
-                "x1": k,
+                "x0": 0.5,
+                "x1": k + 0.5,
                 "y": first,
                 "name": f"first {k}: mean {first:.1f} s",
                 "color": "#55a868",
             },
             {
                 "kind": "band",
-                "x0": n - k + 1,
-                "x1": n,
+                "x0": n - k + 0.5,
+                "x1": n + 0.5,
                 "y": last,
                 "name": f"last {k}: mean {last:.1f} s",
                 "color": "#c44e52",

@@ -32,8 +32,8 @@ def test_marks_are_shapes_with_legend_entries():
     layout = interactive.figure(c)["layout"]
     rects = [s for s in layout["shapes"] if s["type"] == "rect"]
     assert [(r["x0"], r["x1"], r["name"]) for r in rects] == [
-        (1, 1, "first 1: mean 0.0 s"),
-        (10, 10, "last 1: mean 9.0 s"),
+        (0.5, 1.5, "first 1: mean 0.0 s"),
+        (9.5, 10.5, "last 1: mean 9.0 s"),
     ]
     assert layout["title"]["text"] == "T (drift +900.0%)"
     dist = interactive.figure(plots.distribution([1.0, 2.0], {"p50": 1.5, "p99": 2.0}, "D"))["layout"]["shapes"]

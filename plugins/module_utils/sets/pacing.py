@@ -1,15 +1,14 @@
 # Copyright: scalelab contributors
 # Apache-2.0
-"""Adaptive pacing: create a set's objects no faster than the lab finishes them.
+"""Adaptive pacing: create a set's members no faster than the lab finishes them.
 
 All-at-once creation measures the controllers' queue, not the controllers (300 clusters here: time to ready 175 s for
-the first 30, 533 s for the last 30). The pacer holds the objects in flight (created, not yet ready) under a window
-and tunes the window from the time to ready of members created since its last change (the 90th percentile, once
-most of a window of them is back), as TCP Vegas tunes its window
-from round-trip times: the lowest time to ready seen is the lab's own (no queue); while objects still finish near it
-the window grows (doubling until the first sign of a queue, then by an eighth), and once they take longer than
-`fall` above it the window shrinks in proportion (Little's law: in flight = rate x time), never below its start.
-Each decision waits for objects created after the previous one, so a change is judged by its own effect.
+the first 30, 533 s for the last 30). The pacer holds the members in flight (created, not yet ready) under a window
+and tunes it as TCP Vegas tunes its window from round-trip times. A decision looks only at members created since
+the last change (its own effect), once 3/4 of a window of them is back, at their 90th percentile time to ready (the
+first back found no queue; a queue shows in the slowest). The lowest such time seen is the lab's own. Within `rise`
+of it the window grows (doubling until the first queue, then by an eighth); past `fall` it shrinks in proportion to
+the cohort's mean time (Little's law: in flight = rate x time), never below its start.
 """
 
 from __future__ import annotations

@@ -4,16 +4,17 @@
 
 from __future__ import annotations
 
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import cost
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, headline
 
 
 def unknown_metrics(names) -> list[str]:
     """The names that are no metric of a results JSON: a gate on one would fail only after the whole run, as not
-    measured. Per-manager metrics are <metric>.<job>."""
+    measured. Per-manager metrics are <metric>.<job>, cost per object also <metric>.<verb>."""
     out = []
     for name in names:
         base, dot, job = str(name).partition(".")
-        if (dot and job and base in gates.MANAGER_METRICS) or (not dot and base in headline.HUMAN):
+        if (dot and job and base in (*gates.MANAGER_METRICS, *cost.PARTED)) or (not dot and base in headline.HUMAN):
             continue
         out.append(str(name))
     return out
@@ -21,9 +22,11 @@ def unknown_metrics(names) -> list[str]:
 
 def metric_names(_dummy=None) -> list[str]:
     """Every metric name, per-manager ones as <metric>.<job>."""
-    return sorted(n for n in headline.HUMAN if n not in gates.MANAGER_METRICS) + [
-        f"{n}.<job>" for n in gates.MANAGER_METRICS
-    ]
+    return (
+        sorted(n for n in headline.HUMAN if n not in gates.MANAGER_METRICS)
+        + [f"{n}.<job>" for n in gates.MANAGER_METRICS]
+        + [f"{n}.<{'verb' if n.startswith('api_') else 'job'}>" for n in cost.PARTED]
+    )
 
 
 class FilterModule:

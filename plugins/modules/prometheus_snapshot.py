@@ -102,11 +102,21 @@ summary:
     restarts (new process start times seen in the window); run-wide apiserver_mutating_p99_seconds_max,
     apiserver_5xx_ratio_max, apiserver_429_rate_max, client_requests_429_rate_max,
     etcd_db_size_bytes_max, etcd_wal_fsync_p99_seconds_max and targets_down (jobs whose C(up) was ever 0).
+    C(cost) is what one object cost - the window's CPU-seconds per job, memory growth per job, API requests per verb
+    and etcd growth, divided by the Clusters, Machines and BareMetalHosts the results at O(path) say the run created
+    (C(per.cluster), C(per.machine), C(per.host)) - and, when O(tail) reaches a minute past O(end), CPU-seconds and
+    API requests per object-hour at steady state; C(totals) holds the undivided sums.
   type: dict
   returned: always
   sample:
     managers: {capi-control-plane: {cpu_cores_max: 0.41, rss_mib_max: 88.2, reconcile_p99_seconds_max: 0.09}}
     targets_down: []
+    cost:
+      totals: {seconds: 412.0, cpu_seconds: {total: 301.2, capi-core: 88.1}}
+      steady_seconds: 60
+      per: {cluster: {objects: 30, cpu_seconds: {total: 10.04, capi-core: 2.94}, rss_mib: {total: 3.1},
+                      api_requests: {total: 310.5, POST: 21.4}, etcd_kib: 88.2,
+                      steady_cpu_seconds_per_hour: {total: 41.0}, steady_api_requests_per_hour: {total: 620.0}}}
 queries:
   description: Per query name its series count and error (null when it answered).
   type: dict
@@ -122,7 +132,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
-from ansible_collections.scalelab.capi.plugins.module_utils.observe import prometheus
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import cost, prometheus
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
@@ -167,6 +177,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     finally:
         prom.close()
     summary = prometheus.summary(snap)
+    summary["cost"] = cost.cost(snap, window, cost.created(document.load(p["path"], required=False)))
     doc = {"url": p["url"], "window": window, "summary": summary, "queries": snap, "inputs": inputs}
     try:
         changed = document.attach(p["path"], p["key"], doc, check_mode)

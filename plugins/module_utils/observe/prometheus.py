@@ -250,7 +250,7 @@ def reusable(old, url: str, window: dict, inputs: str) -> bool:
         and old.get("window") == window
         and old.get("inputs") == inputs
         and isinstance(old.get("queries"), dict)
-        and "summary" in old
+        and "cost" in old.get("summary", {})  # taken before cost per object was kept: taken again
         and all(isinstance(q, dict) and not q.get("error") and "series" in q for q in old["queries"].values())
     )
 

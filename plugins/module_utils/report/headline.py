@@ -44,6 +44,18 @@ HUMAN = {
     "reconcile_p99_seconds_max": "reconcile P99, worst (s)",
     "workqueue_depth_max": "work queue depth, deepest",
     "restarts": "manager restarts",
+    **{
+        f"{what}_per_{unit}{hour}": f"{words} per {unit}{' at steady state, per hour' if hour else ''}"
+        for unit in ("cluster", "machine", "host")
+        for what, words, hour in (
+            ("cpu_seconds", "CPU-seconds", ""),
+            ("rss_mib", "memory growth (MiB)", ""),
+            ("api_requests", "API requests", ""),
+            ("etcd_kib", "etcd growth (KiB)", ""),
+            ("cpu_seconds", "CPU-seconds", "_hour"),
+            ("api_requests", "API requests", "_hour"),
+        )
+    },
 }
 HOST_SIGNALS = ("node_cpu_busy_ratio", "node_load_per_core", "node_memory_used_ratio")
 
@@ -136,6 +148,9 @@ def lines(
     else:
         out.append(("First bottleneck", "none: no manager, API server or etcd signal crossed its threshold", "good"))
     out.append(("Host saturated", _host(doc, host, run.get("machine") or {}), "bad" if host else ""))
+    spent = _cost((((doc.get("prometheus") or {}).get("summary") or {}).get("cost") or {}).get("per") or {})
+    if spent:
+        out.append(spent)
     if gate_rows:
         broken = [g for g in gate_rows if not g["ok"]]
         words = "; ".join(f"{human(g['gate'])} ({g['reason']})" for g in broken[:3])
@@ -147,6 +162,32 @@ def lines(
         answer = f"{len(regressed)} regressed" + (f": {words}" if words else "") + f" (against {baseline})"
         out.append(("Against the baseline", answer, "bad" if regressed else "good"))
     return out
+
+
+def _amount(v) -> str:
+    """3 significant digits, whole numbers from 100 up (no exponent): 0.0123, 4.56, 789, 1,234."""
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def _cost(per: dict) -> tuple[str, str, str] | None:
+    """What one object cost, for the first unit measured (a cluster before a host): every component's CPU-seconds
+    and memory growth, the API requests, and the component that spent the most CPU."""
+    unit = next((u for u in ("cluster", "host", "machine") if u in per), None)
+    if unit is None:
+        return None
+    p = per[unit]
+    cpu = {k: v for k, v in (p.get("cpu_seconds") or {}).items() if k != "total"}
+    parts = [
+        f"{_amount((p.get('cpu_seconds') or {}).get('total'))} CPU-s",
+        f"{_amount((p.get('rss_mib') or {}).get('total'))} MiB of memory",
+        f"{_amount((p.get('api_requests') or {}).get('total'))} API requests",
+    ]
+    if cpu:
+        job = max(cpu, key=cpu.get)
+        parts.append(f"most CPU: {job} {_amount(cpu[job])} s")
+    return (f"Cost per {unit} ({p['objects']} created)", ", ".join(parts), "")
 
 
 def _host(doc: dict, crossed: list[dict], machine: dict) -> str:

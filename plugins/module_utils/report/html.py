@@ -158,6 +158,7 @@ def render(
         head = ["job", "peak cores", "avg cores", "peak RSS MiB", "worst reconcile P99 s", "deepest queue", "restarts"]
         rows = [[j, *(m.get(k) for k in keys), m.get("restarts")] for j, m in managers.items()]
         parts.append("<h2>Managers</h2>" + _table(head, rows))
+    parts.append(_cost_section(doc.get("prometheus", {}).get("summary", {}).get("cost") or {}))
     if comparison is not None:
         regressed = [r for r in comparison if r["verdict"] == "regressed"]
         cols = ("metric", "baseline", "current", "delta_pct", "verdict")
@@ -186,6 +187,33 @@ def render(
         + "\n".join(parts)
         + scripts
         + "</body></html>\n"
+    )
+
+
+def _cost_section(c: dict) -> str:
+    """Cost per object: a row per component (and per API verb), a column per unit the run created; steady state
+    (per object-hour) when the snapshot's tail reached it."""
+    per = c.get("per") or {}
+    if not per:
+        return ""
+    units = sorted(per)
+    head = ["what", *(f"per {u} ({per[u]['objects']})" for u in units)]
+    rows = []
+    for key, words in (
+        ("cpu_seconds", "CPU-seconds"),
+        ("rss_mib", "memory growth MiB"),
+        ("api_requests", "API requests"),
+        ("steady_cpu_seconds_per_hour", "steady CPU-seconds per hour"),
+        ("steady_api_requests_per_hour", "steady API requests per hour"),
+    ):
+        parts = sorted({k for u in units for k in (per[u].get(key) or {})}, key=lambda k: (k != "total", k))
+        rows += [[f"{words}: {k}", *((per[u].get(key) or {}).get(k) for u in units)] for k in parts]
+    rows.append(["etcd growth KiB", *(per[u].get("etcd_kib") for u in units)])
+    totals = c.get("totals") or {}
+    return (
+        f"<h2>Cost per object</h2><p>Over the run's {totals.get('seconds', 0):g} s, divided by the objects it created"
+        f"{'' if not c.get('steady_seconds') else ', and at steady state after the last was ready'}; "
+        "gate and baseline names such as cpu_seconds_per_cluster.capi-core.</p>" + _table(head, rows)
     )
 
 

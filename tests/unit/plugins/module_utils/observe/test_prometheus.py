@@ -158,7 +158,7 @@ def _stored(**over):
         "url": "http://p",
         "window": {"start": 1.0, "end": 2.0, "tail": 0, "step": 1.0},
         "inputs": prometheus.inputs_digest({"up": "up"}, 120),
-        "summary": {},
+        "summary": {"cost": {}},
         "queries": {"up": {"series": [], "error": None}},
     }
     return doc | over

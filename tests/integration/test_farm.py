@@ -254,6 +254,15 @@ def test_results_hold_the_runs_metrics_and_top_profile_functions(m3_lab):
     assert managers["capi-core"]["workqueue_depth_max"] is not None
     assert snap["summary"]["targets_down"] == []
     assert snap["window"]["start"] < snap["window"]["end"]
+    # What one object cost: the run's CPU, API requests and etcd growth divided by what it created. At rest (per
+    # object-hour) needs a tail of a minute: the test labs' 20 s tail has none, and says so.
+    spent = snap["summary"]["cost"]
+    assert set(spent["per"]) == {"cluster", "machine", "host"}, spent["per"].keys()
+    assert spent["per"]["host"]["objects"] == doc["summary"]["hosts"]
+    per_cluster = spent["per"]["cluster"]
+    assert per_cluster["cpu_seconds"]["kube-apiserver"] > 0 and per_cluster["cpu_seconds"]["capi-core"] > 0
+    assert per_cluster["api_requests"]["total"] > 1 and per_cluster["etcd_kib"] is not None
+    assert spent["steady_seconds"] == 0 and "steady_cpu_seconds_per_hour" not in per_cluster
     jobs = {s["labels"].get("job") for s in snap["queries"]["reconcile_p99_seconds"]["series"]}
     assert {"capi-core", "capi-control-plane", "metal3-capm3"} <= jobs
     assert all(len(s["points"]) <= 120 for q in snap["queries"].values() for s in q["series"])

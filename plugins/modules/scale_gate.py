@@ -15,7 +15,9 @@ description:
     ...), C(objects_failed) (objects never ready plus hosts stuck), C(targets_down) and the snapshot's
     C(apiserver_mutating_p99_seconds_max), C(apiserver_429_rate_max), C(client_requests_429_rate_max),
     C(etcd_wal_fsync_p99_seconds_max), ... and per manager C(<metric>.<job>) (e.g.
-    C(reconcile_p99_seconds_max.capi-control-plane)) with C(<metric>) the worst manager.
+    C(reconcile_p99_seconds_max.capi-control-plane)) with C(<metric>) the worst manager, and what one object
+    cost (C(cpu_seconds_per_cluster), C(cpu_seconds_per_cluster.<job>), C(api_requests_per_cluster.<verb>),
+    C(etcd_kib_per_cluster), C(cpu_seconds_per_cluster_hour), ...; C(_machine) and C(_host) alike).
   - A gate holds when the value is at most the threshold; for C(clusters_ready), C(clusters_ready_ratio),
     C(hosts_available) and C(hosts_provisioned) when it is at least the threshold. A metric the run did not measure
     breaks its gate.

@@ -152,3 +152,17 @@ def test_check_and_diff_support_is_stated_as_attributes(name, resolved_docs):
     declared = "supports_check_mode=True" in source
     assert (attrs["check_mode"]["support"] == "full") == declared, attrs["check_mode"]
     assert not any("check mode" in n.lower() for n in doc.get("notes") or []), doc["notes"]
+
+
+def test_action_groups_hold_every_module_and_the_kube_group_only_modules_with_the_kube_options():
+    """module_defaults for group/scalelab.capi.kube give kubeconfig and context to each member: a member without
+    them fails every play that sets those defaults (scale_sizing did, listed there by mistake)."""
+    with open(os.path.join(ROOT, "meta", "runtime.yml")) as f:
+        groups = yaml.safe_load(f)["action_groups"]
+    assert sorted(groups["all"]) == MODULES
+    kube = set(spec_of("kube"))
+    takes_kube = [
+        m for m in MODULES if kube <= set(importlib.import_module(f"{COLLECTION}.plugins.modules.{m}").ARGUMENT_SPEC)
+    ]
+    # lab_audit is left out on purpose (runtime.yml says why)
+    assert sorted(groups["kube"]) == [m for m in takes_kube if m != "lab_audit"]

@@ -130,7 +130,8 @@ def sizing(pts: list[dict], targets: list[int], stated: dict, min_sizes: int = 3
             row["predicted"] = {}
             for t in targets:
                 value, se = predict(f, t)
-                row["predicted"][str(t)] = {"value": round(value, 3), "error": round(se, 3)}
+                # a falling fit (a component N does not load, e.g. node_exporter) would go below zero
+                row["predicted"][str(t)] = {"value": round(max(0.0, value), 3), "error": round(se, 3)}
             st = stated.get(job) or {}
             if isinstance(st.get(res), (int, float)) and st.get("at"):
                 value, _dummy = predict(f, st["at"])

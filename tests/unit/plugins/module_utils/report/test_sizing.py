@@ -86,6 +86,12 @@ def test_sizing_predicts_states_and_says_what_runs_out_first():
     assert "at about 651 clusters" in text
 
 
+def test_a_falling_fit_predicts_zero_not_less():
+    pts = sizing.points([(f"r{n}", doc(n, {"node": (0.01 - 0.0001 * n, 20)})) for n in (10, 20, 30)], "cluster")
+    row = next(r for r in sizing.sizing(pts, [1000], {})["fits"] if r["resource"] == "cpu_cores")
+    assert row["b"] < 0 and row["predicted"]["1000"]["value"] == 0.0
+
+
 def test_nothing_runs_out_on_a_big_machine():
     big = {"cores": 512, "memory_bytes": 2**50}
     pts = [{**p, "machine": big} for p in sizing.points(runs([10, 20, 30]), "cluster")]

@@ -23,6 +23,16 @@ attributes:
     support: none
 """
 
+    # Modules whose one write is their optional Markdown (scalelab.capi.attributes.markdown).
+    MARKDOWN = r"""
+attributes:
+  check_mode:
+    support: full
+    details: Writes nothing and reports whether O(markdown_path) would change.
+  diff_mode:
+    support: none
+"""
+
     # The waits (scalelab.capi.attributes.wait): never a change; check mode polls once.
     WAIT = r"""
 attributes:

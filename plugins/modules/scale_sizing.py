@@ -24,12 +24,7 @@ author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - scalelab.capi.attributes
-attributes:
-  check_mode:
-    support: full
-    details: Writes nothing and reports whether O(markdown_path) would change.
-  diff_mode:
-    support: none
+  - scalelab.capi.attributes.markdown
 options:
   markdown_path:
     description: Markdown file to write the sizing table to; omitted writes none.

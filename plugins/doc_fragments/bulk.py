@@ -61,8 +61,9 @@ options:
         sustains; what queues is then the creation, not the controllers. The window starts at O(pacing_window),
         doubles while members finish at the lab's own pace, then grows by an eighth, and shrinks in proportion when
         they take more than 40% longer (the noise of a busy 2-core host stays below that); each change is judged
-        by the median time of members created after it, the lab's own time by a low percentile of those medians. Members count as ready
-        as the results count them (a Cluster by its Available or Ready condition, a BareMetalHost once available).
+        by the median time of members created after it, the lab's own time by a low percentile of those medians.
+        Members count as ready as the results count them (a Cluster by its Available or Ready condition, a
+        BareMetalHost once available).
         The result's C(pacing) tells how it went.
       - With V(adaptive), O(batch_size) and O(batch_pause) must stay C(0).
     type: str

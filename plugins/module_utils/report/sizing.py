@@ -16,7 +16,7 @@ import math
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 
 MODELS = {
-    "linear": lambda n: float(n),
+    "linear": float,
     "n_log_n": lambda n: n * math.log(n) if n > 0 else 0.0,
 }
 RESOURCES = {"cpu_cores": "cpu_cores_max", "memory_mib": "rss_mib_max"}

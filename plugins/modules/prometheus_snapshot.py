@@ -105,7 +105,10 @@ summary:
     C(cost) is what one object cost - the window's CPU-seconds per job, memory growth per job, API requests per verb
     and etcd growth, divided by the Clusters, Machines and BareMetalHosts the results at O(path) say the run created
     (C(per.cluster), C(per.machine), C(per.host)) - and, when O(tail) reaches a minute past O(end), CPU-seconds and
-    API requests per object-hour at steady state; C(totals) holds the undivided sums.
+    API requests per object-hour at steady state; C(totals) holds the undivided sums. C(controllers) is, per
+    C(<job>/<controller>) that handled at least 5 items over the run (and the minute after it), the mean seconds an
+    item waited in the work queue, the mean seconds of one reconcile, the workers busy on average, the
+    controller's workers and their share busy (C(utilization)).
   type: dict
   returned: always
   sample:
@@ -117,6 +120,9 @@ summary:
       per: {cluster: {objects: 30, cpu_seconds: {total: 10.04, capi-core: 2.94}, rss_mib: {total: 3.1},
                       api_requests: {total: 310.5, POST: 21.4}, etcd_kib: 88.2,
                       steady_cpu_seconds_per_hour: {total: 41.0}, steady_api_requests_per_hour: {total: 620.0}}}
+    controllers:
+      capi-core/cluster: {items: 912, queue_wait_seconds: 4.2, reconcile_seconds: 0.031, busy_workers: 0.41,
+                          workers: 10, utilization: 0.041}
 queries:
   description: Per query name its series count and error (null when it answered).
   type: dict
@@ -132,7 +138,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
-from ansible_collections.scalelab.capi.plugins.module_utils.observe import cost, prometheus
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import cost, prometheus, queues
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
@@ -178,6 +184,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
         prom.close()
     summary = prometheus.summary(snap)
     summary["cost"] = cost.cost(snap, window, cost.created(document.load(p["path"], required=False)))
+    summary["controllers"] = queues.controllers(snap, window)
     doc = {"url": p["url"], "window": window, "summary": summary, "queries": snap, "inputs": inputs}
     try:
         changed = document.attach(p["path"], p["key"], doc, check_mode)

@@ -16,6 +16,7 @@ import time
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy, call_with_retry
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import queues
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document, timeline
 from ansible_collections.scalelab.capi.plugins.module_utils.results.stats import percentile
 
@@ -52,6 +53,8 @@ DEFAULT_QUERIES = {
     "node_cpu_busy_ratio": 'max(1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[1m])))',
     "node_load_per_core": 'max(node_load1 / on (instance) count by (instance) (node_cpu_seconds_total{mode="idle"}))',
     "node_memory_used_ratio": "max(1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)",
+    # Per controller: queue wait and reconcile time (observe.queues).
+    **queues.QUERIES,
 }
 # The run-wide peaks of the summary, each the largest value of any series of the query named without "_max"; the
 # same names are the metrics report.gates judges.

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import queues
+from ansible_collections.scalelab.capi.plugins.module_utils.results import stages
+
 # Metric name -> what a person calls it. Per-job names (<metric>.<job>) read as the metric's name for the job.
 HUMAN = {
     "clusters": "clusters",
@@ -58,6 +61,9 @@ HUMAN = {
     },
 }
 HOST_SIGNALS = ("node_cpu_busy_ratio", "node_load_per_core", "node_memory_used_ratio")
+# A controller whose workers were this busy on average over the run had no room left: more workers, or a faster
+# client, before reading its queue wait as the controller's.
+BUSY = 0.8
 
 
 def human(metric: str) -> str:
@@ -136,6 +142,9 @@ def lines(
     for key, what in (("drift_pct", "clusters"), ("host_drift_pct", "hosts")):
         if s.get(key) is not None:
             out.append((f"Drift ({what})", f"{s[key]:+.1f}% from the first 10% created to the last 10%", ""))
+    grew = _stage_grew(((doc.get("kinds") or {}).get("Cluster") or {}).get("stages") or {})
+    if grew:
+        out.append(grew)
     ctl = [r for r in saturated if r["signal"] not in HOST_SIGNALS]
     host = [r for r in saturated if r["signal"] in HOST_SIGNALS]
     if not doc.get("prometheus"):
@@ -148,6 +157,9 @@ def lines(
     else:
         out.append(("First bottleneck", "none: no manager, API server or etcd signal crossed its threshold", "good"))
     out.append(("Host saturated", _host(doc, host, run.get("machine") or {}), "bad" if host else ""))
+    busy = _busiest(((doc.get("prometheus") or {}).get("summary") or {}).get("controllers") or {})
+    if busy:
+        out.append(busy)
     spent = _cost((((doc.get("prometheus") or {}).get("summary") or {}).get("cost") or {}).get("per") or {})
     if spent:
         out.append(spent)
@@ -188,6 +200,33 @@ def _cost(per: dict) -> tuple[str, str, str] | None:
         job = max(cpu, key=cpu.get)
         parts.append(f"most CPU: {job} {_amount(cpu[job])} s")
     return (f"Cost per {unit} ({p['objects']} created)", ", ".join(parts), "")
+
+
+def _stage_grew(b: dict) -> tuple[str, str, str] | None:
+    """Which stage of provisioning grew from the first clusters created to the last (results.stages)."""
+    if not b.get("clusters") or b.get("growth_seconds") is None:
+        return None
+    total = sum(b["growth_seconds"].values())
+    if not b.get("grew_most"):
+        return ("Which step grew", f"none: the last {b['window']} took no longer than the first {b['window']}", "")
+    name = b["grew_most"]
+    words = f"{stages.LABELS[name]}, {b['growth_seconds'][name]:+.1f} s of the total's {total:+.1f} s"
+    return ("Which step grew", f"{words} (first {b['window']} created vs last {b['window']})", "")
+
+
+def _busiest(table: dict) -> tuple[str, str, str] | None:
+    """The controller whose workers were busiest over the run, with its queue wait and reconcile time."""
+    found = queues.busiest(table)
+    if found is None:
+        return None
+    key, r = found
+    parts = []
+    if r.get("utilization") is not None:
+        parts.append(f"{100 * r['utilization']:.0f}% of its {r['workers']} workers busy on average")
+    parts.append(f"an item waited {_num(r.get('queue_wait_seconds'))} in its queue")
+    parts.append(f"a reconcile took {_num(r.get('reconcile_seconds'))}")
+    busy = (r.get("utilization") or 0) >= BUSY
+    return ("Busiest controller", f"{key}: " + ", ".join(parts), "bad" if busy else "")
 
 
 def _host(doc: dict, crossed: list[dict], machine: dict) -> str:

@@ -15,6 +15,7 @@ import sys
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, headline, interactive, plots
+from ansible_collections.scalelab.capi.plugins.module_utils.results import stages
 from ansible_collections.scalelab.capi.plugins.module_utils.results.document import window, write_if_changed
 
 _THIS = sys.modules[__name__]
@@ -158,6 +159,8 @@ def render(
         head = ["job", "peak cores", "avg cores", "peak RSS MiB", "worst reconcile P99 s", "deepest queue", "restarts"]
         rows = [[j, *(m.get(k) for k in keys), m.get("restarts")] for j, m in managers.items()]
         parts.append("<h2>Managers</h2>" + _table(head, rows))
+    parts.append(_stages_section(doc.get("kinds", {}).get("Cluster", {}).get("stages") or {}))
+    parts.append(_queues_section(doc.get("prometheus", {}).get("summary", {}).get("controllers") or {}))
     parts.append(_cost_section(doc.get("prometheus", {}).get("summary", {}).get("cost") or {}))
     if comparison is not None:
         regressed = [r for r in comparison if r["verdict"] == "regressed"]
@@ -187,6 +190,32 @@ def render(
         + "\n".join(parts)
         + scripts
         + "</body></html>\n"
+    )
+
+
+def _stages_section(b: dict) -> str:
+    """Each stage of the ready clusters' provisioning: its P50/P99, the first and last 10% created, the growth."""
+    if not b.get("clusters"):
+        return ""
+    first, last, growth = b["first"], b["last"], b["growth_seconds"]
+    rows = [
+        [stages.LABELS[n], b["interval"][n]["p50"], b["interval"][n]["p99"], first[n], last[n], growth[n]]
+        for n in b["stages"]
+    ]
+    k = b["window"]
+    head = ["stage", "P50 s", "P99 s", f"first {k}: mean s", f"last {k}: mean s", "growth s"]
+    return "<h2>Where provisioning time goes</h2>" + _table(head, rows)
+
+
+def _queues_section(table: dict, top: int = 15) -> str:
+    """Per controller, busiest first: its workers' use, an item's wait in the queue and one reconcile's time."""
+    if not table:
+        return ""
+    ordered = sorted(table.items(), key=lambda kr: (-(kr[1].get("utilization") or 0), kr[0]))[:top]
+    cols = ("items", "workers", "busy_workers", "utilization", "queue_wait_seconds", "reconcile_seconds")
+    head = ["controller", "items", "workers", "busy (avg)", "share busy", "queue wait s/item", "reconcile s"]
+    return "<h2>Controllers: queue wait against reconcile time</h2>" + _table(
+        head, [[k, *(r.get(c) for c in cols)] for k, r in ordered]
     )
 
 

@@ -51,7 +51,7 @@ def _trace(t: dict) -> dict:
             out.update(mode="lines", line={"shape": "hv" if kind == "step" else "linear", "width": 1.5, "color": color})
     elif kind == "hist":
         out.update(type="histogram", x=t["x"], nbinsx=t["bins"], marker={"color": color}, opacity=0.8)
-    elif kind == "bar":
+    elif kind in ("bar", "stack"):
         out.update(type="bar", x=[str(v) for v in t["x"]], y=t["y"], marker={"color": color})
     else:  # barh
         out.update(type="bar", orientation="h", x=t["x"], y=t["y"], marker={"color": color})
@@ -123,8 +123,10 @@ def figure(c: dict) -> dict:
         "hovermode": "closest",
         "shapes": _shapes(c["marks"]),
     }
-    if c["traces"][0]["kind"] == "bar":
+    if c["traces"][0]["kind"] in ("bar", "stack"):
         layout["bargap"] = 0.3
+    if c["traces"][0]["kind"] == "stack":
+        layout["barmode"] = "stack"
     return {"data": [_trace(t) for t in c["traces"]], "layout": layout}
 
 

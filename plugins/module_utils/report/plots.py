@@ -12,12 +12,17 @@ from __future__ import annotations
 import importlib.util
 import io
 
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import queues
+from ansible_collections.scalelab.capi.plugins.module_utils.results import stages
+
 # Imported when a plot is drawn (~1 s): a report whose inputs are unchanged is not redrawn (report.build).
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 _PYPLOT = None
 
 PNG_METADATA = {"Software": None}
 MIB = 2**20
+# One color per stage of results.stages, in order.
+STAGE_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
 # A mark's line style, by the names plotly uses.
 _DASH = {"dash": "--", "dashdot": "-.", "dot": ":", "solid": "-"}
 
@@ -37,7 +42,8 @@ def _pyplot():
 def chart(
     title: str, x: str, y: str, traces: list[dict], marks: list[dict] | None = None, legend: str = "best"
 ) -> dict:
-    """One panel. A trace: {kind: step|line|points|hist|bar|barh, name, x, y, color, bins}; a mark: a vertical line
+    """One panel. A trace: {kind: step|line|points|hist|bar|barh|stack, name, x, y, color, bins} (stack: bars on
+    top of the traces before); a mark: a vertical line
     {kind: vline, x, name, dash, color} or a band of the x axis with its mean {kind: band, x0, x1, y, name, color}."""
     return {"title": title, "x": x, "y": y, "traces": traces, "marks": marks or [], "legend": legend}
 
@@ -51,6 +57,7 @@ def _draw(ax, c: dict, small: bool) -> None:
     ax.set_xlabel(c["x"], fontsize=7 if small else None)
     ax.set_ylabel(c["y"])
     labelled = False
+    bottom: list[float] = []  # the top of the bars stacked so far
     for t in c["traces"]:
         kind, name, color = t["kind"], t.get("name"), t.get("color")
         labelled |= name is not None and kind not in ("hist", "bar", "barh")
@@ -65,6 +72,11 @@ def _draw(ax, c: dict, small: bool) -> None:
         elif kind == "bar":
             ax.bar(range(len(t["x"])), t["y"], color=color)
             ax.set_xticks(range(len(t["x"])), t["x"], fontsize=7, rotation=15)
+        elif kind == "stack":
+            bottom = bottom or [0.0] * len(t["y"])
+            ax.bar(range(len(t["x"])), t["y"], bottom=bottom, label=name, color=color)
+            ax.set_xticks(range(len(t["x"])), t["x"], fontsize=7, rotation=15)
+            bottom = [b + v for b, v in zip(bottom, t["y"], strict=True)]
         elif kind == "barh":
             ax.barh([str(v)[-70:] for v in t["y"]], t["x"], color=color)
             ax.tick_params(axis="y", labelsize=6)
@@ -164,6 +176,41 @@ def by_creation_order(values: list[float | None], drift: dict, title: str) -> di
     return chart(title, "creation order", "seconds", [dots], marks)
 
 
+def stages_by_creation(b: dict) -> dict | None:
+    """Each cohort's mean seconds per stage (results.stages), stacked: which step grew from the first to the last."""
+    cohorts = b.get("cohorts") or []
+    if not cohorts:
+        return None
+    x = [f"{c['from']}-{c['to']}" if c["to"] > c["from"] else str(c["from"]) for c in cohorts]
+    traces = [
+        trace("stack", x, [c["mean_seconds"][n] for c in cohorts], name=stages.LABELS[n], color=color)
+        for n, color in zip(b["stages"], STAGE_COLORS, strict=False)
+    ]
+    return chart(
+        "Where provisioning time goes", "clusters in creation order", "mean seconds", traces, legend="upper left"
+    )
+
+
+def controller_times(snap: dict, top: int = 6) -> list[dict] | None:
+    """Per minute, the mean queue wait and the mean reconcile time of the controllers that handled most items."""
+    t0 = (snap.get("window") or {}).get("start")
+    table = (snap.get("summary") or {}).get("controllers") or {}
+    if t0 is None or not table:
+        return None
+    per = queues.series(snap.get("queries") or {}, float(t0))
+    keys = [k for k in sorted(table, key=lambda k: (-table[k]["items"], k)) if k in per][:top]
+    panels = []
+    for what, title in (("wait", "Queue wait per item"), ("reconcile", "Reconcile time")):
+        traces = [
+            trace("line", [t for t, _v in per[k][what]], [v for _t, v in per[k][what]], name=k)
+            for k in keys
+            if what in per[k]
+        ]
+        if traces:
+            panels.append(chart(title, "seconds since the window opened", "seconds", traces, legend="upper left"))
+    return panels or None
+
+
 def owner(query_name: str) -> str:
     """Who a run-wide series (no job label) is about: the API server's and etcd's recording rules, the host's."""
     for prefix, who in (("etcd_", "etcd"), ("apiserver_", "kube-apiserver"), ("node_", "host")):
@@ -244,6 +291,11 @@ def all_plots(doc: dict) -> list[tuple[str, str, list[dict]]]:
             "Provisioning time by creation order, first and last 10% marked",
             by_creation_order(c["series"].get("ready", []), c.get("drift", {}), "Time to ready by creation order"),
         )
+        add(
+            "stages",
+            "Where provisioning time goes: each stage's mean per tenth of the clusters in creation order",
+            stages_by_creation(c.get("stages") or {}),
+        )
     h = kinds.get("BareMetalHost")
     if h and h.get("series"):
         add(
@@ -271,6 +323,11 @@ def all_plots(doc: dict) -> list[tuple[str, str, list[dict]]]:
             "queue-depth",
             "Work-queue depth per manager (deepest queue)",
             timeseries(snap, [("workqueue_depth", "{job}")], "Work-queue depth", "items"),
+        )
+        add(
+            "controllers",
+            "Per controller (the most items): the mean queue wait and reconcile time of each minute",
+            controller_times(snap),
         )
         add("cpu", "CPU per process", timeseries(snap, [("process_cpu_cores", "{job}")], "CPU", "cores"))
         add(

@@ -15,7 +15,7 @@ import time
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
-from ansible_collections.scalelab.capi.plugins.module_utils.results import runs
+from ansible_collections.scalelab.capi.plugins.module_utils.results import runs, stages
 from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL
@@ -110,6 +110,7 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
     results = {}
     earlier: dict[str, int] = {}
     cluster_result = None
+    breakdown = stages.Stages()
     if with_clusters:
         clusters = Accumulator("Cluster")
         names: set[tuple[str, str]] = set()
@@ -118,6 +119,7 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
             if _earlier(item, since, earlier, "Cluster"):
                 continue
             record = clusters.add(item)
+            breakdown.cluster(record)
             names.add((record.namespace, record.name))
         cluster_result = clusters.result()
     for kind in kinds:
@@ -131,9 +133,14 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
         for item in _items(client, served[GROUPS[kind]], kind, kind_selector, params["page_size"]):
             if hosts and _earlier(item, since, earlier, kind):
                 continue
-            if hosts or not selector or owner_cluster(item) in names:
-                acc.add(item)
+            owner = None if hosts else owner_cluster(item)
+            if hosts or not selector or owner in names:
+                record = acc.add(item)
+                if owner is not None:
+                    breakdown.owned(kind, owner, record)
         results[kind] = acc.result()
+    if cluster_result is not None:
+        cluster_result["stages"] = breakdown.result()
     doc = {
         "schema": SCHEMA,
         "run": dict(params["metadata"] or {}),
@@ -237,6 +244,33 @@ def _host_section(r: dict) -> list[str]:
     return out
 
 
+def _stages_section(b: dict) -> list[str]:
+    """Where the ready clusters' time went: each stage's interval, first vs last 10% created, and what grew."""
+    first, last, growth = b["first"], b["last"], b["growth_seconds"]
+    rows = [
+        [
+            stages.LABELS[n],
+            *_quantiles(b["interval"][n], qs=("p50", "p99")),
+            _num(first[n]),
+            _num(last[n]),
+            _signed(growth[n]),
+        ]
+        for n in b["stages"]
+    ]
+    total = sum(growth.values())
+    rows.append(["total", "", "", _num(sum(first.values())), _num(sum(last.values())), _signed(total)])
+    out = ["", f"Where the time goes ({b['clusters']} ready clusters; seconds from the milestone before):", ""]
+    out += _table(["stage", "P50", "P99", f"first {b['window']}", f"last {b['window']}", "growth"], rows)
+    if b["grew_most"]:
+        n = b["grew_most"]
+        out += ["", f"Grew most: **{stages.LABELS[n]}**, {_signed(growth[n])} s of the total's {_signed(total)} s."]
+    return out
+
+
+def _signed(v) -> str:
+    return "-" if v is None else f"{v:+.1f}"
+
+
 def markdown(doc: dict) -> str:
     """A readable report: run metadata, the headline, then per kind its numbers and what is not ready."""
     s = doc["summary"]
@@ -294,6 +328,8 @@ def markdown(doc: dict) -> str:
                     for c, v in sorted(r["conditions"].items(), key=lambda kv: (kv[1]["p50"] or 0, kv[0]))
                 ],
             )
+        if (r.get("stages") or {}).get("clusters"):
+            out += _stages_section(r["stages"])
         if r["not_ready_objects"]:
             out += ["", f"{_title('Not ready', len(r['not_ready_objects']), r['not_ready'])}:", ""]
             out += _table(

@@ -54,3 +54,49 @@ def test_a_page_embeds_the_library_once_and_escapes_its_data():
 def test_a_page_without_charts_carries_no_library():
     markup, scripts = interactive.page_parts([])
     assert markup == "" and len(scripts) < 2000 and "Plotly.newPlot" in scripts
+
+
+def test_stages_stack_per_cohort_in_both_drawings():
+    b = {
+        "stages": [
+            "infrastructure",
+            "certificates",
+            "control_plane_initialized",
+            "control_plane_available",
+            "nodes",
+            "ready",
+        ],
+        "cohorts": [
+            {
+                "from": 1,
+                "to": 10,
+                "mean_seconds": {
+                    "infrastructure": 1.0,
+                    "certificates": 0.5,
+                    "control_plane_initialized": 4.0,
+                    "control_plane_available": 1.0,
+                    "nodes": 2.0,
+                    "ready": 0.5,
+                },
+            },
+            {
+                "from": 11,
+                "to": 11,
+                "mean_seconds": {
+                    "infrastructure": 1.0,
+                    "certificates": 0.5,
+                    "control_plane_initialized": 9.0,
+                    "control_plane_available": 1.0,
+                    "nodes": 2.0,
+                    "ready": 0.5,
+                },
+            },
+        ],
+    }
+    c = plots.stages_by_creation(b)
+    fig = interactive.figure(c)
+    assert fig["layout"]["barmode"] == "stack"
+    assert [t["name"] for t in fig["data"]][:3] == ["infrastructure ready", "certificates", "control plane initialized"]
+    assert fig["data"][2]["x"] == ["1-10", "11"] and fig["data"][2]["y"] == [4.0, 9.0]
+    assert plots.png([c]).startswith(b"\x89PNG")
+    assert plots.stages_by_creation({"cohorts": []}) is None

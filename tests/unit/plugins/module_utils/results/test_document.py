@@ -588,3 +588,28 @@ def test_attach_sets_one_part_and_keeps_the_others(tmp_path):
 )
 def test_window_spans_every_kind(kinds, want):
     assert document.window({"kinds": kinds}) == want
+
+
+def test_gather_breaks_cluster_time_into_stages(tmp_path):
+    doc = document.gather(FakeClient(lab()), params(tmp_path))
+    b = doc["kinds"]["Cluster"]["stages"]
+    # Ready clusters only; "nodes" is the last Machine's (scale-0001 has two, one found by its owner reference).
+    assert b["clusters"] == 11 and b["window"] == 1
+    assert (b["first"]["nodes"], b["first"]["ready"]) == (9.0, 1.0)
+    assert (b["last"]["nodes"], b["last"]["ready"]) == (9.0, 11.0)
+    assert b["grew_most"] == "ready"
+    md = document.markdown(doc)
+    assert_text(
+        md,
+        has=[
+            "Where the time goes (11 ready clusters; seconds from the milestone before):",
+            "| stage | P50 | P99 | first 1 | last 1 | growth |",
+            "| nodes | 9.0 | 9.0 | 9.0 | 9.0 | +0.0 |",
+            "| total | - | - | 10.0 | 20.0 | +10.0 |",
+            "Grew most: **cluster ready**, +10.0 s of the total's +10.0 s.",
+        ],
+    )
+    # Only the Cluster kind has a breakdown, and one without Machines read still has one.
+    assert md.count("Where the time goes") == 1
+    only = document.gather(FakeClient(lab()), params(tmp_path, kinds=["Cluster"]))
+    assert only["kinds"]["Cluster"]["stages"]["first"]["nodes"] == 0.0

@@ -29,6 +29,12 @@ def test_capacity_finds_a_rate_and_a_size_and_reuses_them(lab, tmp_path):
     # 3 clusters at 60/min: one batch (cluster_bulk paced 10 every 10 s), judged on the step's own snapshot.
     assert rate["summary"]["clusters_ready"] == 3 and rate["run"]["phase"] == "rate", rate["run"]
     assert rate["prometheus"]["summary"]["node_memory_used_ratio_max"] > 0
+    # Where the step's time went (v1beta2): stages adding up to time to ready; Cluster API core's cluster controller.
+    stages, drift = rate["kinds"]["Cluster"]["stages"], rate["kinds"]["Cluster"]["drift"]
+    assert stages["clusters"] == 3 and abs(sum(stages["first"].values()) - drift["first_mean"]) < 0.01, stages
+    assert stages["interval"]["infrastructure"]["count"] == 3
+    core = rate["prometheus"]["summary"]["controllers"]["capi-core/cluster"]
+    assert core["items"] >= 5 and core["reconcile_seconds"] > 0 and core["workers"] >= 1, core
     with open(os.path.join(out, "size-3.json")) as f:
         size = json.load(f)
     assert size["summary"]["clusters_ready"] == 3 and size["run"]["rate_per_minute"] == 60.0

@@ -263,6 +263,16 @@ def test_results_hold_the_runs_metrics_and_top_profile_functions(m3_lab):
     assert per_cluster["cpu_seconds"]["kube-apiserver"] > 0 and per_cluster["cpu_seconds"]["capi-core"] > 0
     assert per_cluster["api_requests"]["total"] > 1 and per_cluster["etcd_kib"] is not None
     assert spent["steady_seconds"] == 0 and "steady_cpu_seconds_per_hour" not in per_cluster
+    # Per controller, queue wait against reconcile time: KCP reconciled every control plane, with its workers.
+    kcp = snap["summary"]["controllers"]["capi-control-plane/kubeadmcontrolplane"]
+    assert kcp["items"] >= 5 and kcp["reconcile_seconds"] > 0 and kcp["workers"] >= 1, kcp
+    assert kcp["queue_wait_seconds"] is not None and 0 < kcp["utilization"] <= 1, kcp
+    # Where the clusters' time went (v1beta1): the stages of each ready cluster add up to its time to ready.
+    stages = doc["kinds"]["Cluster"]["stages"]
+    drift = doc["kinds"]["Cluster"]["drift"]
+    assert stages["clusters"] == doc["summary"]["clusters_ready"] and stages["window"] == drift["window"]
+    assert abs(sum(stages["first"].values()) - drift["first_mean"]) < 0.01, (stages["first"], drift)
+    assert stages["interval"]["control_plane_initialized"]["max"] > 0, stages["interval"]
     jobs = {s["labels"].get("job") for s in snap["queries"]["reconcile_p99_seconds"]["series"]}
     assert {"capi-core", "capi-control-plane", "metal3-capm3"} <= jobs
     assert all(len(s["points"]) <= 120 for q in snap["queries"].values() for s in q["series"])

@@ -5,8 +5,8 @@
 A cluster's milestones come from three kinds: its own conditions (infrastructure, control plane initialized and
 available, ready), its KubeadmControlPlane's CertificatesAvailable, and its Machines' readiness (a Machine is ready
 once it has a Node). Each stage is the time from the latest milestone reached before it to its own; a milestone
-reached before the previous one adds nothing, and one never reached leaves its time to the next stage. So a ready
-cluster's stages add up to its time to ready, and a stage that grows from the first clusters to the last is the step
+reached before the previous one adds nothing, one never reached leaves its time to the next stage, and one after the
+cluster's readiness counts as reached then. So a ready cluster's stages add up to its time to ready, and a stage that grows from the first clusters to the last is the step
 that slowed down, not only the total.
 """
 
@@ -45,11 +45,16 @@ def _at(record, types: tuple[str, ...]) -> float | None:
 
 
 def intervals(created: float, milestones: dict[str, float | None]) -> dict[str, float]:
-    """Seconds per stage from creation through the milestones in STAGES order (unreached: 0, its time goes on)."""
+    """Seconds per stage from creation through the milestones in STAGES order (unreached: 0, its time goes on). A
+    milestone after the cluster's readiness counts as reached then (a v1beta1 Cluster is Ready before its workers'
+    nodes), so the stages add up to the time to ready."""
     out = {}
     prev = created
+    end = milestones.get("ready")
     for name in NAMES:
         at = milestones.get(name)
+        if at is not None and end is not None:
+            at = min(at, end)
         if at is None or at <= prev:
             out[name] = 0.0
             continue

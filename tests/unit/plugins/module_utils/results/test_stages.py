@@ -193,3 +193,9 @@ def test_the_report_names_the_step_that_grew():
         feed(flat_, i, float(i), i + 1.0, i + 2.0, i + 3.0, i + 4.0, [i + 5.0], i + 6.0)
     assert headline._stage_grew(flat_.result())[1] == "none: the last 1 took no longer than the first 1"
     assert headline._stage_grew(stages.Stages().result()) is None and html._stages_section({}) == ""
+
+
+def test_a_milestone_after_readiness_counts_as_reached_then():
+    # v1beta1: the Cluster is Ready at 10 s, its worker's node comes at 14 s.
+    got = stages.intervals(0.0, {"infrastructure": 1.0, "control_plane_initialized": 5.0, "nodes": 14.0, "ready": 10.0})
+    assert got["nodes"] == 5.0 and got["ready"] == 0.0 and sum(got.values()) == 10.0

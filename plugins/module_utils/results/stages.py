@@ -6,8 +6,8 @@ A cluster's milestones come from three kinds: its own conditions (infrastructure
 available, ready), its KubeadmControlPlane's CertificatesAvailable, and its Machines' readiness (a Machine is ready
 once it has a Node). Each stage is the time from the latest milestone reached before it to its own; a milestone
 reached before the previous one adds nothing, one never reached leaves its time to the next stage, and one after the
-cluster's readiness counts as reached then. So a ready cluster's stages add up to its time to ready, and a stage that grows from the first clusters to the last is the step
-that slowed down, not only the total.
+cluster's readiness counts as reached then. So a ready cluster's stages add up to its time to ready, and a stage that
+grows from the first clusters to the last is the step that slowed down, not only the total.
 """
 
 from __future__ import annotations

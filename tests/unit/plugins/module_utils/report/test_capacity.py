@@ -22,8 +22,9 @@ def step(value, ok, clusters=30):
     return {"value": float(value), "ok": ok, "clusters": clusters, "peaks": {}, "values": {}, "broken": []}
 
 
-def search(sustainable: float, p=SEARCH) -> list[dict]:
+def search(sustainable: float, p: dict | None = None) -> list[dict]:
     """Run the rate search against a lab that keeps up with anything up to `sustainable` clusters/min."""
+    p = p or SEARCH
     done: list[dict] = []
     while (r := capacity.next_rate(done, p)) is not None:
         done.append(step(r, r <= sustainable))

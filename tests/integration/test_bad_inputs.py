@@ -246,7 +246,7 @@ def test_a_farm_host_that_does_not_answer_stops_the_run_before_anything_changes(
     _nothing_left(lab, pids)
 
 
-@pytest.mark.parametrize("playbook", ["scale.yml", "sweep.yml", "teardown.yml"])
+@pytest.mark.parametrize("playbook", ["scale.yml", "sweep.yml", "capacity.yml", "teardown.yml"])
 def test_an_inventory_without_a_management_host_is_refused_not_skipped(lab, catalogue, tmp_path, playbook):
     # A group named otherwise: every play on group management would be skipped and the run end "ok", doing nothing.
     inventory = tmp_path / "hosts.yml"
@@ -377,6 +377,18 @@ KNOB_CASES = [
     ),
     ("sweep.yml", {"scale_sweep_name": "Sweep!"}, "scale_sweep_name=Sweep! must be a DNS label"),
     ("teardown.yml", {"scale_delete_timeout": 0}, "scale_delete_timeout=0 must be from 1 to 86400"),
+    (
+        "capacity.yml",
+        {"scale_capacity_gates": {"drift_percent": 5}, "scale_capacity_rate": 500},
+        "scale_capacity_rate=500 must be at most scale_capacity_rate_max=240; scale_capacity_gates names drift_percent",
+    ),
+    ("capacity.yml", {"scale_capacity_sizes": []}, "scale_capacity_sizes=[] must be a non-empty list of whole numbers"),
+    ("capacity.yml", {"scale_capacity_memory_budget": 2}, "scale_capacity_memory_budget=2 must be from 0.05 to 1"),
+    (
+        "capacity.yml",
+        {"scale_observability": False},
+        "capacity.yml judges each step by its Prometheus snapshot (scale_observability true, the host backend)",
+    ),
 ]
 
 

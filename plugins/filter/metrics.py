@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.scalelab.capi.plugins.module_utils.observe import cost
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import cost, soak
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, headline
 
 
@@ -14,7 +14,8 @@ def unknown_metrics(names) -> list[str]:
     out = []
     for name in names:
         base, dot, job = str(name).partition(".")
-        if (dot and job and base in (*gates.MANAGER_METRICS, *cost.PARTED)) or (not dot and base in headline.HUMAN):
+        parted = (*gates.MANAGER_METRICS, *cost.PARTED, *soak.NAMES)
+        if (dot and job and base in parted) or (not dot and base in headline.HUMAN):
             continue
         out.append(str(name))
     return out
@@ -26,6 +27,7 @@ def metric_names(_dummy=None) -> list[str]:
         sorted(n for n in headline.HUMAN if n not in gates.MANAGER_METRICS)
         + [f"{n}.<job>" for n in gates.MANAGER_METRICS]
         + [f"{n}.<{'verb' if n.startswith('api_') else 'job'}>" for n in cost.PARTED]
+        + [f"{n}.<job>" for n in soak.NAMES]
     )
 
 

@@ -108,7 +108,9 @@ summary:
     API requests per object-hour at steady state; C(totals) holds the undivided sums. C(controllers) is, per
     C(<job>/<controller>) that handled at least 5 items over the run (and the minute after it), the mean seconds an
     item waited in the work queue, the mean seconds of one reconcile, the workers busy on average, the
-    controller's workers and their share busy (C(utilization)).
+    controller's workers and their share busy (C(utilization)). C(soak), when O(tail) holds two minutes or more of
+    steady state (from a minute after O(end)), is per job the slope of resident memory (C(rss_mib_per_hour)) and of
+    goroutines (C(goroutines_per_hour)) with their standard errors, from a least-squares line (a leak at rest).
   type: dict
   returned: always
   sample:
@@ -123,6 +125,10 @@ summary:
     controllers:
       capi-core/cluster: {items: 912, queue_wait_seconds: 4.2, reconcile_seconds: 0.031, busy_workers: 0.41,
                           workers: 10, utilization: 0.041}
+    soak:
+      seconds: 1740.0
+      jobs: {capi-core: {rss_mib_per_hour: 1.9, rss_mib_per_hour_se: 0.8, goroutines_per_hour: 0.0,
+                         goroutines_per_hour_se: 0.1}}
 queries:
   description: Per query name its series count and error (null when it answered).
   type: dict
@@ -138,7 +144,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
-from ansible_collections.scalelab.capi.plugins.module_utils.observe import cost, prometheus, queues
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import cost, prometheus, queues, soak
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document
 
 ARGUMENT_SPEC = {
@@ -185,6 +191,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     summary = prometheus.summary(snap)
     summary["cost"] = cost.cost(snap, window, cost.created(document.load(p["path"], required=False)))
     summary["controllers"] = queues.controllers(snap, window)
+    summary["soak"] = soak.slopes(snap, window)
     doc = {"url": p["url"], "window": window, "summary": summary, "queries": snap, "inputs": inputs}
     try:
         changed = document.attach(p["path"], p["key"], doc, check_mode)

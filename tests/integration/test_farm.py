@@ -263,6 +263,8 @@ def test_results_hold_the_runs_metrics_and_top_profile_functions(m3_lab):
     assert per_cluster["cpu_seconds"]["kube-apiserver"] > 0 and per_cluster["cpu_seconds"]["capi-core"] > 0
     assert per_cluster["api_requests"]["total"] > 1 and per_cluster["etcd_kib"] is not None
     assert spent["steady_seconds"] == 0 and "steady_cpu_seconds_per_hour" not in per_cluster
+    assert snap["summary"]["soak"] == {}  # no soak either: that needs two minutes of steady state
+    assert {s["labels"]["job"] for s in snap["queries"]["goroutines"]["series"]} >= {"capi-core", "metal3-capm3"}
     # Per controller, queue wait against reconcile time: KCP reconciled every control plane, with its workers.
     kcp = snap["summary"]["controllers"]["capi-control-plane/kubeadmcontrolplane"]
     assert kcp["items"] >= 5 and kcp["reconcile_seconds"] > 0 and kcp["workers"] >= 1, kcp

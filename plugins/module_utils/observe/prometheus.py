@@ -16,7 +16,7 @@ import time
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy, call_with_retry
-from ansible_collections.scalelab.capi.plugins.module_utils.observe import queues
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import queues, soak
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document, timeline
 from ansible_collections.scalelab.capi.plugins.module_utils.results.stats import percentile
 
@@ -55,6 +55,8 @@ DEFAULT_QUERIES = {
     "node_memory_used_ratio": "max(1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)",
     # Per controller: queue wait and reconcile time (observe.queues).
     **queues.QUERIES,
+    # Per component: goroutines, for the soak's slopes (observe.soak).
+    **soak.QUERIES,
 }
 # The run-wide peaks of the summary, each the largest value of any series of the query named without "_max"; the
 # same names are the metrics report.gates judges.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
-from ansible_collections.scalelab.capi.plugins.module_utils.observe import cost
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import cost, soak
 from ansible_collections.scalelab.capi.plugins.module_utils.observe.prometheus import RUN_METRICS
 
 # Metrics where more is better; every other metric is better when lower (times, drift, CPU, memory, errors).
@@ -52,6 +52,7 @@ def metrics(doc: dict) -> dict[str, float]:
             if v is not None and (out.get(name) is None or v > out[name]):
                 out[name] = v
     out.update({k: _num(v) for k, v in cost.metrics(prom.get("cost", {})).items()})
+    out.update({k: _num(v) for k, v in soak.metrics(prom.get("soak", {})).items()})
     return {k: v for k, v in sorted(out.items()) if v is not None}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ansible_collections.scalelab.capi.plugins.module_utils.observe import queues
+from ansible_collections.scalelab.capi.plugins.module_utils.observe import queues, soak
 from ansible_collections.scalelab.capi.plugins.module_utils.results import stages
 
 # Metric name -> what a person calls it. Per-job names (<metric>.<job>) read as the metric's name for the job.
@@ -47,6 +47,8 @@ HUMAN = {
     "reconcile_p99_seconds_max": "reconcile P99, worst (s)",
     "workqueue_depth_max": "work queue depth, deepest",
     "restarts": "manager restarts",
+    "rss_mib_per_hour": "memory growth at rest, MiB per hour (soak)",
+    "goroutines_per_hour": "goroutine growth at rest, per hour (soak)",
     **{
         f"{what}_per_{unit}{hour}": f"{words} per {unit}{' at steady state, per hour' if hour else ''}"
         for unit in ("cluster", "machine", "host")
@@ -157,6 +159,9 @@ def lines(
     else:
         out.append(("First bottleneck", "none: no manager, API server or etcd signal crossed its threshold", "good"))
     out.append(("Host saturated", _host(doc, host, run.get("machine") or {}), "bad" if host else ""))
+    rest = _soak(((doc.get("prometheus") or {}).get("summary") or {}).get("soak") or {})
+    if rest:
+        out.append(rest)
     busy = _busiest(((doc.get("prometheus") or {}).get("summary") or {}).get("controllers") or {})
     if busy:
         out.append(busy)
@@ -212,6 +217,26 @@ def _stage_grew(b: dict) -> tuple[str, str, str] | None:
     name = b["grew_most"]
     words = f"{stages.LABELS[name]}, {b['growth_seconds'][name]:+.1f} s of the total's {total:+.1f} s"
     return ("Which step grew", f"{words} (first {b['window']} created vs last {b['window']})", "")
+
+
+def _soak(s: dict) -> tuple[str, str, str] | None:
+    """What grew while the lab rested (observe.soak): the slopes above two standard errors, or none."""
+    if not s.get("jobs"):
+        return None
+    grew = soak.growing(s)
+    if not grew:
+        return (
+            "Growing at rest",
+            f"nothing over {duration(s['seconds'])} of soak (every slope within 2 errors of 0)",
+            "good",
+        )
+    words = "; ".join(
+        f"{job} memory {b:+.3g} MiB/h (+- {se:.2g})"
+        if name.startswith("rss")
+        else f"{job} goroutines {b:+.3g}/h (+- {se:.2g})"
+        for job, name, b, se in grew[:3]
+    )
+    return ("Growing at rest", f"{words} over {duration(s['seconds'])} of soak", "bad")
 
 
 def _busiest(table: dict) -> tuple[str, str, str] | None:

@@ -162,6 +162,7 @@ def render(
     parts.append(_stages_section(doc.get("kinds", {}).get("Cluster", {}).get("stages") or {}))
     parts.append(_queues_section(doc.get("prometheus", {}).get("summary", {}).get("controllers") or {}))
     parts.append(_cost_section(doc.get("prometheus", {}).get("summary", {}).get("cost") or {}))
+    parts.append(_soak_section(doc.get("prometheus", {}).get("summary", {}).get("soak") or {}))
     if comparison is not None:
         regressed = [r for r in comparison if r["verdict"] == "regressed"]
         cols = ("metric", "baseline", "current", "delta_pct", "verdict")
@@ -217,6 +218,16 @@ def _queues_section(table: dict, top: int = 15) -> str:
     return "<h2>Controllers: queue wait against reconcile time</h2>" + _table(
         head, [[k, *(r.get(c) for c in cols)] for k, r in ordered]
     )
+
+
+def _soak_section(s: dict) -> str:
+    """Per component, the slopes of memory and goroutines at rest with their standard errors."""
+    if not s.get("jobs"):
+        return ""
+    cols = ("rss_mib_per_hour", "rss_mib_per_hour_se", "goroutines_per_hour", "goroutines_per_hour_se")
+    head = ["component", "memory MiB/h", "+- error", "goroutines/h", "+- error"]
+    rows = [[job, *(v.get(c) for c in cols)] for job, v in s["jobs"].items()]
+    return f"<h2>Growing at rest ({s['seconds']:.0f} s of soak)</h2>" + _table(head, rows)
 
 
 def _cost_section(c: dict) -> str:

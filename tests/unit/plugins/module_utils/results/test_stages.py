@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from ansible_collections.scalelab.capi.plugins.module_utils.report import headline, html
 from ansible_collections.scalelab.capi.plugins.module_utils.results import stages, timeline
 
 T0 = 1795467000.0
@@ -112,13 +113,18 @@ def test_intervals_add_up_to_the_latest_milestone(milestones, want):
     assert sum(got.values()) == pytest.approx(max(v for v in milestones.values() if v is not None))
 
 
-def test_breakdown_finds_the_stage_that_grew():
+def slowing() -> stages.Stages:
+    """20 clusters a second apart; control plane initialization takes 5 s for the first and 5 + i s for cluster i."""
     b = stages.Stages()
-    # 20 clusters a second apart; control plane initialization takes 5 s for the first and 5 + i s for cluster i.
     for i in range(20):
         c = float(i)
         init = c + 3 + 5 + i
         feed(b, i, c, c + 2, c + 3, init, init + 1, [init + 2], init + 3)
+    return b
+
+
+def test_breakdown_finds_the_stage_that_grew():
+    b = slowing()
     # One not ready: left out of the breakdown.
     feed(b, 99, 50.0, 52.0, 53.0, 58.0, 59.0, [None], None)
     r = b.result()
@@ -173,14 +179,7 @@ def test_no_change_names_nothing_and_nothing_ready_is_empty():
 
 
 def test_the_report_names_the_step_that_grew():
-    from ansible_collections.scalelab.capi.plugins.module_utils.report import headline, html
-
-    b = stages.Stages()
-    for i in range(20):
-        c = float(i)
-        init = c + 3 + 5 + i
-        feed(b, i, c, c + 2, c + 3, init, init + 1, [init + 2], init + 3)
-    r = b.result()
+    r = slowing().result()
     q, answer, _cls = headline._stage_grew(r)
     assert (q, answer) == (
         "Which step grew",

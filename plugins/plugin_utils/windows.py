@@ -47,6 +47,12 @@ def wait_in_windows(
         call = {**args, "window": max(0.0, min(window, left))}
         res = action._execute_module(module_name=module_name, module_args=call, task_vars=task_vars)
         if res.get("failed"):
+            elapsed = time.monotonic() - start
+            # The API server did not answer in time (busy, not gone: it answered before): the wait's own timeout
+            # decides, not one window.
+            if res.get("transient") and first is not None and elapsed < timeout:
+                display.display(f"no answer in this window ({res.get('msg')}): polling again, {elapsed:.0f}s elapsed")
+                continue
             return res
         if first is None:
             first = res

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 try:
     import requests
 
-    _CONN_ERRORS: tuple[type[BaseException], ...] = (requests.ConnectionError, requests.Timeout)
+    CONN_ERRORS: tuple[type[BaseException], ...] = (requests.ConnectionError, requests.Timeout)
 except ImportError:  # pragma: no cover
-    _CONN_ERRORS = (ConnectionError, TimeoutError)
+    CONN_ERRORS = (ConnectionError, TimeoutError)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -73,7 +73,7 @@ def call_with_retry(fn: Callable[[], object], policy: RetryPolicy) -> object:
     while True:
         try:
             resp = fn()
-        except _CONN_ERRORS:
+        except CONN_ERRORS:
             policy.count("connection")
             left = policy.deadline - (time.monotonic() - start)
             if left <= 0:

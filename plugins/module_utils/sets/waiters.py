@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.checks import bounds
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, require_libs
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import CONN_ERRORS
 from ansible_collections.scalelab.capi.plugins.module_utils.results import timeline
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL, SET_LABEL, SetError
 
@@ -83,11 +84,26 @@ def poll_until(probe: Callable[[], dict], window: float, interval: float, cost_f
 
     Seconds between probes are at least cost_factor times the last probe's duration, so a poll of a large set (a
     list of 1,000 hosts is ~3 MB and ~0.6 s of API server time) stays a small share of the server's work.
+
+    A probe the API server does not answer in time (a connection error or timeout past the client's retries) is
+    polled again once this window has an answer: the window returns that answer with `probe_errors`. With none, it
+    raises (wait_module fails the window as transient; the windows loop goes on after a first answer).
     """
     deadline = time.monotonic() + window
+    last, errors, error = None, 0, ""
     while True:
         t0 = time.monotonic()
-        snap = probe()
+        try:
+            snap = probe()
+        except CONN_ERRORS as e:
+            if last is None:
+                raise
+            errors, error = errors + 1, f"{type(e).__name__}: {e}"
+            snap = last
+        else:
+            last = snap
+        if errors:
+            snap = {**snap, "probe_errors": errors, "last_probe_error": error}
         pause = max(interval, cost_factor * (time.monotonic() - t0))
         if snap["done"] or time.monotonic() + pause > deadline:
             return snap
@@ -115,6 +131,8 @@ def wait_module(module, at_least: dict, probe: Callable[[KubeClient, dict], dict
             state = poll_until(lambda: probe(client, p), window, p["interval"], cost_factor)
     except SetError as e:
         module.fail_json(msg=str(e))
+    except CONN_ERRORS as e:  # not answered in time: the action plugin polls again after a first answer
+        module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {type(e).__name__}: {e}", transient=True)
     except (KubeError, OSError) as e:
         module.fail_json(msg=f"kubeconfig={p['kubeconfig']}: {e}")
     module.exit_json(changed=False, **state)

@@ -193,3 +193,22 @@ def test_a_wait_for_more_than_exists_fails_once_nothing_is_added(clock, totals, 
             f"count={count}: set scale has {totals[0] if totals[0] == totals[-1] else 4} clusters and no new one for "
             "60 s, so the rest can never be ready: create them first (or wait for fewer)"
         )
+
+
+def test_a_window_the_api_server_did_not_answer_in_is_waited_out(clock, capsys):
+    """A busy API server (a LIST past its read timeout and retries) fails one window, not the wait: after a first
+    answer, the wait says so and polls again until its own timeout."""
+    slow = {"failed": True, "transient": True, "msg": "kubeconfig=/x: ReadTimeout: read timed out"}
+    action = FakeAction([snap(1), slow, slow, snap(5, done=True)], clock)
+    res = windows.wait_in_windows(action, "m", {"timeout": 100}, {}, line, timeout_msg)
+    assert res == {"reached": 5, "done": True, "changed": False, "seconds": 60.0}
+    assert capsys.readouterr().out.splitlines() == [
+        "reached 1 first 1 at 15s",
+        "no answer in this window (kubeconfig=/x: ReadTimeout: read timed out): polling again, 30s elapsed",
+        "no answer in this window (kubeconfig=/x: ReadTimeout: read timed out): polling again, 45s elapsed",
+        "reached 5 first 1 at 60s",
+    ]
+    # Before any answer (a wrong address, a lab that is down) and at the timeout, it is the wait's failure.
+    assert windows.wait_in_windows(FakeAction([slow], clock), "m", {"timeout": 100}, {}, line, timeout_msg) == slow
+    late = windows.wait_in_windows(FakeAction([snap(1), slow], clock), "m", {"timeout": 30}, {}, line, timeout_msg)
+    assert late == slow

@@ -47,3 +47,30 @@ def test_machine_counts(machines, expected):
 )
 def test_clusters_done(snap, expected):
     assert waiters.clusters_done(snap, {"count": 2, "machines": 4}) is expected
+
+
+def test_a_probe_the_api_server_does_not_answer_in_time_is_polled_again():
+    """At 1,000 clusters on 2 cores a LIST of the set timed out past its retries and ended a 90-minute wait with
+    the lab still converging: one slow answer is not the wait's end, the wait's own window is."""
+    requests = pytest.importorskip("requests")
+    answers = [{"done": False, "ready": 1}, requests.ReadTimeout("read timed out"), requests.ReadTimeout("again")]
+    answers.append({"done": True, "ready": 2})
+
+    def probe():
+        a = answers.pop(0)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    snap = waiters.poll_until(probe, window=30, interval=0.01)
+    assert snap == {"done": True, "ready": 2, "probe_errors": 2, "last_probe_error": "ReadTimeout: again"}
+
+
+def test_a_probe_with_no_answer_yet_in_its_window_fails_it_for_the_windows_loop_to_judge():
+    requests = pytest.importorskip("requests")
+
+    def probe():
+        raise requests.ConnectionError("refused")
+
+    with pytest.raises(requests.ConnectionError):
+        waiters.poll_until(probe, window=30, interval=0.01)

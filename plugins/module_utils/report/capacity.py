@@ -151,7 +151,7 @@ def markdown(found: dict, gates: dict, memory_budget: float, nxt: dict | None, r
     out.append(
         "Gates: "
         + ", ".join(
-            f"`{n} <= {_cell(float(v))}`"
+            f"`{n} <= {float(v):g}`"
             for n, v in sorted({**gates, "node_memory_used_ratio_max": memory_budget}.items())
         )
     )

@@ -125,6 +125,10 @@ def test_plan_reads_the_steps_kept_and_reuses_them(tmp_path):
         "Done: both searches are done.",
     ):
         assert text in md
+    # Thresholds as given (no exponent), the memory budget among them.
+    assert "Gates: `drift_pct <= 10000`, `node_memory_used_ratio_max <= 0.99`" in capacity.markdown(
+        found, {"drift_pct": 10000}, 0.99, None
+    )
     # One size to go when the last was met: grown at the knee's pace.
     (tmp_path / "size-200.json").unlink()
     nxt = capacity.plan(capacity.steps(str(tmp_path), gates, 0.8), SEARCH)

@@ -151,8 +151,7 @@ def markdown(found: dict, gates: dict, memory_budget: float, nxt: dict | None, r
     out.append(
         "Gates: "
         + ", ".join(
-            f"`{n} <= {float(v):g}`"
-            for n, v in sorted({**gates, "node_memory_used_ratio_max": memory_budget}.items())
+            f"`{n} <= {float(v):g}`" for n, v in sorted({**gates, "node_memory_used_ratio_max": memory_budget}.items())
         )
     )
     out += ["", "## Sustainable creation rate", ""]

@@ -27,7 +27,7 @@ def snap(wait, dequeued, busy, reconciles, workers):
         "workqueue_wait_seconds_rate": q("name", **wait),
         "workqueue_dequeued_rate": q("name", **dequeued),
         "reconcile_seconds_rate": q("controller", **busy),
-        "reconcile_rate": q("controller", **reconciles),
+        "reconcile_count_rate": q("controller", **reconciles),
         "reconcile_workers": q("controller", **workers),
     }
 

@@ -189,9 +189,12 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     finally:
         prom.close()
     summary = prometheus.summary(snap)
-    summary["cost"] = cost.cost(snap, window, cost.created(document.load(p["path"], required=False)))
+    results = document.load(p["path"], required=False)
+    # A tail after a run gathered with objects still converging is not at rest: no steady state, no soak.
+    at_rest = cost.converged(results)
+    summary["cost"] = cost.cost(snap, window, cost.created(results), converged=at_rest)
     summary["controllers"] = queues.controllers(snap, window)
-    summary["soak"] = soak.slopes(snap, window)
+    summary["soak"] = soak.slopes(snap, window, converged=at_rest)
     doc = {"url": p["url"], "window": window, "summary": summary, "queries": snap, "inputs": inputs}
     try:
         changed = document.attach(p["path"], p["key"], doc, check_mode)

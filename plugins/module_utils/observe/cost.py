@@ -39,6 +39,13 @@ def created(doc: dict) -> dict[str, int]:
     return out
 
 
+def converged(doc: dict) -> bool:
+    """Whether every object of a unit the run created was ready when it was gathered: only then is the snapshot's
+    tail at rest (a run gathered with clusters still converging has no steady state to measure)."""
+    kinds = doc.get("kinds") or {}
+    return not any((kinds.get(kind) or {}).get("not_ready") for kind in UNITS.values())
+
+
 def _clip(points: list[list], start: float, end: float) -> list[tuple[float, float]]:
     return [(float(t), float(v)) for t, v in points if v is not None and start <= t <= end]
 
@@ -81,9 +88,10 @@ def _with_total(values: dict[str, float], scale: float, digits: int = 4) -> dict
     return {"total": round(sum(values.values()) * scale, digits), **out}
 
 
-def cost(snap: dict, window: dict, counts: dict[str, int]) -> dict:
+def cost(snap: dict, window: dict, counts: dict[str, int], converged: bool = True) -> dict:
     """The run's totals over its window [start, end] and at steady state (end, end + tail], and each divided by the
-    objects of every unit the run created: {"totals": ..., "steady_seconds": ..., "per": {unit: {...}}}."""
+    objects of every unit the run created: {"totals": ..., "steady_seconds": ..., "per": {unit: {...}}}. No steady
+    state unless the run converged (see converged())."""
     start, end = float(window["start"]), float(window["end"])
     tail_end = end + float(window.get("tail") or 0)
     # A one-minute rate lags what it counts by up to a minute: its integral over the run and the minute after it
@@ -100,7 +108,7 @@ def cost(snap: dict, window: dict, counts: dict[str, int]) -> dict:
     # A one-minute rate a minute after the last object was ready holds none of the run: steady state. Points are a
     # step apart, so the first one a step short of that minute counts (its rate holds at most a step of the run).
     settled = end + 60.0 - float(window.get("step") or 0)
-    if tail_end >= settled:
+    if converged and tail_end >= settled:
         steady = {
             "seconds": round(tail_end - end, 1),
             "cpu_cores": _by(snap, "process_cpu_cores", "job", mean, settled, tail_end),

@@ -31,10 +31,10 @@ def window(w: dict) -> tuple[float, float] | None:
     return (start, stop) if stop - start >= MIN_SECONDS else None
 
 
-def slopes(snap: dict, w: dict) -> dict:
+def slopes(snap: dict, w: dict, converged: bool = True) -> dict:
     """{"seconds": soak length, "jobs": {job: {rss_mib_per_hour, rss_mib_per_hour_se, goroutines_per_hour, ...}}};
-    {} when the tail holds no steady window long enough."""
-    span = window(w)
+    {} when the tail holds no steady window long enough, or the run had not converged (its tail is not at rest)."""
+    span = window(w) if converged else None
     if span is None:
         return {}
     start, stop = span

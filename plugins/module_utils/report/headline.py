@@ -96,7 +96,7 @@ def _seconds_between(start: str, end: str) -> float | None:
 
 
 def _num(v, unit: str = " s") -> str:
-    return "-" if v is None else f"{v:.3g}{unit}" if isinstance(v, float) else f"{v}{unit}"
+    return "-" if v is None else f"{_amount(v)}{unit}"
 
 
 def lines(

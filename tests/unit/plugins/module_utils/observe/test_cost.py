@@ -82,16 +82,17 @@ def test_cost_per_object_divides_the_runs_totals():
 
 
 @pytest.mark.parametrize(
-    ("window", "counts", "units", "steady"),
+    ("window", "counts", "converged", "units", "steady"),
     [
-        ({**WINDOW, "tail": 0}, {"cluster": 10}, ["cluster"], False),  # no tail: no steady state
-        ({**WINDOW, "tail": 40}, {"cluster": 10}, ["cluster"], False),  # the tail's rates still hold the run
-        (WINDOW, {}, [], True),  # nothing created (a window given by hand): totals only
-        (WINDOW, {"host": 5}, ["host"], True),
+        ({**WINDOW, "tail": 0}, {"cluster": 10}, True, ["cluster"], False),  # no tail: no steady state
+        ({**WINDOW, "tail": 40}, {"cluster": 10}, True, ["cluster"], False),  # the tail's rates still hold the run
+        (WINDOW, {}, True, [], True),  # nothing created (a window given by hand): totals only
+        (WINDOW, {"host": 5}, True, ["host"], True),
+        (WINDOW, {"cluster": 10}, False, ["cluster"], False),  # some still converging: the tail is not at rest
     ],
 )
-def test_what_is_divided_and_when_steady_state_is_measured(window, counts, units, steady):
-    c = cost.cost(SNAP, window, counts)
+def test_what_is_divided_and_when_steady_state_is_measured(window, counts, converged, units, steady):
+    c = cost.cost(SNAP, window, counts, converged=converged)
     assert sorted(c["per"]) == units
     assert bool(c["steady_seconds"]) == steady
     for p in c["per"].values():
@@ -102,6 +103,20 @@ def test_created_counts_the_runs_own_objects():
     doc = {"kinds": {"Cluster": {"count": 3}, "Machine": {"count": 6}, "BareMetalHost": {"count": 0}, "X": {}}}
     assert cost.created(doc) == {"cluster": 3, "machine": 6}
     assert cost.created({}) == {}
+
+
+@pytest.mark.parametrize(
+    ("kinds", "converged"),
+    [
+        ({"Cluster": {"count": 3, "not_ready": 0}, "Machine": {"count": 3, "not_ready": 0}}, True),
+        ({"Cluster": {"count": 1000, "not_ready": 175}}, False),
+        ({"Cluster": {"count": 3, "not_ready": 0}, "BareMetalHost": {"count": 5, "not_ready": 2}}, False),
+        ({"MachineDeployment": {"count": 3, "not_ready": 3}}, True),  # not a unit of cost
+        ({}, True),
+    ],
+)
+def test_steady_state_needs_every_object_the_run_created_ready(kinds, converged):
+    assert cost.converged({"kinds": kinds}) is converged
 
 
 def test_gates_and_baselines_read_cost_under_flat_names():

@@ -139,3 +139,9 @@ def test_the_report_answers_before_any_other_section():
     assert page.index('<table class="answers">') < page.index("<h2>")
     assert '<th>Wall time</th><td class="">3 min 12 s' in page
     assert "<td>cluster time to ready, P99 (s)</td><td>cluster_p99_seconds</td>" in page
+
+
+def test_seconds_past_a_thousand_are_written_whole_not_with_an_exponent():
+    doc = {"summary": dict(SUMMARY, cluster_p50_seconds=355.2, cluster_p99_seconds=984.4, cluster_max_seconds=1019.0)}
+    got = answers(doc)["Cluster time to ready"][0]
+    assert "P50 355 s, P99 984 s, slowest 1,019 s" in got, got

@@ -19,12 +19,25 @@ def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: flo
     if machines:
         with_node = snap.get("machines_with_node", 0)
         line += f", machines ready {snap.get('machines_ready', 0)}/{machines} (with node {with_node})"
+    if "machines_other_version" in snap:  # an upgrade: the Machines not replaced yet
+        line += f", {snap['machines_other_version']} at another version left"
     return line + f", {rate:.1f}/min, ETA {eta}, {elapsed:.0f}s elapsed"
 
 
 class ActionModule(ActionBase):
     _VALID_ARGS = frozenset(
-        ("context", "count", "interval", "kubeconfig", "machines", "name", "report_every", "timeout", "window")
+        (
+            "context",
+            "count",
+            "interval",
+            "kubeconfig",
+            "machines",
+            "name",
+            "report_every",
+            "timeout",
+            "version",
+            "window",
+        )
     )
 
     def run(self, tmp=None, task_vars=None):
@@ -42,7 +55,9 @@ class ActionModule(ActionBase):
             lambda r, timeout: (
                 f"timeout={timeout}s: {r.get('ready', 0)}/{count} clusters of set {name} ready, "
                 f"{r.get('machines_ready', 0)}/{machines} machines ready "
-                f"({r.get('machines_with_node', 0)} with a node); "
+                f"({r.get('machines_with_node', 0)} with a node"
+                + (f", {r['machines_other_version']} at another version left" if "machines_other_version" in r else "")
+                + "); "
                 f"not ready: {r.get('not_ready', [])[:3]}"
             ),
             stall_check(count, f"set {name}", "clusters"),

@@ -51,6 +51,13 @@ options:
     description: Seconds to wait in all before failing with the clusters that are not ready and their conditions.
     type: float
     default: 1800.0
+  version:
+    description:
+      - After an upgrade (M(scalelab.capi.cluster_phase)) - the version it went to. A Cluster counts as ready once
+        its topology is at this version, a Machine only at this version, and the wait is not done while any Machine
+        at another version is left (RV(machines_other_version)).
+    type: str
+    default: ""
   window:
     description: Seconds one module call polls before it returns to the action plugin (internal pacing).
     type: float
@@ -68,6 +75,14 @@ EXAMPLES = r"""
     count: 200
     machines: 200
     timeout: 3600
+
+- name: After an upgrade, wait until every Machine was replaced by one at the new version
+  scalelab.capi.cluster_wait:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    count: 200
+    machines: 200
+    version: v1.35.5
 """
 
 RETURN = r"""
@@ -91,6 +106,10 @@ done:
   description: Whether O(count) clusters and O(machines) Machines are ready.
   type: bool
   returned: always
+machines_other_version:
+  description: With O(version) - Machines of the set's clusters at another version (not yet replaced).
+  type: int
+  returned: when O(version) is set
 not_ready:
   description: Up to 10 clusters not ready, with their failing condition.
   type: list
@@ -110,6 +129,7 @@ ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
     "report_every": {"type": "float", "default": 15.0},
     "timeout": {"type": "float", "default": 1800.0},
+    "version": {"type": "str", "default": ""},
     "window": {"type": "float", "default": 15.0},
 }
 

@@ -95,6 +95,26 @@ options:
   path:
     description: The JSON report to write (created with its directory). One of O(path) and O(runs_dir) is required.
     type: path
+  phase:
+    description:
+      - A lifecycle phase after creation, timed like creation (M(scalelab.capi.cluster_phase) marked when it touched
+        each Cluster). Per Cluster, from that mark to when it is back in shape - for C(upgrade), every Machine it
+        should have at O(phase.version) and ready, none at another version left, the Cluster ready - with the same
+        percentiles, drift (first 10% touched against the last) and not-ready list as creation; and the Machines the
+        phase made, from creation to ready. O(kinds) and O(run_started) are not used.
+      - The document gets C(phase) and the report's title names it; its window runs from the first cluster touched
+        to the last back in shape, so M(scalelab.capi.prometheus_snapshot) takes the phase's own metrics.
+    type: dict
+    suboptions:
+      name:
+        description: The phase.
+        type: str
+        choices: [upgrade]
+        required: true
+      version:
+        description: The version the upgrade went to.
+        type: str
+        required: true
   run_started:
     description:
       - When the run began (RFC 3339), normally the bulk modules' RV(scalelab.capi.cluster_bulk#module:first_write)
@@ -135,6 +155,16 @@ EXAMPLES = r"""
     run_started: "{{ created.first_write }}"  # registered from scalelab.capi.cluster_bulk
     metadata:
       set: scale
+
+- name: The upgrade of set "scale" to v1.35.5 (after scalelab.capi.cluster_phase), beside its creation's results
+  scalelab.capi.scale_results:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    label_selector: scalelab.io/set=scale
+    phase:
+      name: upgrade
+      version: v1.35.5
+    path: ~/.local/share/scalelab/scalelab/results/scale/latest/upgrade-v1.35.5.json
+    markdown_path: ~/.local/share/scalelab/scalelab/results/scale/latest/upgrade-v1.35.5.md
 
 - name: Only Clusters and Machines, every object of the management cluster
   scalelab.capi.scale_results:
@@ -227,6 +257,13 @@ ARGUMENT_SPEC = {
     "metadata": {"type": "dict", "default": {}},
     "page_size": {"type": "int", "default": 500},
     "path": {"type": "path"},
+    "phase": {
+        "type": "dict",
+        "options": {
+            "name": {"type": "str", "choices": ["upgrade"], "required": True},
+            "version": {"type": "str", "required": True},
+        },
+    },
     "run_started": {"type": "str", "default": ""},
     "runs_dir": {"type": "path"},
 }
@@ -240,6 +277,8 @@ def main() -> None:
             ("path", "runs_dir"),
             ("markdown_path", "runs_dir"),
             ("merge", "runs_dir"),
+            ("phase", "merge"),
+            ("phase", "runs_dir"),
         ],
         required_one_of=[("kubeconfig", "merge"), ("path", "runs_dir")],
         supports_check_mode=True,

@@ -385,6 +385,16 @@ KNOB_CASES = [
     ("capacity.yml", {"scale_capacity_sizes": []}, "scale_capacity_sizes=[] must be a non-empty list of whole numbers"),
     ("capacity.yml", {"scale_capacity_memory_budget": 2}, "scale_capacity_memory_budget=2 must be from 0.05 to 1"),
     (
+        "scale.yml",
+        {"scale_phases": [{"name": "rollout", "version": "v1.35.5"}]},
+        'scale_phases=[{"name": "rollout", "version": "v1.35.5"}] must be a list of {name: upgrade, version: like',
+    ),
+    (
+        "scale.yml",
+        {"scale_phases": [{"name": "upgrade", "version": "v1.35.5", "gates": {"p99": 1}}]},
+        "phases run on scale_scenario=clusters (got clusters), their gates on the metrics of the results",
+    ),
+    (
         "capacity.yml",
         {"scale_observability": False},
         "capacity.yml judges each step by its Prometheus snapshot (scale_observability true, the host backend)",

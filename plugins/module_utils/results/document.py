@@ -15,10 +15,10 @@ import time
 
 from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
-from ansible_collections.scalelab.capi.plugins.module_utils.results import runs, stages
+from ansible_collections.scalelab.capi.plugins.module_utils.results import phase, runs, stages
 from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL, PHASE_STARTED
 
 SCHEMA = 1
 KINDS = ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine", "Metal3Machine", "BareMetalHost")
@@ -95,7 +95,9 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
     (a creationTimestamp), Clusters and hosts created before it belong to earlier runs: counted, not timed."""
     if params["page_size"] < 1:
         raise ResultsError(f"page_size={params['page_size']} must be >= 1")
-    kinds = list(dict.fromkeys(params["kinds"]))
+    phase_opts = params.get("phase")
+    # A phase after creation is timed on the Clusters and the Machines it replaced (results/phase.py).
+    kinds = ["Cluster", "Machine"] if phase_opts else list(dict.fromkeys(params["kinds"]))
     unknown = [k for k in kinds if k not in GROUPS]
     if unknown:
         raise ResultsError(f"kinds={unknown} must be among {', '.join(KINDS)}")
@@ -111,13 +113,18 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
     earlier: dict[str, int] = {}
     cluster_result = None
     breakdown = stages.Stages()
-    if with_clusters:
+    phased = False
+    if phase_opts:
+        results = _phase(client, served[GROUPS["Cluster"]], selector, params["page_size"], phase_opts)
+        kinds, cluster_result = [], results["Cluster"]
+    elif with_clusters:
         clusters = Accumulator("Cluster")
         names: set[tuple[str, str]] = set()
         # Clusters are read whenever a Cluster API kind is: they select the objects of the other kinds.
         for item in _items(client, served[GROUPS["Cluster"]], "Cluster", selector, params["page_size"]):
             if _earlier(item, since, earlier, "Cluster"):
                 continue
+            phased = phased or _phase_mark(item)
             record = clusters.add(item)
             breakdown.cluster(record)
             names.add((record.namespace, record.name))
@@ -139,18 +146,47 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
                 if owner is not None:
                     breakdown.owned(kind, owner, record)
         results[kind] = acc.result()
-    if cluster_result is not None:
+    if cluster_result is not None and not phase_opts:
         cluster_result["stages"] = breakdown.result()
     doc = {
         "schema": SCHEMA,
         "run": dict(params["metadata"] or {}),
-        "api_version": {kind: served[GROUPS[kind]] for kind in kinds},
+        "api_version": {kind: served[GROUPS[kind]] for kind in results},
         "kinds": results,
         "summary": summary(cluster_result, results.get("BareMetalHost")),
     }
+    if phase_opts:
+        doc["phase"] = dict(phase_opts)
     if earlier:
         doc["earlier"] = earlier
+    if phased:
+        doc[PHASED] = True
     return doc
+
+
+# Set by gather (and taken out by run) when a cluster of the run carries a phase's mark (cluster_phase).
+PHASED = "_phased"
+
+
+def _phase_mark(cluster: dict) -> bool:
+    annotations = (cluster.get("metadata") or {}).get("annotations") or {}
+    prefix, suffix = PHASE_STARTED.split("{phase}")
+    return any(k.startswith(prefix) and k.endswith(suffix) for k in annotations)
+
+
+def _phase(client: KubeClient, api_version: str | None, selector: str, page_size: int, phase_opts: dict) -> dict:
+    """A phase's results: the selected Clusters and their Machines, timed from the phase's mark."""
+    clusters = list(_items(client, api_version, "Cluster", selector, page_size))
+    machines_of: dict[tuple[str, str], list[dict]] = {}
+    names = {(c["metadata"].get("namespace", ""), c["metadata"]["name"]) for c in clusters}
+    for m in _items(client, api_version, "Machine", "", page_size):
+        owner = owner_cluster(m)
+        if owner in names:
+            machines_of.setdefault(owner, []).append(m)
+    try:
+        return phase.timed(clusters, machines_of, phase_opts)
+    except ValueError as e:
+        raise ResultsError(str(e)) from e
 
 
 def summary(cluster_result: dict | None, host_result: dict | None = None) -> dict:
@@ -274,7 +310,8 @@ def _signed(v) -> str:
 def markdown(doc: dict) -> str:
     """A readable report: run metadata, the headline, then per kind its numbers and what is not ready."""
     s = doc["summary"]
-    out = ["# Scale results", ""]
+    ph = doc.get("phase") or {}
+    out = [f"# Scale results: {ph['name']} to {ph.get('version')}" if ph else "# Scale results", ""]
     if doc.get("run"):
         out += ["## Run", ""]
         for k, v in sorted(doc["run"].items()):
@@ -300,7 +337,13 @@ def markdown(doc: dict) -> str:
             ["clusters", "ready", "P50 s", "P90 s", "P99 s", "max s", "drift"],
             [[s["clusters"], s["clusters_ready"], *_quantiles(s, "cluster_{}_seconds"), _pct(s["drift_pct"])]],
         )
-        out += ["", "Seconds from creation to ready; drift compares the mean of the first and the last 10% created."]
+        out += [
+            "",
+            f"Seconds from when the {ph['name']} touched a cluster to all its Machines at {ph.get('version')} and "
+            "ready, none at another version left; drift compares the mean of the first and the last 10% touched."
+            if ph
+            else "Seconds from creation to ready; drift compares the mean of the first and the last 10% created.",
+        ]
     if "hosts" in s:
         row = [s["hosts"], s["hosts_available"], s["hosts_provisioned"]]
         row += [*_quantiles(s, "host_available_{}_seconds", ("p50", "p99")), _pct(s["host_drift_pct"])]
@@ -453,6 +496,9 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
     seconds = round(time.monotonic() - t0, 3)
     # Sections other modules attach (prometheus_snapshot, profile_top) survive a re-gather.
     old = load(params["path"], required=False)
+    if doc.pop(PHASED, False) and old.get("kinds"):
+        # A phase after this run changed its clusters (Machines replaced): what the run measured was final before.
+        doc = old
     for key in ATTACHED_KEYS:
         if key in old:
             doc[key] = old[key]

@@ -17,7 +17,9 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import
 GROUP = "cluster.x-k8s.io"
 
 
-def snapshot(client: KubeClient, set_name: str, with_machines: bool) -> dict:
+def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: str = "") -> dict:
+    """The set's Clusters ready and its Machines ready. With `version` (an upgrade): a Cluster is ready once its
+    topology is at it, a Machine counts only at it, and the Machines at another version are counted apart."""
     versions = client.served_versions(GROUP)
     if not versions:
         raise KubeError(f"{client.server} serves no {GROUP} API: is the Cluster API stack installed?")
@@ -30,43 +32,58 @@ def snapshot(client: KubeClient, set_name: str, with_machines: bool) -> dict:
             md = c["metadata"]
             names.add((md.get("namespace", ""), md["name"]))
             at, failing = timeline.ready_time(c, "Cluster")
+            have = ((c.get("spec") or {}).get("topology") or {}).get("version")
+            if version and have and have != version:
+                at, failing = None, {"type": "Upgrade", "reason": "NotStarted", "message": f"topology at {have}"}
             if at is not None:
                 ready += 1
             elif len(not_ready) < 10:
                 not_ready.append({"name": md["name"], "namespace": md.get("namespace", ""), "condition": failing})
-    with_node = machines_ready = 0
+    with_node = machines_ready = other = 0
     if with_machines and names:
         # Machines made by a ClusterClass carry no set label: select them by their cluster's name.
         pages = client.list_pages(client.path(api_version, "Machine"))
-        with_node, machines_ready = machine_counts((m for page in pages for m in page), names)
-    return {
+        with_node, machines_ready, other = machine_counts((m for page in pages for m in page), names, version)
+    snap = {
         "total": len(names),
         "ready": ready,
         "machines_with_node": with_node,
         "machines_ready": machines_ready,
         "not_ready": not_ready,
     }
+    if version:
+        snap["machines_other_version"] = other
+    return snap
 
 
-def machine_counts(machines: Iterable[dict], names: set[tuple[str, str]]) -> tuple[int, int]:
-    """(with a node, ready) among the Machines of the named (namespace, name) clusters. Ready is what the report
-    counts (condition Ready and a nodeRef): a Machine gets its node before its Ready condition, and a wait that
-    ended at the node left the report to be gathered while Machines still turned ready (a re-run then rewrote it)."""
-    with_node = ready = 0
+def machine_counts(machines: Iterable[dict], names: set[tuple[str, str]], version: str = "") -> tuple[int, int, int]:
+    """(with a node, ready, at another version) among the Machines of the named (namespace, name) clusters. Ready is
+    what the report counts (condition Ready and a nodeRef): a Machine gets its node before its Ready condition, and a
+    wait that ended at the node left the report to be gathered while Machines still turned ready (a re-run then
+    rewrote it). With `version`, only Machines at it count; the others are the third number (0 without)."""
+    with_node = ready = other = 0
     for m in machines:
         md = m["metadata"]
         if (md.get("namespace", ""), (md.get("labels") or {}).get(CLUSTER_NAME_LABEL, "")) not in names:
+            continue
+        if version and (m.get("spec") or {}).get("version") != version:
+            other += 1
             continue
         if (m.get("status") or {}).get("nodeRef"):
             with_node += 1
         if timeline.ready_time(m, "Machine")[0] is not None:
             ready += 1
-    return with_node, ready
+    return with_node, ready, other
 
 
 def clusters_done(snap: dict, p: dict) -> bool:
-    """cluster_wait's target (options count, machines): enough Clusters ready and enough Machines ready."""
-    return snap["ready"] >= p["count"] and snap["machines_ready"] >= p["machines"]
+    """cluster_wait's target (options count, machines): enough Clusters ready and enough Machines ready (with a
+    version: at it, and none left at another)."""
+    return (
+        snap["ready"] >= p["count"]
+        and snap["machines_ready"] >= p["machines"]
+        and not snap.get("machines_other_version")
+    )
 
 
 def wait_until(left: Callable[[], list], timeout: float, interval: float = 2.0) -> list:
@@ -112,7 +129,7 @@ def poll_until(probe: Callable[[], dict], window: float, interval: float, cost_f
 
 def probe_clusters(client: KubeClient, p: dict) -> dict:
     """One poll of cluster_wait's set (options name, count, machines): its snapshot, `done` when ready enough."""
-    snap = snapshot(client, p["name"], p["machines"] > 0)
+    snap = snapshot(client, p["name"], p["machines"] > 0, p.get("version") or "")
     snap["done"] = clusters_done(snap, p)
     return snap
 

@@ -7,6 +7,8 @@ import yaml
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import clusters
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import Member, SetError
 
+CREATED = clusters.CREATED_VERSION
+
 CORE = "cluster.x-k8s.io/v1beta2"
 PATTERN = "{name}-{index:04d}"
 
@@ -585,6 +587,17 @@ _TOPO = {"spec": {"topology": {"version": "v1.35.4", "controlPlane": {"replicas"
         ),
         ({"spec": {"version": "v1.29.0"}}, {"spec": {}}, ['spec.version is null, wanted "v1.29.0"']),
         ({"spec": {"paused": True}}, {"spec": {}}, []),  # not a shaping field
+        # Upgraded by cluster_phase after it was created at the wanted version: the same set; created otherwise: not.
+        (
+            {"spec": {"topology": {"version": "v1.35.4"}}},
+            {"metadata": {"annotations": {CREATED: "v1.35.4"}}, "spec": {"topology": {"version": "v1.35.5"}}},
+            [],
+        ),
+        (
+            {"spec": {"topology": {"version": "v1.35.4"}}},
+            {"metadata": {"annotations": {CREATED: "v1.34.0"}}, "spec": {"topology": {"version": "v1.35.5"}}},
+            ['spec.topology.version is "v1.35.5", wanted "v1.35.4"'],
+        ),
     ],
 )
 def test_shape_differences(wanted, found, diffs):

@@ -7,13 +7,14 @@ T = "2026-12-05T09:00:00Z"
 NAMES = {("lab", "c1")}
 
 
-def machine(cluster="c1", namespace="lab", node=True, ready="True", api="cluster.x-k8s.io/v1beta2"):
+def machine(cluster="c1", namespace="lab", node=True, ready="True", api="cluster.x-k8s.io/v1beta2", version="v1.35.4"):
     status = {"conditions": [{"type": "Ready", "status": ready, "lastTransitionTime": T}] if ready else []}
     if node:
         status["nodeRef"] = {"kind": "Node", "name": "n1"}
     return {
         "apiVersion": api,
         "metadata": {"name": "m", "namespace": namespace, "labels": {"cluster.x-k8s.io/cluster-name": cluster}},
+        "spec": {"version": version},
         "status": status,
     }
 
@@ -21,18 +22,32 @@ def machine(cluster="c1", namespace="lab", node=True, ready="True", api="cluster
 @pytest.mark.parametrize(
     ("machines", "expected"),
     [
-        ([machine()], (1, 1)),
-        ([machine(api="cluster.x-k8s.io/v1beta1")], (1, 1)),  # v1beta1: Ready too
+        ([machine()], (1, 1, 0)),
+        ([machine(api="cluster.x-k8s.io/v1beta1")], (1, 1, 0)),  # v1beta1: Ready too
         # The node comes first: not ready yet (the wait used to end here, before the report's readiness).
-        ([machine(ready="False")], (1, 0)),
-        ([machine(ready=None)], (1, 0)),
-        ([machine(node=False)], (0, 0)),  # Ready without a node is not ready for the report either
-        ([machine(cluster="c2"), machine(namespace="other")], (0, 0)),  # not the set's clusters
-        ([machine(), machine(ready="False"), machine(node=False, ready="False")], (2, 1)),
+        ([machine(ready="False")], (1, 0, 0)),
+        ([machine(ready=None)], (1, 0, 0)),
+        ([machine(node=False)], (0, 0, 0)),  # Ready without a node is not ready for the report either
+        ([machine(cluster="c2"), machine(namespace="other")], (0, 0, 0)),  # not the set's clusters
+        ([machine(), machine(ready="False"), machine(node=False, ready="False")], (2, 1, 0)),
     ],
 )
 def test_machine_counts(machines, expected):
     assert waiters.machine_counts(machines, NAMES) == expected
+
+
+@pytest.mark.parametrize(
+    ("machines", "expected"),
+    [
+        # Mid-upgrade: the new Machine has its node, the old one is still there (ready, but not counted).
+        ([machine(version="v1.35.5", ready="False"), machine()], (1, 0, 1)),
+        ([machine(version="v1.35.5"), machine()], (1, 1, 1)),
+        ([machine(version="v1.35.5")], (1, 1, 0)),  # replaced: done
+        ([machine(version="v1.35.5", cluster="c2"), machine(cluster="c2")], (0, 0, 0)),  # not the set's
+    ],
+)
+def test_with_a_version_only_machines_at_it_count_and_the_others_are_counted_apart(machines, expected):
+    assert waiters.machine_counts(machines, NAMES, "v1.35.5") == expected
 
 
 @pytest.mark.parametrize(
@@ -43,6 +58,8 @@ def test_machine_counts(machines, expected):
         ({"ready": 2, "machines_with_node": 4, "machines_ready": 3}, False),
         ({"ready": 1, "machines_with_node": 4, "machines_ready": 4}, False),
         ({"ready": 3, "machines_with_node": 5, "machines_ready": 5}, True),
+        # An upgrade: enough at the new version, but an old Machine is still there.
+        ({"ready": 2, "machines_with_node": 5, "machines_ready": 4, "machines_other_version": 1}, False),
     ],
 )
 def test_clusters_done(snap, expected):

@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# Copyright: scalelab contributors
+# Apache-2.0
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cluster_phase
+short_description: Change every cluster of a set after creation (an upgrade), marking when each was touched
+version_added: 0.9.0
+description:
+  - Lifecycle phases after creation, each measured like creation. O(phase=upgrade) sets the topology version of
+    every Cluster labelled C(scalelab.io/set=<name>) to O(version); Cluster API then rolls the control plane and
+    then the workers to it (new Machines, the old ones deleted).
+  - Each Cluster it changes gets the annotation C(scalelab.io/upgrade-started) (when the change was written, RFC 3339
+    UTC with microseconds) and, once, C(scalelab.io/created-version) (the version it was created at, so a re-run
+    of M(scalelab.capi.cluster_bulk) with that version still knows the set).
+    M(scalelab.capi.scale_results) with O(scalelab.capi.scale_results#module:phase) times each cluster from that
+    mark to when all its Machines are at the new version and ready;
+    M(scalelab.capi.cluster_wait) with O(scalelab.capi.cluster_wait#module:version) waits for that.
+  - A Cluster already at O(version) is left alone, so a re-run changes nothing and an interrupted run resumes.
+  - Only ClusterClass sets are upgraded (C(spec.topology.version)); a set of template clusters is refused, naming
+    one, before anything is written.
+  - Writes share one client-side token bucket (O(qps), O(burst)) over O(concurrency) threads, in batches of
+    O(batch_size) O(batch_pause) seconds apart (the upgrade's own pace, since Cluster API's rollouts start as each is
+    written).
+author: scalelab contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - scalelab.capi.attributes
+  - scalelab.capi.kube
+attributes:
+  check_mode:
+    support: full
+    details: Counts the clusters it would change, writes nothing.
+  diff_mode:
+    support: full
+    details: Clusters per topology version before and after.
+options:
+  batch_pause:
+    description: Seconds between two batches.
+    type: float
+    default: 0.0
+  batch_size:
+    description: Clusters changed per batch; C(0) changes all of them in one batch.
+    type: int
+    default: 0
+  burst:
+    description: Token-bucket burst of the client-side rate limit; at least C(1).
+    type: int
+    default: 200
+  concurrency:
+    description: API calls in flight at once; at least C(1).
+    type: int
+    default: 16
+  name:
+    description: The set (label C(scalelab.io/set)) whose clusters change; it must have at least one.
+    type: str
+    required: true
+  phase:
+    description: What changes. C(upgrade) - the topology version, to O(version).
+    type: str
+    choices: [upgrade]
+    default: upgrade
+  qps:
+    description: Client-side API calls per second across all threads; C(0) is unlimited.
+    type: float
+    default: 100.0
+  retry_timeout:
+    description: Seconds one API call may keep retrying on 429, 5xx and connection errors.
+    type: float
+    default: 120.0
+  version:
+    description:
+      - The Kubernetes version to upgrade to (O(phase=upgrade)), for example C(v1.35.5). Cluster API's own rules
+        apply (one minor version at a time; the control plane first).
+    type: str
+    default: ""
+requirements:
+  - requests
+  - PyYAML
+seealso:
+  - module: scalelab.capi.cluster_wait
+  - module: scalelab.capi.scale_results
+"""
+
+EXAMPLES = r"""
+- name: Upgrade every cluster of set scale to v1.35.5, 50 every 30 s
+  scalelab.capi.cluster_phase:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    version: v1.35.5
+    batch_size: 50
+    batch_pause: 30
+  register: upgrade
+
+- name: Wait until every Machine is at the new version and ready
+  scalelab.capi.cluster_wait:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    count: 200
+    machines: 200
+    version: v1.35.5
+"""
+
+RETURN = r"""
+clusters:
+  description: Clusters of the set (C(total)), changed by this run (C(changed); in check mode, would be), already as
+    wanted (C(unchanged)).
+  type: dict
+  returned: success
+  sample: {"total": 200, "changed": 200, "unchanged": 0}
+calls:
+  description: The writes - counts, outcomes, latency percentiles (ms), achieved rate, retries; empty when none.
+  type: dict
+  returned: success
+first_write:
+  description: When this run's first write began, RFC 3339 UTC with microseconds; empty when it wrote nothing.
+  type: str
+  returned: success
+api_version:
+  description: The Cluster API version the clusters were read and written in.
+  type: str
+  returned: success
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.scalelab.capi.plugins.module_utils import errors
+from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
+from ansible_collections.scalelab.capi.plugins.module_utils.sets import phase_ops
+
+ARGUMENT_SPEC = {
+    **client.KUBE_ARGUMENT_SPEC,
+    "batch_pause": {"type": "float", "default": 0.0},
+    "batch_size": {"type": "int", "default": 0},
+    "burst": {"type": "int", "default": 200},
+    "concurrency": {"type": "int", "default": 16},
+    "name": {"type": "str", "required": True},
+    "phase": {"type": "str", "choices": ["upgrade"], "default": "upgrade"},
+    "qps": {"type": "float", "default": 100.0},
+    "retry_timeout": {"type": "float", "default": 120.0},
+    "version": {"type": "str", "default": ""},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    client.require_libs(module)
+    errors.run_module(module, phase_ops.run)
+
+
+if __name__ == "__main__":
+    main()

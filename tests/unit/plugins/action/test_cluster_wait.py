@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+from ansible_collections.scalelab.capi.plugins.action import cluster_wait
+
+
+@pytest.mark.parametrize(
+    ("snap", "machines", "expected"),
+    [
+        ({"ready": 0, "total": 4}, 0, "[s] clusters ready 0/4 (found 4), 0.0/min, ETA unknown, 30s elapsed"),
+        (
+            {"ready": 2, "total": 4, "machines_ready": 1, "machines_with_node": 2},
+            4,
+            "[s] clusters ready 2/4 (found 4), machines ready 1/4 (with node 2), 4.0/min, ETA 0.5 min, 30s elapsed",
+        ),
+        # After an upgrade: how many Machines are still at the old version.
+        (
+            {"ready": 4, "total": 4, "machines_ready": 3, "machines_with_node": 3, "machines_other_version": 1},
+            4,
+            "[s] clusters ready 4/4 (found 4), machines ready 3/4 (with node 3), 1 at another version left, "
+            "8.0/min, ETA done, 30s elapsed",
+        ),
+    ],
+)
+def test_progress_line(snap, machines, expected):
+    assert cluster_wait.progress_line("s", snap, 4, machines, 30, 0) == expected
+
+
+def test_every_module_option_is_accepted_by_the_action():
+    from ansible_collections.scalelab.capi.plugins.modules import cluster_wait as module
+
+    assert set(module.ARGUMENT_SPEC) <= cluster_wait.ActionModule._VALID_ARGS

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+from ansible_collections.scalelab.capi.plugins.module_utils.results import phase
+
+V1, V2 = "v1.35.4", "v1.35.5"
+API = "cluster.x-k8s.io/v1beta2"
+
+
+def ts(s: float) -> str:
+    return f"2026-12-06T06:{int(s) // 60:02d}:{int(s) % 60:02d}Z"
+
+
+def cluster(name="c1", touched=0.0, version=V2, cp=1, workers=0, available=True):
+    annotations = {} if touched is None else {"scalelab.io/upgrade-started": ts(touched)}
+    return {
+        "apiVersion": API,
+        "metadata": {"name": name, "namespace": "ns", "annotations": annotations},
+        "spec": {
+            "topology": {
+                "version": version,
+                "controlPlane": {"replicas": cp},
+                "workers": {"machineDeployments": [{"name": "md-0", "replicas": workers}]},
+            }
+        },
+        "status": {"conditions": [{"type": "Available", "status": "True" if available else "False",
+                                   "lastTransitionTime": ts(0), "reason": "x"}]},
+    }  # fmt: skip
+
+
+def machine(version=V2, created=10.0, ready=40.0):
+    conditions = [{"type": "Ready", "status": "True" if ready is not None else "False",
+                   "lastTransitionTime": ts(ready or created), "reason": "r"}]  # fmt: skip
+    return {
+        "apiVersion": API,
+        "metadata": {"name": "m", "namespace": "ns", "creationTimestamp": ts(created)},
+        "spec": {"version": version},
+        "status": {"conditions": conditions, "nodeRef": {"name": "n"}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("c", "machines", "seconds", "reason", "made"),
+    [
+        (cluster(touched=5), [machine(created=10, ready=40)], 35.0, None, 1),  # replaced and ready: touched -> ready
+        (cluster(touched=5, workers=1), [machine(), machine(created=50, ready=90)], 85.0, None, 2),  # the last counts
+        (cluster(touched=5), [machine(), machine(version=V1, created=0, ready=1)], None, "MachinesNotReplaced", 1),
+        (cluster(touched=5, workers=1), [machine()], None, "MachinesNotReplaced", 1),  # a worker still to come
+        (cluster(touched=5), [machine(ready=None)], None, "r", 1),  # the new Machine's own failing condition
+        (cluster(touched=None, version=V1), [machine(version=V1)], None, "NotStarted", 0),
+        (cluster(touched=5, version=V1), [machine(version=V1)], None, "NotStarted", 0),  # marked, then set back
+        (cluster(touched=5, available=False), [machine()], None, "x", 1),  # machines done, the Cluster not ready
+        # Already at the version before the mark (nothing replaced): back in shape when touched.
+        (cluster(touched=60), [machine(created=10, ready=40)], 0.0, None, 0),
+    ],
+)
+def test_one_cluster_upgrade(c, machines, seconds, reason, made):
+    record, new = phase.upgraded(c, machines, V2)
+    assert record.seconds_to_ready == seconds
+    assert (record.failing or {}).get("reason") == reason
+    assert len(new) == made
+
+
+def test_the_phase_reads_like_creation_drift_in_touch_order():
+    clusters = [cluster(f"c{i}", touched=i * 10) for i in range(10)]
+    # Each later cluster takes 5 s longer: 20, 25, ... 65 s.
+    machines = {("ns", f"c{i}"): [machine(created=i * 10 + 1, ready=i * 10 + 20 + 5 * i)] for i in range(10)}
+    got = phase.timed(clusters, machines, {"name": "upgrade", "version": V2})
+    r = got["Cluster"]
+    assert (r["count"], r["ready"], r["not_ready"]) == (10, 10, 0)
+    assert r["time_to_ready"]["max"] == 65.0 and r["drift"]["first_mean"] == 20.0 and r["drift"]["last_mean"] == 65.0
+    assert r["first_created"] == ts(0) and r["last_ready"] == ts(155)
+    assert got["Machine"]["count"] == 10 and got["Machine"]["time_to_ready"]["p50"] == 41.5  # 19 + 5i s each
+
+
+def test_an_unknown_phase_is_refused():
+    with pytest.raises(ValueError, match="phase.name='rollout' must be one of upgrade"):
+        phase.timed([], {}, {"name": "rollout", "version": V2})

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: cluster_phase
 short_description: Change every cluster of a set after creation (an upgrade), marking when each was touched
-version_added: 0.9.0
+version_added: 0.8.0
 description:
   - Lifecycle phases after creation, each measured like creation. O(phase=upgrade) sets the topology version of
     every Cluster labelled C(scalelab.io/set=<name>) to O(version); Cluster API then rolls the control plane and

@@ -55,3 +55,34 @@ def test_v17_results_name_the_stack_and_flags(lab17):
         qps = yaml.safe_load(f)["metal3_stack_kube_api_qps"]
     flags = doc["run"]["managers"]
     assert any(str(f.get("kube-api-qps")) == str(qps) for f in flags.values()), flags
+
+
+def test_v17_upgrade_is_timed_per_cluster_and_a_rerun_changes_nothing(lab17, v17, tmp_path):
+    """The upgrade phase on the v1beta1 contract: cluster_phase, cluster_wait with the version, scale_results' phase."""
+    kube, version = lab17.kubeconfig, "v1.35.5"
+    dry = lab17.module("cluster_phase", check=True, kubeconfig=kube, name="it17", version=version)
+    assert dry["rc"] == 0 and dry["changed"] and dry["clusters"]["changed"] == 2, dry
+    assert (
+        lab17.objects("/apis/cluster.x-k8s.io/v1beta1/clusters", "scalelab.io/set=it17")[0]["spec"]["topology"][
+            "version"
+        ]
+        == TOPOLOGY["version"]
+    )  # check mode wrote nothing
+    up = lab17.module("cluster_phase", kubeconfig=kube, name="it17", version=version)
+    assert up["rc"] == 0 and up["changed"] and up["clusters"] == {"total": 2, "changed": 2, "unchanged": 0}, up
+    wait = lab17.module("cluster_wait", kubeconfig=kube, name="it17", count=2, machines=2, version=version, timeout=600)
+    assert wait["rc"] == 0 and wait["machines_other_version"] == 0 and wait["machines_ready"] == 2, wait
+    path = tmp_path / "upgrade.json"
+    phase = {"name": "upgrade", "version": version}
+    selector = "scalelab.io/set=it17"
+    res = lab17.module("scale_results", kubeconfig=kube, label_selector=selector, path=str(path), phase=phase)
+    assert res["rc"] == 0, res
+    with open(path) as f:
+        doc = json.load(f)
+    assert doc["summary"]["clusters_ready"] == 2 and doc["summary"]["cluster_p50_seconds"] > 0, doc["kinds"]["Cluster"]
+    assert doc["kinds"]["Machine"]["ready"] == 2 and doc["api_version"]["Cluster"] == "cluster.x-k8s.io/v1beta1"
+    again = lab17.module("cluster_phase", kubeconfig=kube, name="it17", version=version)
+    assert again["rc"] == 0 and not again["changed"] and again["clusters"]["unchanged"] == 2, again
+    # The set made at its first version is still the same set for cluster_bulk (nothing to create, no shape refused).
+    made = lab17.module("cluster_bulk", kubeconfig=kube, name="it17", count=2, topology=TOPOLOGY)
+    assert made["rc"] == 0 and not made["changed"], made

@@ -1,0 +1,65 @@
+"""Lifecycle phases on the test lab's own set (capi-1.14, 3 in-memory clusters of one control-plane machine): an
+upgrade to the next patch version, measured like creation beside the creation run's results; a re-run changes
+nothing. After the other tests of the set at its created version (file order within the lab stage); teardown
+follows. Bad phase knobs: tests/integration/test_bad_inputs.py."""
+
+from __future__ import annotations
+
+import json
+import os
+
+CAPI = "/apis/cluster.x-k8s.io/v1beta2"
+
+
+def _bump(version: str) -> str:
+    major, minor, patch = version.lstrip("v").split(".")
+    return f"v{major}.{minor}.{int(patch) + 1}"
+
+
+def test_an_upgrade_is_measured_like_creation_and_a_rerun_changes_nothing(lab, tmp_path):
+    clusters = lab.objects(f"{CAPI}/clusters", "scalelab.io/set=itest")
+    assert len(clusters) == 3
+    version = _bump(clusters[0]["spec"]["topology"]["version"])
+    runs = os.path.join(lab.dir, "results", "itest")
+    created = os.path.join(runs, "latest", "itest.json")
+    created_mtime = os.stat(created).st_mtime_ns
+    extra = tmp_path / "phases.json"
+    gates = {"objects_failed": 0}
+    phases = [{"name": "upgrade", "version": version, "batch_size": 2, "batch_pause": 1, "gates": gates}]
+    extra.write_text(json.dumps({"scale_phases": phases}))
+
+    res = lab.playbook("scale.yml", "-e", f"@{extra}")
+    assert res["rc"] == 0, res["stdout"][-4000:] + res["stderr"][-2000:]
+    stem = os.path.join(runs, "latest", f"upgrade-{version}")
+    with open(f"{stem}.json") as f:
+        doc = json.load(f)
+    # Every cluster back in shape, timed from when the phase touched it; the replacement Machines timed too.
+    assert doc["phase"] == {"name": "upgrade", "version": version}
+    s = doc["summary"]
+    assert (s["clusters"], s["clusters_ready"]) == (3, 3), doc["kinds"]["Cluster"]["not_ready_objects"]
+    assert 0 < s["cluster_p50_seconds"] <= s["cluster_max_seconds"] < 600, s
+    assert doc["kinds"]["Machine"]["count"] == 3 and doc["kinds"]["Machine"]["ready"] == 3
+    # Its own window of metrics and its own report.
+    assert doc["run"]["started"] == doc["kinds"]["Cluster"]["first_created"]  # the first cluster touched
+    assert doc["prometheus"]["summary"]["node_memory_used_ratio_max"] > 0
+    assert os.path.exists(f"{stem}-report/index.html")
+    with open(f"{stem}.md") as f:
+        assert f.read().startswith(f"# Scale results: upgrade to {version}")
+    # What the lab has: every Machine of the set at the new version, none left at the old one.
+    names = {c["metadata"]["name"] for c in clusters}
+    machines = [
+        m
+        for m in lab.objects(f"{CAPI}/machines")
+        if m["metadata"].get("labels", {}).get("cluster.x-k8s.io/cluster-name") in names
+    ]
+    assert sorted(m["spec"]["version"] for m in machines) == [version] * 3
+    for c in lab.objects(f"{CAPI}/clusters", "scalelab.io/set=itest"):
+        assert c["metadata"]["annotations"]["scalelab.io/upgrade-started"] >= doc["run"]["started"][:19]
+    # Creation's results stay what creation measured.
+    assert os.stat(created).st_mtime_ns == created_mtime
+
+    stamps = {p: os.stat(p).st_mtime_ns for p in (f"{stem}.json", f"{stem}.md", created)}
+    again = lab.playbook("scale.yml", "-e", f"@{extra}")
+    assert again["rc"] == 0 and again["recap"].get("changed", 0) == 0, again["stdout"][-3000:]
+    assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
+    assert "upgrade to " + version + ": 0 cluster(s) changed this run, 3/3 back in shape" in again["stdout"]

@@ -69,14 +69,16 @@ def mean(points: list[list], start: float, end: float) -> float | None:
     return sum(v for _dummy, v in pts) / len(pts) if pts else None
 
 
-def _by(snap: dict, query: str, label: str, fn, start: float, end: float) -> dict[str, float]:
-    """{label value: fn(points)} of a query's series; series of the same label value add up."""
+def by(snap: dict, query: str, key, fn, start: float, end: float) -> dict[str, float]:
+    """{key: fn(points)} of a query's series, key a label's name (its value) or a function of the labels; series of
+    the same key add up."""
+    key_of = key if callable(key) else (lambda labels: labels.get(key, ""))
     out: dict[str, float] = {}
     for s in (snap.get(query) or {}).get("series", []):
         v = fn(s.get("points", []), start, end)
         if v is not None:
-            key = s["labels"].get(label, "")
-            out[key] = out.get(key, 0.0) + v
+            k = key_of(s["labels"])
+            out[k] = out.get(k, 0.0) + v
     return out
 
 
@@ -99,10 +101,10 @@ def cost(snap: dict, window: dict, counts: dict[str, int], converged: bool = Tru
     counted = min(end + 60.0, tail_end)
     totals = {
         "seconds": round(end - start, 1),
-        "cpu_seconds": _by(snap, "process_cpu_cores", "job", integral, start, counted),
-        "rss_bytes": _by(snap, "process_resident_memory_bytes", "job", growth, start, end),
-        "api_requests": _by(snap, "apiserver_requests_rate", "verb", integral, start, counted),
-        "etcd_bytes": _by(snap, "etcd_db_size_bytes", "", growth, start, end).get(""),
+        "cpu_seconds": by(snap, "process_cpu_cores", "job", integral, start, counted),
+        "rss_bytes": by(snap, "process_resident_memory_bytes", "job", growth, start, end),
+        "api_requests": by(snap, "apiserver_requests_rate", "verb", integral, start, counted),
+        "etcd_bytes": by(snap, "etcd_db_size_bytes", "", growth, start, end).get(""),
     }
     steady = {}
     # A one-minute rate a minute after the last object was ready holds none of the run: steady state. Points are a
@@ -111,8 +113,8 @@ def cost(snap: dict, window: dict, counts: dict[str, int], converged: bool = Tru
     if converged and tail_end >= settled:
         steady = {
             "seconds": round(tail_end - end, 1),
-            "cpu_cores": _by(snap, "process_cpu_cores", "job", mean, settled, tail_end),
-            "api_requests_rate": _by(snap, "apiserver_requests_rate", "verb", mean, settled, tail_end),
+            "cpu_cores": by(snap, "process_cpu_cores", "job", mean, settled, tail_end),
+            "api_requests_rate": by(snap, "apiserver_requests_rate", "verb", mean, settled, tail_end),
         }
     per = {}
     for unit, n in sorted(counts.items()):

@@ -11,7 +11,7 @@ second; against `max_concurrent_reconciles` that is how much of the controller's
 
 from __future__ import annotations
 
-from ansible_collections.scalelab.capi.plugins.module_utils.observe.cost import integral, mean
+from ansible_collections.scalelab.capi.plugins.module_utils.observe.cost import by, integral, mean
 
 # Snapshot queries (prometheus.DEFAULT_QUERIES takes them): the sums and counts the means are made of.
 QUERIES = {
@@ -28,13 +28,7 @@ MIN_ITEMS = 5
 
 def _per(snap: dict, query: str, label: str, fn, start: float, end: float) -> dict[str, float]:
     """{"<job>/<label value>": fn(points)} of one query."""
-    out: dict[str, float] = {}
-    for s in (snap.get(query) or {}).get("series", []):
-        v = fn(s.get("points", []), start, end)
-        if v is not None:
-            key = f"{s['labels'].get('job', '')}/{s['labels'].get(label, '')}"
-            out[key] = out.get(key, 0.0) + v
-    return out
+    return by(snap, query, lambda labels: f"{labels.get('job', '')}/{labels.get(label, '')}", fn, start, end)
 
 
 def _ratio(num: float | None, den: float | None) -> float | None:

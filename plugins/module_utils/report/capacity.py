@@ -156,13 +156,13 @@ def markdown(found: dict, gates: dict, memory_budget: float, nxt: dict | None, r
     )
     out += ["", "## Sustainable creation rate", ""]
     if found["rate"]:
-        out.append("| clusters/min | " + " | ".join(names) + " | met |")
-        out.append("|---" * (len(names) + 2) + "|")
-        for s in found["rate"]:
-            mark = " **(knee)**" if s["value"] == good else ""
-            cells = [_cell(s["values"].get(n)) for n in names]
-            out.append(f"| {s['value']:g}{mark} | " + " | ".join(cells) + f" | {'yes' if s['ok'] else 'no'} |")
-        out.append("")
+        rows = [
+            [f"{s['value']:g}" + (" **(knee)**" if s["value"] == good else "")]
+            + [_cell(s["values"].get(n)) for n in names]
+            + ["yes" if s["ok"] else "no"]
+            for s in found["rate"]
+        ]
+        out += [*document.table(["clusters/min", *names, "met"], rows), ""]
     out.append(
         f"Sustainable: **{good:g} clusters/min** (the fastest rate every gate met)."
         if good is not None
@@ -171,20 +171,19 @@ def markdown(found: dict, gates: dict, memory_budget: float, nxt: dict | None, r
     out += ["", "## Clusters held", ""]
     if found["size"]:
         jobs = sorted({j for s in found["size"] for j in s["peaks"]})
-        out.append("| clusters | " + " | ".join(f"{j} cores / MiB" for j in jobs) + " | memory used | met |")
-        out.append("|---" * (len(jobs) + 3) + "|")
+        rows = []
         for s in found["size"]:
-            mark = " **(largest held)**" if s["clusters"] == held else ""
-            cells = [
-                f"{_cell(s['peaks'].get(j, {}).get('cpu_cores'))} / {_cell(s['peaks'].get(j, {}).get('rss_mib'), 4)}"
-                for j in jobs
-            ]
             mem = s["values"].get("node_memory_used_ratio_max")
-            used = "-" if mem is None else f"{100 * mem:.0f}%"
-            out.append(
-                f"| {s['clusters']}{mark} | " + " | ".join(cells) + f" | {used} | {'yes' if s['ok'] else 'no'} |"
+            rows.append(
+                [f"{s['clusters']}" + (" **(largest held)**" if s["clusters"] == held else "")]
+                + [
+                    f"{_cell(s['peaks'].get(j, {}).get('cpu_cores'))} / {_cell(s['peaks'].get(j, {}).get('rss_mib'), 4)}"
+                    for j in jobs
+                ]  # fmt: skip
+                + ["-" if mem is None else f"{100 * mem:.0f}%", "yes" if s["ok"] else "no"]
             )
-        out.append("")
+        head = ["clusters", *(f"{j} cores / MiB" for j in jobs), "memory used", "met"]
+        out += [*document.table(head, rows), ""]
         broken = next((s for s in found["size"] if not s["ok"]), None)
         if broken:
             out += [f"At {broken['clusters']}: " + "; ".join(broken["broken"]) + ".", ""]

@@ -232,7 +232,7 @@ def _cell(v) -> str:
     return str(v if v is not None else "").replace("|", "\\|").replace("\n", " ").strip() or "-"
 
 
-def _table(header: list[str], rows: list[list]) -> list[str]:
+def table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _dummy in header) + "|"]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return lines
@@ -268,12 +268,12 @@ def _host_section(r: dict) -> list[str]:
         )
     ]
     rows += [[f"operation {op}", t["count"], *_quantiles(t), "-"] for op, t in r["phases"].items()]
-    out += _table(["seconds", "hosts", "P50", "P90", "P99", "max", "drift first 10% vs last 10%"], rows)
+    out += table(["seconds", "hosts", "P50", "P90", "P99", "max", "drift first 10% vs last 10%"], rows)
     if r.get("first_created"):
         out += ["", f"First created {r['first_created']}, last available {r['last_available'] or '-'}."]
     if r["stuck_objects"]:
         out += ["", f"{_title('Not settled or in error', len(r['stuck_objects']), r['stuck'])}:", ""]
-        out += _table(
+        out += table(
             ["host", "state", "error type", "message"],
             [[f"{o['namespace']}/{o['name']}", o["state"], o["error_type"], o["message"]] for o in r["stuck_objects"]],
         )
@@ -296,7 +296,7 @@ def _stages_section(b: dict) -> list[str]:
     total = sum(growth.values())
     rows.append(["total", "", "", _num(sum(first.values())), _num(sum(last.values())), _signed(total)])
     out = ["", f"Where the time goes ({b['clusters']} ready clusters; seconds from the milestone before):", ""]
-    out += _table(["stage", "P50", "P99", f"first {b['window']}", f"last {b['window']}", "growth"], rows)
+    out += table(["stage", "P50", "P99", f"first {b['window']}", f"last {b['window']}", "growth"], rows)
     if b["grew_most"]:
         n = b["grew_most"]
         out += ["", f"Grew most: **{stages.LABELS[n]}**, {_signed(growth[n])} s of the total's {_signed(total)} s."]
@@ -333,7 +333,7 @@ def markdown(doc: dict) -> str:
         ]
     out += ["## Summary", ""]
     if "clusters" in s:
-        out += _table(
+        out += table(
             ["clusters", "ready", "P50 s", "P90 s", "P99 s", "max s", "drift"],
             [[s["clusters"], s["clusters_ready"], *_quantiles(s, "cluster_{}_seconds"), _pct(s["drift_pct"])]],
         )
@@ -349,14 +349,14 @@ def markdown(doc: dict) -> str:
         row += [*_quantiles(s, "host_available_{}_seconds", ("p50", "p99")), _pct(s["host_drift_pct"])]
         row += _quantiles(s, "host_provision_{}_seconds", ("p50", "p99"))
         head = ["hosts", "available", "provisioned", "to available P50 s", "P99 s", "drift", "provision P50 s", "P99 s"]
-        out += _table(head, [row])
+        out += table(head, [row])
         out += ["", "Hosts: seconds from creation to the end of inspection; provisioning from its start to its end."]
     for kind, r in doc["kinds"].items():
         out += ["", f"## {kind}", "", f"API: {doc.get('api_version', {}).get(kind) or 'not served'}", ""]
         if kind == "BareMetalHost":
             out += _host_section(r)
             continue
-        out += _table(
+        out += table(
             ["count", "ready", "not ready", "P50 s", "P90 s", "P99 s", "max s", "drift first 10% vs last 10%"],
             [[r["count"], r["ready"], r["not_ready"], *_quantiles(r["time_to_ready"]), _drift(r["drift"])]],
         )
@@ -364,7 +364,7 @@ def markdown(doc: dict) -> str:
             out += ["", f"First created {r['first_created']}, last ready {r['last_ready'] or '-'}."]
         if r.get("conditions"):
             out += ["", "Conditions True, seconds after creation:", ""]
-            out += _table(
+            out += table(
                 ["condition", "count", "P50", "P90", "max"],
                 [
                     [c, v["count"], *_quantiles(v, qs=("p50", "p90", "max"))]
@@ -375,7 +375,7 @@ def markdown(doc: dict) -> str:
             out += _stages_section(r["stages"])
         if r["not_ready_objects"]:
             out += ["", f"{_title('Not ready', len(r['not_ready_objects']), r['not_ready'])}:", ""]
-            out += _table(
+            out += table(
                 ["object", "condition", "reason", "message"],
                 [
                     [f"{o['namespace']}/{o['name']}", *(o["condition"].get(k) for k in ("type", "reason", "message"))]

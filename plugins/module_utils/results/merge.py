@@ -125,7 +125,7 @@ def markdown(doc: dict) -> str:
         row += [document._num(s.get(f"cluster_{q}_seconds")) for q in ("p50", "p99")]
         rows.append([*row, document._pct(s.get("drift_pct")), s.get("hosts", "-"), s.get("hosts_available", "-")])
     header = ["management cluster", "clusters", "ready", "P50 s", "P99 s", "drift", "hosts", "available"]
-    table = document._table(header, rows)
+    table = document.table(header, rows)
     head = ["# Scale results: " + ", ".join(doc["sources"]), "", "## Management clusters", "", *table, ""]
     note = (
         "Below, over every management cluster: percentiles and drift recomputed over all objects in creation order; "

@@ -351,7 +351,8 @@ def markdown(doc: dict) -> str:
         head = ["hosts", "available", "provisioned", "to available P50 s", "P99 s", "drift", "provision P50 s", "P99 s"]
         out += table(head, [row])
         out += ["", "Hosts: seconds from creation to the end of inspection; provisioning from its start to its end."]
-    for kind, r in doc["kinds"].items():
+    # In the kinds' own order, whether the document was just gathered or read back (JSON keys sorted).
+    for kind, r in sorted(doc["kinds"].items(), key=lambda kv: (KINDS.index(kv[0]) if kv[0] in KINDS else 99, kv[0])):
         out += ["", f"## {kind}", "", f"API: {doc.get('api_version', {}).get(kind) or 'not served'}", ""]
         if kind == "BareMetalHost":
             out += _host_section(r)

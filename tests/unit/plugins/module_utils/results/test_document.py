@@ -613,3 +613,46 @@ def test_gather_breaks_cluster_time_into_stages(tmp_path):
     assert md.count("Where the time goes") == 1
     only = document.gather(FakeClient(lab()), params(tmp_path, kinds=["Cluster"]))
     assert only["kinds"]["Cluster"]["stages"]["first"]["nodes"] == 0.0
+
+
+def test_a_runs_results_stay_what_it_measured_once_a_phase_changed_its_clusters(tmp_path, monkeypatch):
+    objs = lab()
+    monkeypatch.setattr(document, "KubeClient", lambda *a, **kw: FakeClient(objs))
+    p = params(tmp_path)
+    assert document.run(p, check_mode=False)[0] is True
+    before = (tmp_path / "scale.json").read_text()
+    # An upgrade touched the clusters and replaced their Machines: a re-gather would time the new ones.
+    for o in objs:
+        if o["kind"] == "Cluster":
+            o["metadata"]["annotations"] = {"scalelab.io/upgrade-started": at(100)}
+        if o["kind"] == "Machine":
+            o["metadata"]["creationTimestamp"] = at(200)
+    changed, result, _dummy = document.run(p, check_mode=False)
+    assert changed is False and (tmp_path / "scale.json").read_text() == before
+    assert result["report"]["summary"]["clusters_ready"] == 11
+
+
+def test_a_phase_is_gathered_like_creation(tmp_path, monkeypatch):
+    objs = []
+    for i in range(3):
+        name = f"scale-{i:04d}"
+        c = capi("Cluster", name, 0, 5, labels={"scalelab.io/set": "scale"})
+        c["metadata"]["annotations"] = {"scalelab.io/upgrade-started": at(100 + i)}
+        c["spec"] = {"topology": {"version": "v1.35.5", "controlPlane": {"replicas": 1}}}
+        objs.append(c)
+        objs.append(
+            capi("Machine", f"{name}-new", 101 + i, 10 * (i + 1), spec={"clusterName": name, "version": "v1.35.5"})
+        )
+    monkeypatch.setattr(document, "KubeClient", lambda *a, **kw: FakeClient(objs))
+    p = params(tmp_path, phase={"name": "upgrade", "version": "v1.35.5"})
+    changed, result, _dummy = document.run(p, check_mode=False)
+    doc = json.loads((tmp_path / "scale.json").read_text())
+    assert (
+        changed
+        and doc["phase"] == {"name": "upgrade", "version": "v1.35.5"}
+        and sorted(doc["kinds"]) == ["Cluster", "Machine"]
+    )
+    # touched at 100+i, its new Machine ready at 101+i+10(i+1): 11, 21, 31 s
+    assert doc["summary"]["cluster_p50_seconds"] == 21.0 and doc["summary"]["cluster_max_seconds"] == 31.0
+    assert doc["run"]["started"] == at(100) and doc["run"]["ended"] == at(133)
+    assert (tmp_path / "scale.md").read_text().startswith("# Scale results: upgrade to v1.35.5")

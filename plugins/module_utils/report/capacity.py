@@ -142,6 +142,10 @@ def _cell(v, digits: int = 3) -> str:
     return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
 
 
+def _peak(p: dict) -> str:
+    return f"{_cell(p.get('cpu_cores'))} / {_cell(p.get('rss_mib'), 4)}"
+
+
 def markdown(found: dict, gates: dict, memory_budget: float, nxt: dict | None, reason: str = "") -> str:
     """The capacity report: rate against drift and P99s, size against each component's CPU and memory, knees
     marked; what runs next (or why the search stopped)."""
@@ -176,10 +180,7 @@ def markdown(found: dict, gates: dict, memory_budget: float, nxt: dict | None, r
             mem = s["values"].get("node_memory_used_ratio_max")
             rows.append(
                 [f"{s['clusters']}" + (" **(largest held)**" if s["clusters"] == held else "")]
-                + [
-                    f"{_cell(s['peaks'].get(j, {}).get('cpu_cores'))} / {_cell(s['peaks'].get(j, {}).get('rss_mib'), 4)}"
-                    for j in jobs
-                ]  # fmt: skip
+                + [_peak(s["peaks"].get(j) or {}) for j in jobs]
                 + ["-" if mem is None else f"{100 * mem:.0f}%", "yes" if s["ok"] else "no"]
             )
         head = ["clusters", *(f"{j} cores / MiB" for j in jobs), "memory used", "met"]

@@ -73,7 +73,7 @@ options:
     type: path
     required: true
   title:
-    description: Title of the report; empty uses the run's set name.
+    description: Title of the report; empty uses the run's set name (and its phase, for a lifecycle phase's results).
     type: str
     default: ""
   tolerance_pct:
@@ -183,6 +183,8 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     base_path = runs.baseline(p["path"], p["baseline"])
     base = document.load(base_path, "baseline") if base_path else None
     title = p["title"] or f"Scale report: {doc.get('run', {}).get('set') or p['path']}"
+    if not p["title"] and doc.get("phase"):  # a lifecycle phase's document (scale_results phase)
+        title += f", {doc['phase']['name']} to {doc['phase'].get('version')}"
     changed, result = html.build(
         doc, p["output_dir"], title, p["gates"], base, base_path, p["tolerance_pct"], check_mode
     )

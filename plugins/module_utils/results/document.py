@@ -36,6 +36,8 @@ RETURNED_NOT_READY = 5
 ATTACHED_KEYS = ("prometheus", "profiles")
 # The Markdown's last section, written by scale_report (links to the report and its plots), kept the same way.
 REPORT_MARK = "<!-- scalelab.capi.scale_report: the report and its plots -->"
+# Set by gather (and taken out by run) when a cluster of the run carries a phase's mark (cluster_phase).
+PHASED = "_phased"
 
 
 def with_section(text: str, old: str | None, mark: str = REPORT_MARK) -> str:
@@ -162,10 +164,6 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
     if phased:
         doc[PHASED] = True
     return doc
-
-
-# Set by gather (and taken out by run) when a cluster of the run carries a phase's mark (cluster_phase).
-PHASED = "_phased"
 
 
 def _phase_mark(cluster: dict) -> bool:

@@ -80,10 +80,13 @@ def test_delete_waits_for_finalizers_and_is_idempotent(lab, bulk):
     assert sorted(n["metadata"]["name"] for n in ns) == ["itb-d-0001", "itb-d-0002"]
     res = bulk("itb-d", state="absent", delete_timeout=300)
     assert res["rc"] == 0 and res["changed"] is True and res["clusters"]["deleted"] == 2, res
+    # Each cluster timed from its delete to gone (Cluster API's finalizers: its machines and infrastructure first).
+    d = res["deletion"]
+    assert (d["objects"], d["gone"]) == (2, 2) and 0 < d["seconds"]["p50"] <= d["seconds"]["max"] <= d["wall_seconds"]
     assert _names(lab, "itb-d") == []
     assert lab.objects("/api/v1/namespaces", "scalelab.io/set=itb-d") == []
     again = bulk("itb-d", state="absent")
-    assert again["rc"] == 0 and again["changed"] is False
+    assert again["rc"] == 0 and again["changed"] is False and "deletion" not in again
 
 
 KCPS = "/apis/controlplane.cluster.x-k8s.io/v1beta2/kubeadmcontrolplanes"

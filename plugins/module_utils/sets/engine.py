@@ -138,6 +138,40 @@ def short_error(e: BaseException) -> str:
     return " ".join(str(e).split())
 
 
+class GoneClock:
+    """How long each deleted object took to go: from its DELETE's answer to the first look that found it gone (the
+    client's clock at both ends; a look every wait_until interval, so within ~2 s plus a list's time)."""
+
+    def __init__(self):
+        self._deleted: dict = {}
+        self._gone: dict = {}
+        self._lock = threading.Lock()
+
+    def deleted(self, key, at: float) -> None:
+        with self._lock:
+            self._deleted[key] = at
+
+    def look(self, present: set, at: float) -> None:
+        for key in self._deleted:
+            if key not in present and key not in self._gone:
+                self._gone[key] = at
+
+    def summary(self) -> dict:
+        """objects deleted, gone, seconds (percentiles), drift (first 10% deleted vs last), wall_seconds."""
+        if not self._deleted:
+            return {"objects": 0}
+        order = sorted(self._deleted, key=lambda k: (self._deleted[k], str(k)))
+        took = [self._gone[k] - self._deleted[k] for k in order if k in self._gone]
+        last = max(self._gone.values(), default=None)
+        return {
+            "objects": len(order),
+            "gone": len(took),
+            "seconds": stats.summary(took),
+            "drift": stats.drift(took),
+            "wall_seconds": None if last is None else round(last - self._deleted[order[0]], 3),
+        }
+
+
 class Bulk:
     """One client, limiter and retry policy shared by every call of a module run."""
 
@@ -313,16 +347,22 @@ class Bulk:
             if check:
                 state["objects"] += len(found)
                 continue
-            res = self.run(
-                found,
-                lambda k, acquire, av=api_version: [self.delete(k, av, acquire)],
-                lambda k: f"{k[0]} {k[1]}/{k[2]}",
-            )
+            clock = GoneClock() if kind == counted_kind else None
+
+            def delete(k, acquire, av=api_version, clock=clock):
+                outcome = self.delete(k, av, acquire)
+                if clock is not None and outcome[0] == "deleted":
+                    clock.deleted(k, time.time())
+                return [outcome]
+
+            res = self.run(found, delete, lambda k: f"{k[0]} {k[1]}/{k[2]}")
             state["objects"] += res.counts.get("deleted", 0)
             if kind == counted_kind:
                 counts["deleted"] = res.counts.get("deleted", 0)
             total = merged(total, res)
-            left = self.wait_gone(api_version, kind, set_name, timeout)
+            left = self.wait_gone(api_version, kind, set_name, timeout, clock)
+            if clock is not None:
+                state["deletion"] = clock.summary()
             if res.failed or left:
                 state["calls"] = call_report(total, self.policy)
                 msg = f"set {set_name}: {len(left)} {kind}(s) still there after delete_timeout={timeout:g}s"
@@ -367,11 +407,12 @@ class Bulk:
             state["namespaces_kept"] = kept
         return free
 
-    def wait_gone(self, api_version: str, kind: str, set_name: str, timeout: float) -> list[dict]:
-        """Poll the set's objects of a kind until none is left; return what is left at the timeout."""
+    def wait_gone(self, api_version: str, kind: str, set_name: str, timeout: float, clock=None) -> list[dict]:
+        """Poll the set's objects of a kind until none is left; return what is left at the timeout. A GoneClock is
+        told what each look found."""
 
         def left() -> list[dict]:
-            return [
+            items = [
                 {
                     "name": i["metadata"]["name"],
                     "namespace": i["metadata"].get("namespace", ""),
@@ -380,6 +421,9 @@ class Bulk:
                 }
                 for i in self.listed(api_version, kind, set_name)
             ]
+            if clock is not None:
+                clock.look({(kind, i["namespace"], i["name"]) for i in items}, time.time())
+            return items
 
         return wait_until(left, timeout)
 

@@ -376,3 +376,19 @@ def test_in_flight_counts_members_not_ready_and_times_the_ready_ones():
     bulk.listed = lambda api_version, kind, set_name: iter(objs) if (kind, set_name) == ("Cluster", "s") else iter(())
     probe = bulk.in_flight("cluster.x-k8s.io/v1beta2", "Cluster", "s", lambda o: o["t"])
     assert probe() == (2, [(100.0, 40.0)])  # a ready member without a creation time is not timed
+
+
+def test_deletion_is_timed_per_object_from_its_delete_to_the_first_look_it_was_gone():
+    clock = engine.GoneClock()
+    for i, key in enumerate(("a", "b", "c")):
+        clock.deleted(key, 100.0 + i)
+    clock.look({"a", "b", "c"}, 103.0)
+    clock.look({"b", "c"}, 110.0)  # a: gone by 110, deleted at 100
+    clock.look({"c"}, 120.0)  # b: 101 -> 120
+    s = clock.summary()
+    assert s["objects"] == 3 and s["gone"] == 2 and s["seconds"]["max"] == 19.0 and s["seconds"]["p50"] == 14.5
+    clock.look(set(), 131.0)  # c: 102 -> 131
+    s = clock.summary()
+    assert s["gone"] == 3 and s["drift"]["first_mean"] == 10.0 and s["drift"]["last_mean"] == 29.0
+    assert s["wall_seconds"] == 31.0  # first delete to the last found gone
+    assert engine.GoneClock().summary() == {"objects": 0}

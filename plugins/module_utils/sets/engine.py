@@ -152,15 +152,15 @@ class GoneClock:
             self._deleted[key] = at
 
     def look(self, present: set, at: float) -> None:
-        for key in self._deleted:
-            if key not in present and key not in self._gone:
-                self._gone[key] = at
+        for k in self._deleted:
+            if k not in present and k not in self._gone:
+                self._gone[k] = at
 
     def summary(self) -> dict:
         """objects deleted, gone, seconds (percentiles), drift (first 10% deleted vs last), wall_seconds."""
         if not self._deleted:
             return {"objects": 0}
-        order = sorted(self._deleted, key=lambda k: (self._deleted[k], str(k)))
+        order = sorted(self._deleted, key=lambda k: (self._deleted[k], str(k)))  # deletion order, ties by key
         took = [self._gone[k] - self._deleted[k] for k in order if k in self._gone]
         last = max(self._gone.values(), default=None)
         return {

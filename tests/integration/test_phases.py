@@ -42,7 +42,7 @@ def test_an_upgrade_is_measured_like_creation_and_again_changes_nothing(lab, tmp
     # Its own window of metrics and its own report.
     assert doc["run"]["started"] == doc["kinds"]["Cluster"]["first_created"]  # the first cluster touched
     assert doc["prometheus"]["summary"]["node_memory_used_ratio_max"] > 0
-    assert os.path.exists(f"{stem}-report/index.html")
+    assert os.path.exists(f"{stem}-report/report.html")
     with open(f"{stem}.md") as f:
         assert f.read().startswith(f"# Scale results: upgrade to {version}")
     # What the lab has: every Machine of the set at the new version, none left at the old one.

@@ -65,11 +65,13 @@ def test_an_upgrade_is_measured_like_creation_and_again_changes_nothing(lab, tmp
     again = lab.module("cluster_phase", kubeconfig=kube, name="itest", version=version)
     assert again["rc"] == 0 and not again["changed"] and again["clusters"]["unchanged"] == 3, again
     phase = {"name": "upgrade", "version": version}
+    metadata = {k: v for k, v in doc["run"].items() if k not in ("started", "ended")}  # as the playbook gives it
     res = lab.module(
         "scale_results",
         kubeconfig=kube,
         label_selector=selector,
         phase=phase,
+        metadata=metadata,
         path=f"{stem}.json",
         markdown_path=f"{stem}.md",
     )

@@ -50,7 +50,8 @@ def upgraded(cluster: dict, machines: list[dict], version: str) -> tuple[Timelin
         why = f"topology at {have}, not touched by this phase" if start is None else f"topology at {have}"
         return _record(cluster, None, None, {"type": "Upgrade", "reason": "NotStarted", "message": why}), []
     new = [m for m in machines if (m.get("spec") or {}).get("version") == version]
-    made = [m for m in new if (parse_time((m.get("metadata") or {}).get("creationTimestamp")) or 0) >= start]
+    # creationTimestamp is whole seconds, the mark has microseconds: a Machine made in the mark's second counts.
+    made = [m for m in new if (parse_time((m.get("metadata") or {}).get("creationTimestamp")) or 0) >= int(start)]
     old = len(machines) - len(new)
     want = expected_machines(cluster)
     ready = [ready_time(m, "Machine") for m in new]

@@ -61,6 +61,13 @@ def test_one_cluster_upgrade(c, machines, seconds, reason, made):
     assert len(new) == made
 
 
+def test_a_machine_made_in_the_marks_own_second_is_the_phases():
+    c = cluster(touched=5)
+    c["metadata"]["annotations"]["scalelab.io/upgrade-started"] = "2026-12-06T06:00:05.700000Z"
+    record, new = phase.upgraded(c, [machine(created=5, ready=20)], V2)  # created 06:00:05 (whole seconds)
+    assert len(new) == 1 and record.seconds_to_ready == pytest.approx(14.3)
+
+
 def test_the_phase_reads_like_creation_drift_in_touch_order():
     clusters = [cluster(f"c{i}", touched=i * 10) for i in range(10)]
     # Each later cluster takes 5 s longer: 20, 25, ... 65 s.

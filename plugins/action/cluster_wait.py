@@ -16,9 +16,12 @@ def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: flo
     ready = snap.get("ready", 0)
     rate, eta = rate_eta(ready, ready0, count, elapsed)
     line = f"[{name}] clusters ready {ready}/{count} (found {snap.get('total', 0)})"
+    machines = max(machines, snap.get("machines_wanted", 0))
     if machines:
         with_node = snap.get("machines_with_node", 0)
         line += f", machines ready {snap.get('machines_ready', 0)}/{machines} (with node {with_node})"
+    if "machines_total" in snap:  # the set's own shape: Machines still to come, or still to go
+        line += f", {snap['machines_total']} there"
     if "machines_other_version" in snap:  # an upgrade: the Machines not replaced yet
         line += f", {snap['machines_other_version']} at another version left"
     return line + f", {rate:.1f}/min, ETA {eta}, {elapsed:.0f}s elapsed"
@@ -34,6 +37,7 @@ class ActionModule(ActionBase):
             "machines",
             "name",
             "report_every",
+            "shape",
             "timeout",
             "version",
             "window",
@@ -54,9 +58,10 @@ class ActionModule(ActionBase):
             lambda r, elapsed, first: progress_line(name, r, count, machines, elapsed, first.get("ready", 0)),
             lambda r, timeout: (
                 f"timeout={timeout}s: {r.get('ready', 0)}/{count} clusters of set {name} ready, "
-                f"{r.get('machines_ready', 0)}/{machines} machines ready "
+                f"{r.get('machines_ready', 0)}/{max(machines, r.get('machines_wanted', 0))} machines ready "
                 f"({r.get('machines_with_node', 0)} with a node"
                 + (f", {r['machines_other_version']} at another version left" if "machines_other_version" in r else "")
+                + (f", {r['machines_total']} there in all" if "machines_total" in r else "")
                 + "); "
                 f"not ready: {r.get('not_ready', [])[:3]}"
             ),

@@ -6,21 +6,24 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: cluster_phase
-short_description: Change every cluster of a set after creation (an upgrade), marking when each was touched
+short_description: Change every cluster of a set after creation (upgrade, scale workers), marking when each was touched
 version_added: 0.8.0
 description:
   - Lifecycle phases after creation, each measured like creation. O(phase=upgrade) sets the topology version of
     every Cluster labelled C(scalelab.io/set=<name>) to O(version); Cluster API then rolls the control plane and
-    then the workers to it (new Machines, the old ones deleted).
-  - Each Cluster it changes gets the annotation C(scalelab.io/upgrade-started) (when the change was written, RFC 3339
-    UTC with microseconds) and, once, C(scalelab.io/created-version) (the version it was created at, so a re-run
-    of M(scalelab.capi.cluster_bulk) with that version still knows the set).
-    M(scalelab.capi.scale_results) with O(scalelab.capi.scale_results#module:phase) times each cluster from that
-    mark to when all its Machines are at the new version and ready;
-    M(scalelab.capi.cluster_wait) with O(scalelab.capi.cluster_wait#module:version) waits for that.
-  - A Cluster already at O(version) is left alone, so a re-run changes nothing and an interrupted run resumes.
-  - Only ClusterClass sets are upgraded (C(spec.topology.version)); a set of template clusters is refused, naming
-    one, before anything is written.
+    then the workers to it (new Machines, the old ones deleted). O(phase=scale_workers) sets the replicas of every
+    worker pool (C(spec.topology.workers.machineDeployments)) of those Clusters to O(replicas); Cluster API then
+    adds or removes worker Machines.
+  - Each Cluster it changes gets the annotation C(scalelab.io/<phase>-started) (when the change was written, RFC 3339
+    UTC with microseconds) and, once, what it was created with - C(scalelab.io/created-version) or
+    C(scalelab.io/created-workers) - so a re-run of M(scalelab.capi.cluster_bulk) with the set's first shape still
+    knows the set. M(scalelab.capi.scale_results) with O(scalelab.capi.scale_results#module:phase) times each
+    cluster from that mark to when it is back in shape (all its Machines at the new version, or as many as its pools
+    ask for, and ready); M(scalelab.capi.cluster_wait) with O(scalelab.capi.cluster_wait#module:version) and
+    O(scalelab.capi.cluster_wait#module:shape) waits for that.
+  - A Cluster already as wanted is left alone, so a re-run changes nothing and an interrupted run resumes.
+  - Only ClusterClass sets change here (C(spec.topology)); a set of template clusters is refused, naming one, before
+    anything is written.
   - Writes share one client-side token bucket (O(qps), O(burst)) over O(concurrency) threads, in batches of
     O(batch_size) O(batch_pause) seconds apart (the upgrade's own pace, since Cluster API's rollouts start as each is
     written).
@@ -35,7 +38,7 @@ attributes:
     details: Counts the clusters it would change, writes nothing.
   diff_mode:
     support: full
-    details: Clusters per topology version before and after.
+    details: Clusters per topology version (or per worker replicas) before and after.
 options:
   batch_pause:
     description: Seconds between two batches.
@@ -58,14 +61,19 @@ options:
     type: str
     required: true
   phase:
-    description: What changes. C(upgrade) - the topology version, to O(version).
+    description: What changes. C(upgrade) - the topology version, to O(version). C(scale_workers) - the replicas of
+      every worker pool, to O(replicas).
     type: str
-    choices: [upgrade]
+    choices: [upgrade, scale_workers]
     default: upgrade
   qps:
     description: Client-side API calls per second across all threads; C(0) is unlimited.
     type: float
     default: 100.0
+  replicas:
+    description: The worker replicas of every pool (O(phase=scale_workers)), at least C(0); more adds Machines, fewer
+      deletes them.
+    type: int
   retry_timeout:
     description: Seconds one API call may keep retrying on 429, 5xx and connection errors.
     type: float
@@ -101,6 +109,20 @@ EXAMPLES = r"""
     count: 200
     machines: 200
     version: v1.35.5
+
+- name: Then give every cluster two workers per pool, and wait for exactly that many Machines
+  scalelab.capi.cluster_phase:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    phase: scale_workers
+    replicas: 2
+
+- name: Wait until every cluster has its control plane and two workers per pool, ready, and no more
+  scalelab.capi.cluster_wait:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    count: 200
+    shape: true
 """
 
 RETURN = r"""
@@ -128,6 +150,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import phase_ops
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import PHASES
 
 ARGUMENT_SPEC = {
     **client.KUBE_ARGUMENT_SPEC,
@@ -136,8 +159,9 @@ ARGUMENT_SPEC = {
     "burst": {"type": "int", "default": 200},
     "concurrency": {"type": "int", "default": 16},
     "name": {"type": "str", "required": True},
-    "phase": {"type": "str", "choices": ["upgrade"], "default": "upgrade"},
+    "phase": {"type": "str", "choices": list(PHASES), "default": "upgrade"},
     "qps": {"type": "float", "default": 100.0},
+    "replicas": {"type": "int"},
     "retry_timeout": {"type": "float", "default": 120.0},
     "version": {"type": "str", "default": ""},
 }

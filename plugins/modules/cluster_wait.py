@@ -47,6 +47,15 @@ options:
     description: Seconds between two progress lines (action plugin).
     type: float
     default: 15.0
+  shape:
+    description:
+      - Wait for every cluster's own shape too - the Machines its topology asks for (control plane replicas and every
+        worker pool's replicas, RV(machines_wanted)), all ready, and no more Machines than that
+        (RV(machines_total)), so after a scale down (M(scalelab.capi.cluster_phase) with
+        O(scalelab.capi.cluster_phase#module:phase=scale_workers)) the wait ends once the removed Machines are gone.
+        O(machines) stays a floor. Only for ClusterClass sets (a template set's Clusters ask for no Machine here).
+    type: bool
+    default: false
   timeout:
     description: Seconds to wait in all before failing with the clusters that are not ready and their conditions.
     type: float
@@ -110,6 +119,14 @@ machines_other_version:
   description: With O(version) - Machines of the set's clusters at another version (not yet replaced).
   type: int
   returned: when O(version) is set
+machines_wanted:
+  description: With O(shape) - the Machines the set's Cluster topologies ask for.
+  type: int
+  returned: when O(shape) is true
+machines_total:
+  description: With O(shape) - every Machine of the set's clusters, ready or not, those being deleted too.
+  type: int
+  returned: when O(shape) is true
 not_ready:
   description: Up to 10 clusters not ready, with their failing condition.
   type: list
@@ -128,6 +145,7 @@ ARGUMENT_SPEC = {
     "machines": {"type": "int", "default": 0},
     "name": {"type": "str", "required": True},
     "report_every": {"type": "float", "default": 15.0},
+    "shape": {"type": "bool", "default": False},
     "timeout": {"type": "float", "default": 1800.0},
     "version": {"type": "str", "default": ""},
     "window": {"type": "float", "default": 15.0},

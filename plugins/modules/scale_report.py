@@ -163,6 +163,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, html
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document, runs
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import phase_title
 
 ARGUMENT_SPEC = {
     "baseline": {"type": "path"},
@@ -184,7 +185,7 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     base = document.load(base_path, "baseline") if base_path else None
     title = p["title"] or f"Scale report: {doc.get('run', {}).get('set') or p['path']}"
     if not p["title"] and doc.get("phase"):  # a lifecycle phase's document (scale_results phase)
-        title += f", {doc['phase']['name']} to {doc['phase'].get('version')}"
+        title += f", {phase_title(doc['phase'])}"
     changed, result = html.build(
         doc, p["output_dir"], title, p["gates"], base, base_path, p["tolerance_pct"], check_mode
     )

@@ -99,9 +99,13 @@ options:
     description:
       - A lifecycle phase after creation, timed like creation (M(scalelab.capi.cluster_phase) marked when it touched
         each Cluster). Per Cluster, from that mark to when it is back in shape - for C(upgrade), every Machine it
-        should have at O(phase.version) and ready, none at another version left, the Cluster ready - with the same
-        percentiles, drift (first 10% touched against the last) and not-ready list as creation; and the Machines the
-        phase made, from creation to ready. O(kinds) and O(run_started) are not used.
+        should have at O(phase.version) and ready, none at another version left; for C(scale_workers), as many
+        Machines as its topology asks for with O(phase.replicas) per worker pool, all ready; the Cluster ready -
+        with the same percentiles, drift (first 10% touched against the last) and not-ready list as creation; and the
+        Machines the phase made, from creation to ready. O(kinds) and O(run_started) are not used.
+      - A scale down makes no Machine and leaves none to time; such a Cluster is back in shape at the newest
+        transition of its own conditions after the mark (Cluster API v1beta2's C(ScalingDown)), or at the mark when
+        none moved.
       - The document gets C(phase) and the report's title names it; its window runs from the first cluster touched
         to the last back in shape, so M(scalelab.capi.prometheus_snapshot) takes the phase's own metrics.
     type: dict
@@ -109,12 +113,14 @@ options:
       name:
         description: The phase.
         type: str
-        choices: [upgrade]
+        choices: [upgrade, scale_workers]
         required: true
+      replicas:
+        description: The worker replicas per pool the scale went to (C(scale_workers)).
+        type: int
       version:
-        description: The version the upgrade went to.
+        description: The version the upgrade went to (C(upgrade)).
         type: str
-        required: true
   run_started:
     description:
       - When the run began (RFC 3339), normally the bulk modules' RV(scalelab.capi.cluster_bulk#module:first_write)
@@ -165,6 +171,15 @@ EXAMPLES = r"""
       version: v1.35.5
     path: ~/.local/share/scalelab/scalelab/results/scale/latest/upgrade-v1.35.5.json
     markdown_path: ~/.local/share/scalelab/scalelab/results/scale/latest/upgrade-v1.35.5.md
+
+- name: Then its workers scaled to 2 per pool (phase scale_workers)
+  scalelab.capi.scale_results:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    label_selector: scalelab.io/set=scale
+    phase:
+      name: scale_workers
+      replicas: 2
+    path: ~/.local/share/scalelab/scalelab/results/scale/latest/scale_workers-2.json
 
 - name: Only Clusters and Machines, every object of the management cluster
   scalelab.capi.scale_results:
@@ -240,6 +255,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document, merge
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import PHASES
 
 ARGUMENT_SPEC = {
     **client.KUBE_ARGUMENT_SPEC,
@@ -260,8 +276,9 @@ ARGUMENT_SPEC = {
     "phase": {
         "type": "dict",
         "options": {
-            "name": {"type": "str", "choices": ["upgrade"], "required": True},
-            "version": {"type": "str", "required": True},
+            "name": {"type": "str", "choices": list(PHASES), "required": True},
+            "replicas": {"type": "int"},
+            "version": {"type": "str"},
         },
     },
     "run_started": {"type": "str", "default": ""},

@@ -113,6 +113,8 @@ MODULE_CASES = [
     ("scale_sizing", {"runs_dir": "/nonexistent"}, "parameters are mutually exclusive: paths|runs_dir"),
     ("scale_sizing", {"paths": None, "runs_dir": "/nonexistent"}, "runs_dir=/nonexistent: no runs.jsonl with a run"),
     ("go_binary", {}, "go.mod is missing (a wrapper module is go.mod + go.sum)"),
+    ("cluster_phase", {"phase": "scale_workers"}, "replicas=None: phase=scale_workers needs the worker replicas, >= 0"),
+    ("cluster_phase", {"phase": "scale_workers", "replicas": -2}, "replicas=-2: phase=scale_workers needs"),
     ("lab_audit", {"ports": [70000]}, "ports=[70000]: a port is 1-65535"),
     ("lab_audit", {"dir": "/"}, "dir=/: the root or home directory is not a lab directory"),
 ]
@@ -124,6 +126,7 @@ def _module_args(lab: Lab, module: str, args: dict, tmp_path) -> dict:
     base = {
         "cluster_bulk": {"kubeconfig": lab.kubeconfig, "name": SET, "topology": TOPOLOGY},
         "cluster_wait": {"kubeconfig": lab.kubeconfig, "name": SET},
+        "cluster_phase": {"kubeconfig": lab.kubeconfig, "name": SET},
         "bmh_bulk": {"kubeconfig": lab.kubeconfig, "name": SET, "namespace": SET},
         "bmh_wait": {"kubeconfig": lab.kubeconfig, "name": SET},
         "prometheus_snapshot": {"url": "http://127.0.0.1:11490", "start": "10", "end": "20", "path": str(results)},
@@ -388,6 +391,12 @@ KNOB_CASES = [
         "scale.yml",
         {"scale_phases": [{"name": "rollout", "version": "v1.35.5"}]},
         'scale_phases=[{"name": "rollout", "version": "v1.35.5"}] must be a list of {name: upgrade, version: like',
+    ),
+    (
+        "scale.yml",
+        {"scale_phases": [{"name": "scale_workers", "replicas": -1}]},
+        'scale_phases=[{"name": "scale_workers", "replicas": -1}] must be a list of {name: upgrade, version: like '
+        "v1.35.5} or {name: scale_workers, replicas: 0 or more}",
     ),
     (
         "scale.yml",

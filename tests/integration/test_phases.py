@@ -1,7 +1,8 @@
 """Lifecycle phases on the test lab's own set (capi-1.14, 3 in-memory clusters of one control-plane machine): an
-upgrade to the next patch version, measured like creation beside the creation run's results; run again, its tasks
-change nothing. After the other tests of the set at its created version (file order within the lab stage); teardown
-follows. Bad phase knobs: tests/integration/test_bad_inputs.py."""
+upgrade to the next patch version, then one worker per cluster, each measured like creation beside the creation
+run's results; run again, their tasks change nothing; then the workers scaled back to none. After the other tests of
+the set at its created version (file order within the lab stage); teardown follows. Bad phase knobs:
+tests/integration/test_bad_inputs.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def _bump(version: str) -> str:
     return f"v{major}.{minor}.{int(patch) + 1}"
 
 
-def test_an_upgrade_is_measured_like_creation_and_again_changes_nothing(lab, tmp_path):
+def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_nothing(lab, tmp_path):
     clusters = lab.objects(f"{CAPI}/clusters", "scalelab.io/set=itest")
     assert len(clusters) == 3
     version = _bump(clusters[0]["spec"]["topology"]["version"])
@@ -25,7 +26,10 @@ def test_an_upgrade_is_measured_like_creation_and_again_changes_nothing(lab, tmp
     created_mtime = os.stat(created).st_mtime_ns
     extra = tmp_path / "phases.json"
     gates = {"objects_failed": 0}
-    phases = [{"name": "upgrade", "version": version, "batch_size": 2, "batch_pause": 1, "gates": gates}]
+    phases = [
+        {"name": "upgrade", "version": version, "batch_size": 2, "batch_pause": 1, "gates": gates},
+        {"name": "scale_workers", "replicas": 1, "gates": gates},
+    ]
     extra.write_text(json.dumps({"scale_phases": phases}))
 
     res = lab.playbook("scale.yml", "-e", f"@{extra}")
@@ -45,24 +49,40 @@ def test_an_upgrade_is_measured_like_creation_and_again_changes_nothing(lab, tmp
     assert os.path.exists(f"{stem}-report/report.html")
     with open(f"{stem}.md") as f:
         assert f.read().startswith(f"# Scale results: upgrade to {version}")
-    # What the lab has: every Machine of the set at the new version, none left at the old one.
+    # Then the scale: one new worker per cluster, timed from the mark to ready.
+    scaled_stem = os.path.join(runs, "latest", "scale_workers-1")
+    with open(f"{scaled_stem}.json") as f:
+        scaled = json.load(f)
+    assert scaled["phase"] == {"name": "scale_workers", "replicas": 1}
+    assert (scaled["summary"]["clusters"], scaled["summary"]["clusters_ready"]) == (3, 3), scaled["kinds"]["Cluster"]
+    assert scaled["kinds"]["Machine"]["count"] == 3 and scaled["kinds"]["Machine"]["ready"] == 3
+    assert scaled["run"]["started"] >= doc["run"]["ended"][:19]  # after the upgrade was done
+    with open(f"{scaled_stem}.md") as f:
+        assert f.read().startswith("# Scale results: scale_workers to 1 replicas")
+    # What the lab has: every Machine of the set at the new version (a control plane and a worker each).
     names = {c["metadata"]["name"] for c in clusters}
-    machines = [
-        m
-        for m in lab.objects(f"{CAPI}/machines")
-        if m["metadata"].get("labels", {}).get("cluster.x-k8s.io/cluster-name") in names
-    ]
-    assert sorted(m["spec"]["version"] for m in machines) == [version] * 3
+
+    def machines():
+        return [
+            m
+            for m in lab.objects(f"{CAPI}/machines")
+            if m["metadata"].get("labels", {}).get("cluster.x-k8s.io/cluster-name") in names
+        ]
+
+    assert sorted(m["spec"]["version"] for m in machines()) == [version] * 6
     for c in lab.objects(f"{CAPI}/clusters", "scalelab.io/set=itest"):
         assert c["metadata"]["annotations"]["scalelab.io/upgrade-started"] >= doc["run"]["started"][:19]
+        assert c["metadata"]["annotations"]["scalelab.io/created-workers"] == '[["md-0", "0"]]'
     # Creation's results stay what creation measured.
     assert os.stat(created).st_mtime_ns == created_mtime
 
     # Again, what the phase's tasks run (a second converge of scale.yml changing nothing is
     # test_management_cluster's): no cluster changed, no result rewritten - the phase's nor creation's.
-    stamps = {p: os.stat(p).st_mtime_ns for p in (f"{stem}.json", f"{stem}.md", created)}
+    stamps = {p: os.stat(p).st_mtime_ns for p in (f"{stem}.json", f"{stem}.md", f"{scaled_stem}.json", created)}
     kube, selector = lab.kubeconfig, "scalelab.io/set=itest"
     again = lab.module("cluster_phase", kubeconfig=kube, name="itest", version=version)
+    assert again["rc"] == 0 and not again["changed"] and again["clusters"]["unchanged"] == 3, again
+    again = lab.module("cluster_phase", kubeconfig=kube, name="itest", phase="scale_workers", replicas=1)
     assert again["rc"] == 0 and not again["changed"] and again["clusters"]["unchanged"] == 3, again
     phase = {"name": "upgrade", "version": version}
     metadata = {k: v for k, v in doc["run"].items() if k not in ("started", "ended")}  # as the playbook gives it
@@ -79,3 +99,24 @@ def test_an_upgrade_is_measured_like_creation_and_again_changes_nothing(lab, tmp
     res = lab.module("scale_results", kubeconfig=kube, label_selector=selector, runs_dir=runs)
     assert res["rc"] == 0 and not res["changed"], res
     assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
+
+    # Back to no workers (the set's created shape, for the tests after this one): the wait ends once they are gone.
+    down = lab.module("cluster_phase", kubeconfig=kube, name="itest", phase="scale_workers", replicas=0)
+    assert (
+        down["rc"] == 0
+        and down["changed"]
+        and down["diff"]
+        == {
+            "before": {"scale_workers": {"1": 3}},
+            "after": {"scale_workers": {"0": 3}},
+        }
+    ), down
+    wait = lab.module("cluster_wait", kubeconfig=kube, name="itest", count=3, shape=True, timeout=300)
+    assert wait["rc"] == 0 and (wait["machines_wanted"], wait["machines_total"], wait["machines_ready"]) == (3, 3, 3)
+    assert len(machines()) == 3
+    down_doc = tmp_path / "down.json"
+    phase = {"name": "scale_workers", "replicas": 0}
+    res = lab.module("scale_results", kubeconfig=kube, label_selector=selector, phase=phase, path=str(down_doc))
+    assert res["rc"] == 0, res
+    got = json.loads(down_doc.read_text())
+    assert got["summary"]["clusters_ready"] == 3 and got["kinds"]["Machine"]["count"] == 0, got["kinds"]["Cluster"]

@@ -86,3 +86,18 @@ def test_v17_upgrade_is_timed_per_cluster_and_a_rerun_changes_nothing(lab17, v17
     # The set made at its first version is still the same set for cluster_bulk (nothing to create, no shape refused).
     made = lab17.module("cluster_bulk", kubeconfig=kube, name="it17", count=2, topology=TOPOLOGY)
     assert made["rc"] == 0 and not made["changed"], made
+
+    # A worker per cluster on the v1beta1 contract (topology pools keyed `class`), timed from the mark to ready; still
+    # the same set for cluster_bulk after (created with no workers).
+    up = lab17.module("cluster_phase", kubeconfig=kube, name="it17", phase="scale_workers", replicas=1)
+    assert up["rc"] == 0 and up["clusters"]["changed"] == 2, up
+    wait = lab17.module("cluster_wait", kubeconfig=kube, name="it17", count=2, shape=True, timeout=600)
+    assert wait["rc"] == 0 and (wait["machines_wanted"], wait["machines_total"], wait["machines_ready"]) == (4, 4, 4)
+    path = tmp_path / "scale.json"
+    phase = {"name": "scale_workers", "replicas": 1}
+    res = lab17.module("scale_results", kubeconfig=kube, label_selector=selector, path=str(path), phase=phase)
+    assert res["rc"] == 0, res
+    doc = json.loads(path.read_text())
+    assert doc["summary"]["clusters_ready"] == 2 and doc["kinds"]["Machine"]["ready"] == 2, doc["kinds"]["Cluster"]
+    made = lab17.module("cluster_bulk", kubeconfig=kube, name="it17", count=2, topology=TOPOLOGY)
+    assert made["rc"] == 0 and not made["changed"], made

@@ -18,7 +18,11 @@ from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import K
 from ansible_collections.scalelab.capi.plugins.module_utils.results import phase, runs, stages
 from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL, PHASE_STARTED
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
+    CLUSTER_NAME_LABEL,
+    PHASE_STARTED,
+    phase_title,
+)
 
 SCHEMA = 1
 KINDS = ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine", "Metal3Machine", "BareMetalHost")
@@ -158,7 +162,7 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
         "summary": summary(cluster_result, results.get("BareMetalHost")),
     }
     if phase_opts:
-        doc["phase"] = dict(phase_opts)
+        doc["phase"] = {k: v for k, v in phase_opts.items() if v is not None}
     if earlier:
         doc["earlier"] = earlier
     if phased:
@@ -309,7 +313,7 @@ def markdown(doc: dict) -> str:
     """A readable report: run metadata, the headline, then per kind its numbers and what is not ready."""
     s = doc["summary"]
     ph = doc.get("phase") or {}
-    out = [f"# Scale results: {ph['name']} to {ph.get('version')}" if ph else "# Scale results", ""]
+    out = [f"# Scale results: {phase_title(ph)}" if ph else "# Scale results", ""]
     if doc.get("run"):
         out += ["## Run", ""]
         for k, v in sorted(doc["run"].items()):

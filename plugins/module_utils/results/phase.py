@@ -2,29 +2,33 @@
 # Apache-2.0
 """A phase after creation, timed like creation: per Cluster, from when cluster_phase touched it (its
 scalelab.io/<phase>-started mark) to when it was back in shape - for an upgrade, every Machine it should have at the
-new version and ready, none at another version left, the Cluster itself ready. The Machines the phase made are timed
-from creation to ready. Both come out as timeline.Accumulator results, so the report, drift, gates and baselines
-read a phase's document as they read creation's."""
+new version and ready, none at another version left; for a scale of its workers, as many Machines as its topology
+asks for and ready; the Cluster itself ready. The Machines the phase made are timed from creation to ready. Both come
+out as timeline.Accumulator results, so the report, drift, gates and baselines read a phase's document as they read
+creation's.
+
+A scale down makes no Machine and its end (the last removed one gone) leaves no Machine to time: such a Cluster is
+back in shape at the newest transition of its own conditions after the mark (v1beta2's ScalingDown turning False),
+or at the mark itself when none moved (a lower bound; the wait, cluster_wait shape, saw the Machines go)."""
 
 from __future__ import annotations
 
+from ansible_collections.scalelab.capi.plugins.module_utils.errors import ScalelabError
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import (
     Accumulator,
     Timeline,
     parse_time,
     ready_time,
 )
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import PHASE_STARTED
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
+    PHASE_STARTED,
+    PHASES,
+    expected_machines,
+)
 
-PHASES = ("upgrade",)
 
-
-def expected_machines(cluster: dict) -> int:
-    """Machines a topology Cluster should have: its control plane's replicas and its worker pools'."""
-    topo = (cluster.get("spec") or {}).get("topology") or {}
-    cp = (topo.get("controlPlane") or {}).get("replicas") or 0
-    workers = (topo.get("workers") or {}).get("machineDeployments") or []
-    return int(cp) + sum(int(md.get("replicas") or 0) for md in workers)
+class PhaseError(ScalelabError, ValueError):
+    """A phase scale_results cannot time; the message names the option and value."""
 
 
 def _record(cluster: dict, start: float | None, end: float | None, failing: dict | None) -> Timeline:
@@ -40,42 +44,66 @@ def _record(cluster: dict, start: float | None, end: float | None, failing: dict
     )
 
 
-def upgraded(cluster: dict, machines: list[dict], version: str) -> tuple[Timeline, list[dict]]:
-    """One Cluster's upgrade (its timeline: created = touched, ready = back in shape) and its Machines at `version`
-    made after it was touched (the replacements)."""
+def _wanted(cluster: dict, phase: dict) -> str | None:
+    """Why the Cluster is not as the phase wants it yet (its spec), or None."""
+    topo = (cluster.get("spec") or {}).get("topology") or {}
+    if phase["name"] == "upgrade":
+        return None if topo.get("version") == phase["version"] else f"topology at {topo.get('version')}"
+    pools = (topo.get("workers") or {}).get("machineDeployments") or []
+    replicas = sorted({int(md.get("replicas") or 0) for md in pools})
+    return None if replicas == [phase["replicas"]] else f"worker replicas {replicas}"
+
+
+def _latest_transition(cluster: dict, start: float) -> float:
+    """The newest lastTransitionTime of the Cluster's conditions (both contracts' lists) at or after start."""
+    status = cluster.get("status") or {}
+    conditions = [*(status.get("conditions") or []), *((status.get("v1beta2") or {}).get("conditions") or [])]
+    times = [parse_time(c.get("lastTransitionTime")) for c in conditions if isinstance(c, dict)]
+    return max([start, *(t for t in times if t is not None and t >= start)])
+
+
+def back_in_shape(cluster: dict, machines: list[dict], phase: dict) -> tuple[Timeline, list[dict]]:
+    """One Cluster's phase (its timeline: created = touched, ready = back in shape) and the Machines it made after
+    it was touched (an upgrade's replacements at the new version, a scale up's new workers)."""
     md = cluster.get("metadata") or {}
-    start = parse_time((md.get("annotations") or {}).get(PHASE_STARTED.format(phase="upgrade")))
-    have = ((cluster.get("spec") or {}).get("topology") or {}).get("version")
-    if start is None or have != version:
-        why = f"topology at {have}, not touched by this phase" if start is None else f"topology at {have}"
-        return _record(cluster, None, None, {"type": "Upgrade", "reason": "NotStarted", "message": why}), []
-    new = [m for m in machines if (m.get("spec") or {}).get("version") == version]
+    start = parse_time((md.get("annotations") or {}).get(PHASE_STARTED.format(phase=phase["name"])))
+    differs = _wanted(cluster, phase)
+    if start is None or differs:
+        why = f"{differs or 'as wanted'}, not touched by this phase" if start is None else differs
+        return _record(cluster, None, None, {"type": "Phase", "reason": "NotChanged", "message": why}), []
+    version = phase.get("version")
+    new = [m for m in machines if not version or (m.get("spec") or {}).get("version") == version]
     # creationTimestamp is whole seconds, the mark has microseconds: a Machine made in the mark's second counts.
     made = [m for m in new if (parse_time((m.get("metadata") or {}).get("creationTimestamp")) or 0) >= int(start)]
     old = len(machines) - len(new)
     want = expected_machines(cluster)
     ready = [ready_time(m, "Machine") for m in new]
     failing = next((f for at, f in ready if at is None), None)
-    if failing is None and (old or len(new) < want):
-        message = f"{len(new)} of {want} Machine(s) at {version}, {old} at another version left"
-        failing = {"type": "Upgrade", "reason": "MachinesNotReplaced", "message": message}
-    if failing is None:
-        failing = ready_time(cluster, "Cluster")[1]
+    if failing is None and (old or len(new) != want):
+        message = f"{len(new)} of {want} Machine(s)"
+        message += f" at {version}, {old} at another version left" if version else ""
+        failing = {"type": "Phase", "reason": "MachinesNotInShape", "message": message}
+    failing = failing or ready_time(cluster, "Cluster")[1]
     if failing is not None:
         return _record(cluster, start, None, failing), made
-    ends = [at for at, _f in ready if at is not None]
-    # Machines already at the version before the mark (none replaced, or a resumed run): back in shape at once.
+    ends = [at for at, _f in ready if at is not None and at >= start]
+    if phase["name"] == "scale_workers" and not made:
+        ends.append(_latest_transition(cluster, start))  # a scale down: the Cluster's conditions are its trace
+    # Already in shape before the mark (none replaced, or a resumed run): back in shape at once.
     return _record(cluster, start, max([start, *ends]), None), made
 
 
 def timed(clusters: list[dict], machines_of: dict[tuple[str, str], list[dict]], phase: dict) -> dict:
     """{"Cluster": the phase per Cluster, "Machine": the Machines it made} as Accumulator results."""
     if phase.get("name") not in PHASES:
-        raise ValueError(f"phase.name={phase.get('name')!r} must be one of {', '.join(PHASES)}")
+        raise PhaseError(f"phase.name={phase.get('name')!r} must be one of {', '.join(PHASES)}")
+    what = "version" if phase["name"] == "upgrade" else "replicas"
+    if phase.get(what) in (None, ""):
+        raise PhaseError(f"phase.{what}={phase.get(what)!r}: phase {phase['name']} needs it")
     per_cluster, made = Accumulator("Cluster"), Accumulator("Machine")
     for c in clusters:
         md = c.get("metadata") or {}
-        record, new = upgraded(c, machines_of.get((md.get("namespace", ""), md.get("name", "")), []), phase["version"])
+        record, new = back_in_shape(c, machines_of.get((md.get("namespace", ""), md.get("name", "")), []), phase)
         per_cluster.records.append(record)
         for m in new:
             made.add(m)

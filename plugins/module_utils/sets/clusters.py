@@ -27,7 +27,11 @@ CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
 # Written by cluster_phase on the Clusters it changes: the version the set was created at (kept through later
 # upgrades, so a re-run of the scenario that created the set still recognises it), and when each phase touched it.
 CREATED_VERSION = "scalelab.io/created-version"
+# ... and the worker pools it was created with (name and replicas, as _shape compares them), written by scale_workers.
+CREATED_WORKERS = "scalelab.io/created-workers"
 PHASE_STARTED = "scalelab.io/{phase}-started"
+# The phases cluster_phase makes and scale_results times; what each changes is in phase_ops.
+PHASES = ("upgrade", "scale_workers")
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 # ${VAR}, or with clusterctl's defaults: ${VAR:=default} / ${VAR:-default} (unset or empty), ${VAR=default} /
 # ${VAR-default} (unset). Groups: name, operator, default.
@@ -286,11 +290,32 @@ def _shape(value):
     return str(value)
 
 
+def phase_title(phase: dict) -> str:
+    """How a report names a phase: "upgrade to v1.35.5", "scale_workers to 3 replicas"."""
+    if phase.get("name") == "scale_workers":
+        return f"scale_workers to {phase.get('replicas')} replicas"
+    return f"{phase.get('name')} to {phase.get('version')}"
+
+
+def expected_machines(cluster: dict) -> int:
+    """Machines a topology Cluster should have: its control plane's replicas and its worker pools'."""
+    topo = (cluster.get("spec") or {}).get("topology") or {}
+    cp = (topo.get("controlPlane") or {}).get("replicas") or 0
+    workers = (topo.get("workers") or {}).get("machineDeployments") or []
+    return int(cp) + sum(int(md.get("replicas") or 0) for md in workers)
+
+
+def workers_shape(pools) -> str:
+    """The worker pools as CREATED_WORKERS keeps them (and shape_differences compares them)."""
+    return json.dumps(_shape(pools or []))
+
+
 def shape_differences(wanted: dict, found: dict) -> list[str]:
     """'<path> is <found>, wanted <wanted>' for each shaping field the wanted object sets and the found one lacks
     or differs in."""
     out = []
-    created_at = ((found.get("metadata") or {}).get("annotations") or {}).get(CREATED_VERSION)
+    annotations = (found.get("metadata") or {}).get("annotations") or {}
+    created_at = annotations.get(CREATED_VERSION)
     for path in SHAPE_PATHS:
         want = _at(wanted, path)
         if want is None:
@@ -298,6 +323,10 @@ def shape_differences(wanted: dict, found: dict) -> list[str]:
         have = _at(found, path)
         if path == "spec.topology.version" and created_at == want:
             continue  # upgraded by a phase after it was created at the wanted version: the same set
+        if path == "spec.topology.workers.machineDeployments" and annotations.get(CREATED_WORKERS) == workers_shape(
+            want
+        ):
+            continue  # scaled by a phase after it was created with the wanted pools: the same set
         if _shape(want) != _shape(have):
             out.append(f"{path} is {json.dumps(have)}, wanted {json.dumps(want)}")
     return out

@@ -1,17 +1,21 @@
 # Copyright: scalelab contributors
 # Apache-2.0
-"""cluster_phase's logic: change every Cluster of a set after creation (an upgrade: a new topology version),
-marking when each was touched, so scale_results can time each one back to its new shape. Returns (changed, state)."""
+"""cluster_phase's logic: change every Cluster of a set after creation - an upgrade (a new topology version) or a
+scale of its worker pools (new replicas) - marking when each was touched, so scale_results can time each one back to
+its new shape. Returns (changed, state)."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.cluster_ops import capi_version
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
     CREATED_VERSION,
+    CREATED_WORKERS,
     PHASE_STARTED,
     SetError,
+    workers_shape,
 )
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     BulkFailed,
@@ -21,7 +25,6 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     rfc3339,
 )
 
-PHASES = ("upgrade",)
 __all__ = ["BulkFailed", "SetError", "plan", "run"]
 
 
@@ -30,71 +33,103 @@ def _name(c: dict) -> str:
     return f"{md.get('namespace', '')}/{md['name']}"
 
 
-def plan(clusters: list[dict], version: str) -> tuple[list[dict], dict[str, int]]:
-    """(the Clusters to upgrade, {version: clusters} before): a Cluster already at `version` is left alone. A set
-    without a topology (a template's clusters) is refused, naming one: only topology versions are changed here."""
-    before: dict[str, int] = {}
+def _topology(c: dict, phase: str) -> dict:
+    topo = (c.get("spec") or {}).get("topology") or {}
+    if not topo.get("version"):
+        raise SetError(
+            f"phase={phase}: Cluster {_name(c)} has no spec.topology - only ClusterClass sets change here (a "
+            "template set's KubeadmControlPlane and MachineDeployments are not changed)"
+        )
+    return topo
+
+
+def _pools(topo: dict) -> list[dict]:
+    return (topo.get("workers") or {}).get("machineDeployments") or []
+
+
+def have(c: dict, p: dict):
+    """What the phase changes, as the Cluster has it: its topology version, or its worker pools' replicas (one
+    number when they agree, else the sorted distinct ones)."""
+    topo = _topology(c, p["phase"])
+    if p["phase"] == "upgrade":
+        return topo["version"]
+    replicas = sorted({int(md.get("replicas") or 0) for md in _pools(topo)})
+    if not replicas:
+        raise SetError(f"phase=scale_workers: Cluster {_name(c)} has no worker pool (spec.topology.workers)")
+    return replicas[0] if len(replicas) == 1 else replicas
+
+
+def want(p: dict):
+    return p["version"] if p["phase"] == "upgrade" else p["replicas"]
+
+
+def plan(clusters: list[dict], p: dict) -> tuple[list[dict], dict[str, int]]:
+    """(the Clusters to change, {what they have: clusters} before): a Cluster already as wanted is left alone. A set
+    of template clusters is refused, naming one, before anything is written."""
+    before: Counter = Counter()
     todo = []
     for c in clusters:
-        have = ((c.get("spec") or {}).get("topology") or {}).get("version")
-        if not have:
-            raise SetError(
-                f"phase=upgrade: Cluster {_name(c)} has no spec.topology.version - only ClusterClass sets are "
-                "upgraded (a template set's KubeadmControlPlane and MachineDeployment versions are not changed here)"
-            )
-        before[have] = before.get(have, 0) + 1
-        if have != version:
+        value = have(c, p)
+        before[str(value)] += 1
+        if value != want(p):
             todo.append(c)
     return todo, dict(sorted(before.items()))
 
 
-def _patch(c: dict, version: str, now: float) -> dict:
-    have = c["spec"]["topology"]["version"]
-    annotations = (c["metadata"].get("annotations") or {}).copy()
-    body = {
-        "metadata": {"annotations": {PHASE_STARTED.format(phase="upgrade"): rfc3339(now)}},
-        "spec": {"topology": {"version": version}},
-    }
-    if CREATED_VERSION not in annotations:
-        body["metadata"]["annotations"][CREATED_VERSION] = have
-    return body
+def _patch(c: dict, p: dict, now: float) -> dict:
+    """The merge patch of one Cluster: the change, the phase's mark, and once what it was created with."""
+    topo = c["spec"]["topology"]
+    annotations = c["metadata"].get("annotations") or {}
+    marks = {PHASE_STARTED.format(phase=p["phase"]): rfc3339(now)}
+    if p["phase"] == "upgrade":
+        spec = {"version": p["version"]}
+        if CREATED_VERSION not in annotations:
+            marks[CREATED_VERSION] = topo["version"]
+    else:
+        # A merge patch replaces a list whole: every pool again, each at the new replicas.
+        spec = {"workers": {"machineDeployments": [{**md, "replicas": p["replicas"]} for md in _pools(topo)]}}
+        if CREATED_WORKERS not in annotations:
+            marks[CREATED_WORKERS] = workers_shape(_pools(topo))
+    return {"metadata": {"annotations": marks}, "spec": {"topology": spec}}
+
+
+def _check(p: dict) -> None:
+    if p["phase"] == "upgrade" and not p.get("version"):
+        raise SetError("version='': phase=upgrade needs the version to upgrade to (e.g. v1.35.5)")
+    if p["phase"] == "scale_workers" and (p.get("replicas") is None or p["replicas"] < 0):
+        raise SetError(f"replicas={p.get('replicas')}: phase=scale_workers needs the worker replicas, >= 0")
+    check_pacing(p)
 
 
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
-    if p["phase"] == "upgrade" and not p.get("version"):
-        raise SetError("version='': phase=upgrade needs the version to upgrade to (e.g. v1.35.5)")
-    check_pacing(p)
+    _check(p)
     with connected(p, capi_version) as (bulk, api_version):
         clusters = list(bulk.listed(api_version, "Cluster", p["name"]))
+        if not clusters:
+            raise SetError(f"name={p['name']}: no Cluster of that set exists: create it first (cluster_bulk)")
         for c in clusters:
             c.setdefault("kind", "Cluster")
-        todo, before = plan(clusters, p["version"])
-        after = dict(before)
-        for c in todo:
-            have = c["spec"]["topology"]["version"]
-            after[have] -= 1
-        after = {v: n for v, n in after.items() if n}
-        if todo:
-            after[p["version"]] = after.get(p["version"], 0) + len(todo)
+        todo, before = plan(clusters, p)
+        after = Counter(before)
+        after.subtract(str(have(c, p)) for c in todo)
+        after[str(want(p))] += len(todo)
         state = {
             "clusters": {"total": len(clusters), "changed": len(todo), "unchanged": len(clusters) - len(todo)},
-            "diff": {"before": {"versions": before}, "after": {"versions": dict(sorted(after.items()))}},
+            "diff": {"before": {p["phase"]: before}, "after": {p["phase"]: dict(sorted(+after))}},
             "api_version": api_version,
             "calls": {},
         }
-        if not clusters:
-            raise SetError(f"name={p['name']}: no Cluster of that set exists: create it first (cluster_bulk)")
         if not todo or check_mode:
             state["first_write"] = ""
             return bool(todo), state
 
-        def upgrade(c: dict, acquire) -> list[tuple[str, float]]:
+        def change(c: dict, acquire) -> list[tuple[str, float]]:
             md = c["metadata"]
             key = ("Cluster", md.get("namespace", ""), md["name"])
             acquire()  # the limiter first: the mark says when the change was written, not when it was queued
-            return [bulk.patch(key, api_version, _patch(c, p["version"], time.time()), lambda: None)]
+            return [bulk.patch(key, api_version, _patch(c, p, time.time()), lambda: None)]
 
-        total = bulk.batches(todo, upgrade, lambda c: f"Cluster {_name(c)}", p["batch_size"], p["batch_pause"])
+        total = bulk.batches(todo, change, lambda c: f"Cluster {_name(c)}", p["batch_size"], p["batch_pause"])
         state["calls"] = call_report(total, bulk.policy)
         state["first_write"] = bulk.first_write()
         if total.failed:

@@ -12,25 +12,33 @@ from ansible_collections.scalelab.capi.plugins.module_utils.kube.checks import b
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, require_libs
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import CONN_ERRORS
 from ansible_collections.scalelab.capi.plugins.module_utils.results import timeline
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL, SET_LABEL, SetError
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
+    CLUSTER_NAME_LABEL,
+    SET_LABEL,
+    SetError,
+    expected_machines,
+)
 
 GROUP = "cluster.x-k8s.io"
 
 
-def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: str = "") -> dict:
+def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: str = "", shape: bool = False) -> dict:
     """The set's Clusters ready and its Machines ready. With `version` (an upgrade): a Cluster is ready once its
-    topology is at it, a Machine counts only at it, and the Machines at another version are counted apart."""
+    topology is at it, a Machine counts only at it, and the Machines at another version are counted apart. With
+    `shape`: the Machines the topologies ask for (machines_wanted) and every Machine there is (machines_total, those
+    being deleted too), so a scale down is done only once the removed ones are gone."""
     versions = client.served_versions(GROUP)
     if not versions:
         raise KubeError(f"{client.server} serves no {GROUP} API: is the Cluster API stack installed?")
     api_version = f"{GROUP}/{versions[0]}"
     names: set[tuple[str, str]] = set()
-    ready = 0
+    ready = wanted = 0
     not_ready = []
     for page in client.list_pages(client.path(api_version, "Cluster"), label_selector=f"{SET_LABEL}={set_name}"):
         for c in page:
             md = c["metadata"]
             names.add((md.get("namespace", ""), md["name"]))
+            wanted += expected_machines(c)
             at, failing = timeline.ready_time(c, "Cluster")
             have = ((c.get("spec") or {}).get("topology") or {}).get("version")
             if version and have and have != version:
@@ -39,11 +47,11 @@ def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: st
                 ready += 1
             elif len(not_ready) < 10:
                 not_ready.append({"name": md["name"], "namespace": md.get("namespace", ""), "condition": failing})
-    with_node = machines_ready = other = 0
-    if with_machines and names:
+    with_node = machines_ready = other = total = 0
+    if (with_machines or shape) and names:
         # Machines made by a ClusterClass carry no set label: select them by their cluster's name.
         pages = client.list_pages(client.path(api_version, "Machine"))
-        with_node, machines_ready, other = machine_counts((m for page in pages for m in page), names, version)
+        with_node, machines_ready, other, total = machine_counts((m for page in pages for m in page), names, version)
     snap = {
         "total": len(names),
         "ready": ready,
@@ -53,19 +61,25 @@ def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: st
     }
     if version:
         snap["machines_other_version"] = other
+    if shape:
+        snap["machines_wanted"], snap["machines_total"] = wanted, total
     return snap
 
 
-def machine_counts(machines: Iterable[dict], names: set[tuple[str, str]], version: str = "") -> tuple[int, int, int]:
-    """(with a node, ready, at another version) among the Machines of the named (namespace, name) clusters. Ready is
-    what the report counts (condition Ready and a nodeRef): a Machine gets its node before its Ready condition, and a
-    wait that ended at the node left the report to be gathered while Machines still turned ready (a re-run then
-    rewrote it). With `version`, only Machines at it count; the others are the third number (0 without)."""
-    with_node = ready = other = 0
+def machine_counts(
+    machines: Iterable[dict], names: set[tuple[str, str]], version: str = ""
+) -> tuple[int, int, int, int]:
+    """(with a node, ready, at another version, all) among the Machines of the named (namespace, name) clusters.
+    Ready is what the report counts (condition Ready and a nodeRef): a Machine gets its node before its Ready
+    condition, and a wait that ended at the node left the report to be gathered while Machines still turned ready (a
+    re-run then rewrote it). With `version`, only Machines at it count; the others are the third number (0 without).
+    """
+    with_node = ready = other = total = 0
     for m in machines:
         md = m["metadata"]
         if (md.get("namespace", ""), (md.get("labels") or {}).get(CLUSTER_NAME_LABEL, "")) not in names:
             continue
+        total += 1
         if version and (m.get("spec") or {}).get("version") != version:
             other += 1
             continue
@@ -73,16 +87,17 @@ def machine_counts(machines: Iterable[dict], names: set[tuple[str, str]], versio
             with_node += 1
         if timeline.ready_time(m, "Machine")[0] is not None:
             ready += 1
-    return with_node, ready, other
+    return with_node, ready, other, total
 
 
 def clusters_done(snap: dict, p: dict) -> bool:
     """cluster_wait's target (options count, machines): enough Clusters ready and enough Machines ready (with a
-    version: at it, and none left at another)."""
+    version: at it, and none left at another; with shape: as many as the topologies ask for, and no more)."""
     return (
         snap["ready"] >= p["count"]
-        and snap["machines_ready"] >= p["machines"]
+        and snap["machines_ready"] >= max(p["machines"], snap.get("machines_wanted", 0))
         and not snap.get("machines_other_version")
+        and snap.get("machines_total", 0) == snap.get("machines_wanted", 0)
     )
 
 
@@ -129,7 +144,7 @@ def poll_until(probe: Callable[[], dict], window: float, interval: float, cost_f
 
 def probe_clusters(client: KubeClient, p: dict) -> dict:
     """One poll of cluster_wait's set (options name, count, machines): its snapshot, `done` when ready enough."""
-    snap = snapshot(client, p["name"], p["machines"] > 0, p.get("version") or "")
+    snap = snapshot(client, p["name"], p["machines"] > 0, p.get("version") or "", bool(p.get("shape")))
     snap["done"] = clusters_done(snap, p)
     return snap
 

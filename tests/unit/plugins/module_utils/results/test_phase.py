@@ -11,8 +11,11 @@ def ts(s: float) -> str:
     return f"2026-12-06T06:{int(s) // 60:02d}:{int(s) % 60:02d}Z"
 
 
-def cluster(name="c1", touched=0.0, version=V2, cp=1, workers=0, available=True):
-    annotations = {} if touched is None else {"scalelab.io/upgrade-started": ts(touched)}
+UP = {"name": "upgrade", "version": V2}
+
+
+def cluster(name="c1", touched=0.0, version=V2, cp=1, workers=0, available=True, mark="upgrade"):
+    annotations = {} if touched is None else {f"scalelab.io/{mark}-started": ts(touched)}
     return {
         "apiVersion": API,
         "metadata": {"name": name, "namespace": "ns", "annotations": annotations},
@@ -28,12 +31,12 @@ def cluster(name="c1", touched=0.0, version=V2, cp=1, workers=0, available=True)
     }  # fmt: skip
 
 
-def machine(version=V2, created=10.0, ready=40.0):
+def machine(version=V2, created=10.0, ready=40.0, name="m"):
     conditions = [{"type": "Ready", "status": "True" if ready is not None else "False",
                    "lastTransitionTime": ts(ready or created), "reason": "r"}]  # fmt: skip
     return {
         "apiVersion": API,
-        "metadata": {"name": "m", "namespace": "ns", "creationTimestamp": ts(created)},
+        "metadata": {"name": name, "namespace": "ns", "creationTimestamp": ts(created)},
         "spec": {"version": version},
         "status": {"conditions": conditions, "nodeRef": {"name": "n"}},
     }
@@ -44,18 +47,18 @@ def machine(version=V2, created=10.0, ready=40.0):
     [
         (cluster(touched=5), [machine(created=10, ready=40)], 35.0, None, 1),  # replaced and ready: touched -> ready
         (cluster(touched=5, workers=1), [machine(), machine(created=50, ready=90)], 85.0, None, 2),  # the last counts
-        (cluster(touched=5), [machine(), machine(version=V1, created=0, ready=1)], None, "MachinesNotReplaced", 1),
-        (cluster(touched=5, workers=1), [machine()], None, "MachinesNotReplaced", 1),  # a worker still to come
+        (cluster(touched=5), [machine(), machine(version=V1, created=0, ready=1)], None, "MachinesNotInShape", 1),
+        (cluster(touched=5, workers=1), [machine()], None, "MachinesNotInShape", 1),  # a worker still to come
         (cluster(touched=5), [machine(ready=None)], None, "r", 1),  # the new Machine's own failing condition
-        (cluster(touched=None, version=V1), [machine(version=V1)], None, "NotStarted", 0),
-        (cluster(touched=5, version=V1), [machine(version=V1)], None, "NotStarted", 0),  # marked, then set back
+        (cluster(touched=None, version=V1), [machine(version=V1)], None, "NotChanged", 0),
+        (cluster(touched=5, version=V1), [machine(version=V1)], None, "NotChanged", 0),  # marked, then set back
         (cluster(touched=5, available=False), [machine()], None, "x", 1),  # machines done, the Cluster not ready
         # Already at the version before the mark (nothing replaced): back in shape when touched.
         (cluster(touched=60), [machine(created=10, ready=40)], 0.0, None, 0),
     ],
 )
 def test_one_cluster_upgrade(c, machines, seconds, reason, made):
-    record, new = phase.upgraded(c, machines, V2)
+    record, new = phase.back_in_shape(c, machines, UP)
     assert record.seconds_to_ready == seconds
     assert (record.failing or {}).get("reason") == reason
     assert len(new) == made
@@ -64,7 +67,7 @@ def test_one_cluster_upgrade(c, machines, seconds, reason, made):
 def test_a_machine_made_in_the_marks_own_second_is_the_phases():
     c = cluster(touched=5)
     c["metadata"]["annotations"]["scalelab.io/upgrade-started"] = "2026-12-06T06:00:05.700000Z"
-    record, new = phase.upgraded(c, [machine(created=5, ready=20)], V2)  # created 06:00:05 (whole seconds)
+    record, new = phase.back_in_shape(c, [machine(created=5, ready=20)], UP)  # created 06:00:05 (whole seconds)
     assert len(new) == 1 and record.seconds_to_ready == pytest.approx(14.3)
 
 
@@ -80,6 +83,48 @@ def test_the_phase_reads_like_creation_drift_in_touch_order():
     assert got["Machine"]["count"] == 10 and got["Machine"]["time_to_ready"]["p50"] == 41.5  # 19 + 5i s each
 
 
-def test_an_unknown_phase_is_refused():
-    with pytest.raises(ValueError, match="phase.name='rollout' must be one of upgrade"):
-        phase.timed([], {}, {"name": "rollout", "version": V2})
+def scaled(touched=5.0, workers=2, transitions=()):
+    c = cluster(touched=touched, workers=workers, mark="scale_workers")
+    c["status"]["v1beta2"] = {
+        "conditions": [{"type": t, "status": "False", "lastTransitionTime": ts(at)} for t, at in transitions]
+    }
+    return c
+
+
+UP2, DOWN0 = {"name": "scale_workers", "replicas": 2}, {"name": "scale_workers", "replicas": 0}
+CP = machine(created=0, ready=3, name="cp")
+
+
+@pytest.mark.parametrize(
+    ("c", "ph", "machines", "seconds", "reason", "made"),
+    [
+        # Up: the last new worker ready ends it; the control plane made before the mark is not the phase's.
+        (scaled(), UP2, [CP, machine(created=6, ready=30), machine(created=7, ready=45)], 40.0, None, 2),
+        (scaled(), UP2, [CP, machine(created=6, ready=30)], None, "MachinesNotInShape", 1),  # one still to come
+        (scaled(), UP2, [CP, machine(created=6, ready=None), machine(created=7)], None, "r", 2),  # one not ready
+        # Down to 0: back in shape at the Cluster's newest transition after the mark ...
+        (scaled(workers=0, transitions=[("ScalingDown", 25), ("Old", 1)]), DOWN0, [CP], 20.0, None, 0),
+        (scaled(workers=0), DOWN0, [CP], 0.0, None, 0),  # ... or at the mark when nothing moved
+        (scaled(workers=0), DOWN0, [CP, machine(created=0, ready=3)], None, "MachinesNotInShape", 0),  # one left
+        (cluster(touched=None, workers=2), UP2, [CP], None, "NotChanged", 0),  # never touched by scale_workers
+        (scaled(workers=1), UP2, [CP], None, "NotChanged", 0),  # touched, then set to other replicas
+    ],
+)
+def test_one_cluster_scale_of_workers(c, ph, machines, seconds, reason, made):
+    record, new = phase.back_in_shape(c, machines, ph)
+    assert record.seconds_to_ready == seconds
+    assert (record.failing or {}).get("reason") == reason
+    assert len(new) == made
+
+
+@pytest.mark.parametrize(
+    ("ph", "message"),
+    [
+        ({"name": "rollout", "version": V2}, "phase.name='rollout' must be one of upgrade, scale_workers"),
+        ({"name": "upgrade"}, "phase.version=None: phase upgrade needs it"),
+        ({"name": "scale_workers", "version": V2}, "phase.replicas=None: phase scale_workers needs it"),
+    ],
+)
+def test_a_phase_unknown_or_without_its_value_is_refused(ph, message):
+    with pytest.raises(ValueError, match=message):
+        phase.timed([], {}, ph)

@@ -8,6 +8,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets import clusters
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import Member, SetError
 
 CREATED = clusters.CREATED_VERSION
+WORKERS = clusters.CREATED_WORKERS
 
 CORE = "cluster.x-k8s.io/v1beta2"
 PATTERN = "{name}-{index:04d}"
@@ -597,6 +598,26 @@ _TOPO = {"spec": {"topology": {"version": "v1.35.4", "controlPlane": {"replicas"
             {"spec": {"topology": {"version": "v1.35.4"}}},
             {"metadata": {"annotations": {CREATED: "v1.34.0"}}, "spec": {"topology": {"version": "v1.35.5"}}},
             ['spec.topology.version is "v1.35.5", wanted "v1.35.4"'],
+        ),
+        # Scaled by cluster_phase after it was created with the wanted pools: the same set; created otherwise: not.
+        (
+            {"spec": {"topology": {"workers": {"machineDeployments": [{"name": "md-0", "replicas": 0}]}}}},
+            {
+                "metadata": {"annotations": {WORKERS: '[["md-0", "0"]]'}},
+                "spec": {"topology": {"workers": {"machineDeployments": [{"name": "md-0", "replicas": 2}]}}},
+            },
+            [],
+        ),
+        (
+            {"spec": {"topology": {"workers": {"machineDeployments": [{"name": "md-0", "replicas": 1}]}}}},
+            {
+                "metadata": {"annotations": {WORKERS: '[["md-0", "0"]]'}},
+                "spec": {"topology": {"workers": {"machineDeployments": [{"name": "md-0", "replicas": 2}]}}},
+            },
+            [
+                'spec.topology.workers.machineDeployments is [{"name": "md-0", "replicas": 2}], '
+                'wanted [{"name": "md-0", "replicas": 1}]'
+            ],
         ),
     ],
 )

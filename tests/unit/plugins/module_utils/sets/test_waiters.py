@@ -22,14 +22,14 @@ def machine(cluster="c1", namespace="lab", node=True, ready="True", api="cluster
 @pytest.mark.parametrize(
     ("machines", "expected"),
     [
-        ([machine()], (1, 1, 0)),
-        ([machine(api="cluster.x-k8s.io/v1beta1")], (1, 1, 0)),  # v1beta1: Ready too
+        ([machine()], (1, 1, 0, 1)),
+        ([machine(api="cluster.x-k8s.io/v1beta1")], (1, 1, 0, 1)),  # v1beta1: Ready too
         # The node comes first: not ready yet (the wait used to end here, before the report's readiness).
-        ([machine(ready="False")], (1, 0, 0)),
-        ([machine(ready=None)], (1, 0, 0)),
-        ([machine(node=False)], (0, 0, 0)),  # Ready without a node is not ready for the report either
-        ([machine(cluster="c2"), machine(namespace="other")], (0, 0, 0)),  # not the set's clusters
-        ([machine(), machine(ready="False"), machine(node=False, ready="False")], (2, 1, 0)),
+        ([machine(ready="False")], (1, 0, 0, 1)),
+        ([machine(ready=None)], (1, 0, 0, 1)),
+        ([machine(node=False)], (0, 0, 0, 1)),  # Ready without a node is not ready for the report either
+        ([machine(cluster="c2"), machine(namespace="other")], (0, 0, 0, 0)),  # not the set's clusters
+        ([machine(), machine(ready="False"), machine(node=False, ready="False")], (2, 1, 0, 3)),
     ],
 )
 def test_machine_counts(machines, expected):
@@ -40,10 +40,10 @@ def test_machine_counts(machines, expected):
     ("machines", "expected"),
     [
         # Mid-upgrade: the new Machine has its node, the old one is still there (ready, but not counted).
-        ([machine(version="v1.35.5", ready="False"), machine()], (1, 0, 1)),
-        ([machine(version="v1.35.5"), machine()], (1, 1, 1)),
-        ([machine(version="v1.35.5")], (1, 1, 0)),  # replaced: done
-        ([machine(version="v1.35.5", cluster="c2"), machine(cluster="c2")], (0, 0, 0)),  # not the set's
+        ([machine(version="v1.35.5", ready="False"), machine()], (1, 0, 1, 2)),
+        ([machine(version="v1.35.5"), machine()], (1, 1, 1, 2)),
+        ([machine(version="v1.35.5")], (1, 1, 0, 1)),  # replaced: done
+        ([machine(version="v1.35.5", cluster="c2"), machine(cluster="c2")], (0, 0, 0, 0)),  # not the set's
     ],
 )
 def test_with_a_version_only_machines_at_it_count_and_the_others_are_counted_apart(machines, expected):
@@ -60,6 +60,12 @@ def test_with_a_version_only_machines_at_it_count_and_the_others_are_counted_apa
         ({"ready": 3, "machines_with_node": 5, "machines_ready": 5}, True),
         # An upgrade: enough at the new version, but an old Machine is still there.
         ({"ready": 2, "machines_with_node": 5, "machines_ready": 4, "machines_other_version": 1}, False),
+        # The set's own shape: scaled up, the topologies ask for more than the floor and not all are there yet ...
+        ({"ready": 2, "machines_ready": 4, "machines_wanted": 6, "machines_total": 5}, False),
+        ({"ready": 2, "machines_ready": 6, "machines_wanted": 6, "machines_total": 6}, True),
+        # ... scaled down: enough ready, but a removed Machine is still there (being deleted).
+        ({"ready": 2, "machines_ready": 5, "machines_wanted": 4, "machines_total": 5}, False),
+        ({"ready": 2, "machines_ready": 4, "machines_wanted": 4, "machines_total": 4}, True),
     ],
 )
 def test_clusters_done(snap, expected):

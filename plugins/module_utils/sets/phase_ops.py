@@ -25,7 +25,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     rfc3339,
 )
 
-__all__ = ["BulkFailed", "SetError", "plan", "run"]
+__all__ = ["BulkFailed", "SetError", "after", "plan", "run"]
 
 
 def _name(c: dict) -> str:
@@ -76,6 +76,14 @@ def plan(clusters: list[dict], p: dict) -> tuple[list[dict], dict[str, int]]:
     return todo, dict(sorted(before.items()))
 
 
+def after(before: dict[str, int], todo: list[dict], p: dict) -> dict[str, int]:
+    """{what they have: clusters} once the Clusters to change are changed."""
+    counts = Counter(before)
+    counts.subtract(str(have(c, p)) for c in todo)
+    counts[str(want(p))] += len(todo)
+    return dict(sorted((+counts).items()))
+
+
 def _patch(c: dict, p: dict, now: float) -> dict:
     """The merge patch of one Cluster: the change, the phase's mark, and once what it was created with."""
     topo = c["spec"]["topology"]
@@ -110,12 +118,9 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
         for c in clusters:
             c.setdefault("kind", "Cluster")
         todo, before = plan(clusters, p)
-        after = Counter(before)
-        after.subtract(str(have(c, p)) for c in todo)
-        after[str(want(p))] += len(todo)
         state = {
             "clusters": {"total": len(clusters), "changed": len(todo), "unchanged": len(clusters) - len(todo)},
-            "diff": {"before": {p["phase"]: before}, "after": {p["phase"]: dict(sorted(+after))}},
+            "diff": {"before": {p["phase"]: before}, "after": {p["phase"]: after(before, todo, p)}},
             "api_version": api_version,
             "calls": {},
         }

@@ -35,6 +35,8 @@ SCALE = {"phase": "scale_workers", "replicas": 2}
 def test_plan_changes_only_the_clusters_not_as_wanted(p, clusters, todo, before):
     got, seen = phase_ops.plan(clusters, p)
     assert [c["metadata"]["name"] for c in got] == todo and seen == before
+    # The diff's after: every cluster as wanted, the counts kept.
+    assert phase_ops.after(seen, got, p) == {str(phase_ops.want(p)): len(clusters)}
 
 
 @pytest.mark.parametrize(

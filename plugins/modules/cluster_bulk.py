@@ -193,7 +193,9 @@ deletion:
   description: >-
     With O(state=absent), how long each Cluster took to go - from its delete's answer to the first poll that found it
     gone (the client's clock; polls ~2 s apart): C(objects) deleted, C(gone), C(seconds) (count, mean, p50, p90, p99,
-    max), C(drift) (the first 10% deleted against the last) and C(wall_seconds) (first delete to the last gone).
+    max), C(drift) (the first 10% deleted against the last), C(wall_seconds) (first delete to the last gone) and
+    C(timed) (each one's C(namespace), C(name), C(deleted), C(gone) - RFC 3339, null while there - in deletion
+    order, what M(scalelab.capi.scale_results) times a delete phase from).
   type: dict
   returned: when O(state=absent) deleted Clusters
   sample: {"objects": 200, "gone": 200, "seconds": {"count": 200, "p50": 21.0, "p99": 48.2, "max": 51.0},

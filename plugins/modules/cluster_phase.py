@@ -150,7 +150,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import phase_ops
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import PHASES
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CHANGES
 
 ARGUMENT_SPEC = {
     **client.KUBE_ARGUMENT_SPEC,
@@ -159,7 +159,7 @@ ARGUMENT_SPEC = {
     "burst": {"type": "int", "default": 200},
     "concurrency": {"type": "int", "default": 16},
     "name": {"type": "str", "required": True},
-    "phase": {"type": "str", "choices": list(PHASES), "default": "upgrade"},
+    "phase": {"type": "str", "choices": list(CHANGES), "default": "upgrade"},
     "qps": {"type": "float", "default": 100.0},
     "replicas": {"type": "int"},
     "retry_timeout": {"type": "float", "default": 120.0},

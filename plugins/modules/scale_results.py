@@ -103,6 +103,9 @@ options:
         Machines as its topology asks for with O(phase.replicas) per worker pool, all ready; the Cluster ready -
         with the same percentiles, drift (first 10% touched against the last) and not-ready list as creation; and the
         Machines the phase made, from creation to ready. O(kinds) and O(run_started) are not used.
+      - C(delete) - per Cluster from its delete to gone, as M(scalelab.capi.cluster_bulk) with C(state=absent) saw
+        them (O(phase.deleted), its RV(scalelab.capi.cluster_bulk#module:deletion) C(timed)): the objects are gone,
+        nothing is listed.
       - A scale down makes no Machine and leaves none to time; such a Cluster is back in shape at the newest
         transition of its own conditions after the mark (Cluster API v1beta2's C(ScalingDown)), or at the mark when
         none moved.
@@ -113,8 +116,14 @@ options:
       name:
         description: The phase.
         type: str
-        choices: [upgrade, scale_workers]
+        choices: [upgrade, scale_workers, delete]
         required: true
+      deleted:
+        description: C(delete) - the C(timed) list of M(scalelab.capi.cluster_bulk)'s
+          RV(scalelab.capi.cluster_bulk#module:deletion), each Cluster's C(namespace), C(name), C(deleted) and
+          C(gone) (RFC 3339; null while still there).
+        type: list
+        elements: dict
       replicas:
         description: The worker replicas per pool the scale went to (C(scale_workers)).
         type: int
@@ -180,6 +189,21 @@ EXAMPLES = r"""
       name: scale_workers
       replicas: 2
     path: ~/.local/share/scalelab/scalelab/results/scale/latest/scale_workers-2.json
+
+- name: Delete the set, measured per cluster (cluster_bulk saw each go)
+  scalelab.capi.cluster_bulk:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    state: absent
+  register: gone
+
+- name: Its results, beside the creation run's
+  scalelab.capi.scale_results:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    phase:
+      name: delete
+      deleted: "{{ gone.deletion.timed }}"
+    path: ~/.local/share/scalelab/scalelab/results/scale/latest/delete.json
 
 - name: Only Clusters and Machines, every object of the management cluster
   scalelab.capi.scale_results:
@@ -276,6 +300,7 @@ ARGUMENT_SPEC = {
     "phase": {
         "type": "dict",
         "options": {
+            "deleted": {"type": "list", "elements": "dict"},
             "name": {"type": "str", "choices": list(PHASES), "required": True},
             "replicas": {"type": "int"},
             "version": {"type": "str"},

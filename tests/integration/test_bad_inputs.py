@@ -400,6 +400,11 @@ KNOB_CASES = [
     ),
     (
         "scale.yml",
+        {"scale_phases": [{"name": "delete"}, {"name": "scale_workers", "replicas": 1}]},
+        "and last at most one {name: delete} (optional gates)",
+    ),
+    (
+        "scale.yml",
         {"scale_phases": [{"name": "upgrade", "version": "v1.35.5", "gates": {"p99": 1}}]},
         "phases run on scale_scenario=clusters (got clusters), their gates on the metrics of the results",
     ),

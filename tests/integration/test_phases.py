@@ -1,7 +1,7 @@
 """Lifecycle phases on the test lab's own set (capi-1.14, 3 in-memory clusters of one control-plane machine): an
 upgrade to the next patch version, then one worker per cluster, each measured like creation beside the creation
-run's results; run again, their tasks change nothing; then the workers scaled back to none. After the other tests of
-the set at its created version (file order within the lab stage); teardown follows. Bad phase knobs:
+run's results; run again, their tasks change nothing; then the workers scaled back to none and the set deleted, each
+measured too. After the other tests of the set (file order within the lab stage); teardown follows. Bad phase knobs:
 tests/integration/test_bad_inputs.py."""
 
 from __future__ import annotations
@@ -100,23 +100,20 @@ def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_noth
     assert res["rc"] == 0 and not res["changed"], res
     assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
 
-    # Back to no workers (the set's created shape, for the tests after this one): the wait ends once they are gone.
-    down = lab.module("cluster_phase", kubeconfig=kube, name="itest", phase="scale_workers", replicas=0)
-    assert (
-        down["rc"] == 0
-        and down["changed"]
-        and down["diff"]
-        == {
-            "before": {"scale_workers": {"1": 3}},
-            "after": {"scale_workers": {"0": 3}},
-        }
-    ), down
-    wait = lab.module("cluster_wait", kubeconfig=kube, name="itest", count=3, shape=True, timeout=300)
-    assert wait["rc"] == 0 and (wait["machines_wanted"], wait["machines_total"], wait["machines_ready"]) == (3, 3, 3)
-    assert len(machines()) == 3
-    down_doc = tmp_path / "down.json"
-    phase = {"name": "scale_workers", "replicas": 0}
-    res = lab.module("scale_results", kubeconfig=kube, label_selector=selector, phase=phase, path=str(down_doc))
-    assert res["rc"] == 0, res
-    got = json.loads(down_doc.read_text())
-    assert got["summary"]["clusters_ready"] == 3 and got["kinds"]["Machine"]["count"] == 0, got["kinds"]["Cluster"]
+    # The scenario again with the set's last phases: the workers scaled back to none (the wait ends once they are
+    # gone), then the set deleted, each cluster timed to gone - beside the same creation run's results.
+    extra.write_text(json.dumps({"scale_phases": [{"name": "scale_workers", "replicas": 0}, {"name": "delete"}]}))
+    res = lab.playbook("scale.yml", "-e", f"@{extra}")
+    assert res["rc"] == 0, res["stdout"][-4000:] + res["stderr"][-2000:]
+    with open(os.path.join(runs, "latest", "scale_workers-0.json")) as f:
+        down = json.load(f)
+    assert down["summary"]["clusters_ready"] == 3 and down["kinds"]["Machine"]["count"] == 0, down["kinds"]["Cluster"]
+    with open(os.path.join(runs, "latest", "delete.json")) as f:
+        gone = json.load(f)
+    assert gone["phase"] == {"name": "delete"}
+    assert (gone["summary"]["clusters"], gone["summary"]["clusters_ready"]) == (3, 3), gone["kinds"]["Cluster"]
+    assert 0 < gone["summary"]["cluster_p50_seconds"] <= gone["summary"]["cluster_max_seconds"] < 300
+    assert gone["run"]["started"] >= down["run"]["ended"][:19]
+    assert os.path.exists(os.path.join(runs, "latest", "delete-report", "report.html"))
+    assert lab.objects(f"{CAPI}/clusters", "scalelab.io/set=itest") == [] and machines() == []
+    assert os.stat(created).st_mtime_ns == created_mtime

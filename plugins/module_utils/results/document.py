@@ -162,7 +162,7 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
         "summary": summary(cluster_result, results.get("BareMetalHost")),
     }
     if phase_opts:
-        doc["phase"] = {k: v for k, v in phase_opts.items() if v is not None}
+        doc["phase"] = {k: v for k, v in phase_opts.items() if v is not None and k != "deleted"}
     if earlier:
         doc["earlier"] = earlier
     if phased:
@@ -177,11 +177,15 @@ def _phase_mark(cluster: dict) -> bool:
 
 
 def _phase(client: KubeClient, api_version: str | None, selector: str, page_size: int, phase_opts: dict) -> dict:
-    """A phase's results: the selected Clusters and their Machines, timed from the phase's mark."""
-    clusters = list(_items(client, api_version, "Cluster", selector, page_size))
+    """A phase's results: the selected Clusters and their Machines, timed from the phase's mark (a delete's: what
+    cluster_bulk saw, the objects being gone)."""
+    if phase_opts.get("name") == "delete":
+        clusters: list[dict] = []  # gone: phase_opts.deleted says how each went
+    else:
+        clusters = list(_items(client, api_version, "Cluster", selector, page_size))
     machines_of: dict[tuple[str, str], list[dict]] = {}
     names = {(c["metadata"].get("namespace", ""), c["metadata"]["name"]) for c in clusters}
-    for m in _items(client, api_version, "Machine", "", page_size):
+    for m in _items(client, api_version, "Machine", "", page_size) if clusters else ():
         owner = owner_cluster(m)
         if owner in names:
             machines_of.setdefault(owner, []).append(m)

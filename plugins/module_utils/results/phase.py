@@ -7,6 +7,9 @@ asks for and ready; the Cluster itself ready. The Machines the phase made are ti
 out as timeline.Accumulator results, so the report, drift, gates and baselines read a phase's document as they read
 creation's.
 
+A delete is timed per Cluster from its delete's answer to the first look that found it gone, as cluster_bulk saw
+them (deleted() - the objects are gone, there is nothing to list).
+
 A scale down makes no Machine and its end (the last removed one gone) leaves no Machine to time: such a Cluster is
 back in shape at the newest transition of its own conditions after the mark (v1beta2's ScalingDown turning False),
 or at the mark itself when none moved (a lower bound; the wait, cluster_wait shape, saw the Machines go)."""
@@ -93,13 +96,29 @@ def back_in_shape(cluster: dict, machines: list[dict], phase: dict) -> tuple[Tim
     return _record(cluster, start, max([start, *ends]), None), made
 
 
+def deleted(timed: list[dict]) -> dict:
+    """{"Cluster": each deleted Cluster from its delete to gone} as an Accumulator result, from cluster_bulk's
+    deletion.timed (the objects are gone: nothing to list). One still there is not ready, its failing condition
+    saying so."""
+    per_cluster = Accumulator("Cluster")
+    for t in timed:
+        if not isinstance(t, dict) or not t.get("name") or parse_time(t.get("deleted")) is None:
+            raise PhaseError(f"phase.deleted: {t!r} is not an entry of cluster_bulk's deletion.timed")
+        start, end = parse_time(t["deleted"]), parse_time(t.get("gone"))
+        failing = None if end is not None else {"type": "Deleted", "reason": "StillThere", "message": "not gone"}
+        per_cluster.records.append(_record({"metadata": t}, start, end, failing))
+    return {"Cluster": per_cluster.result()}
+
+
 def timed(clusters: list[dict], machines_of: dict[tuple[str, str], list[dict]], phase: dict) -> dict:
     """{"Cluster": the phase per Cluster, "Machine": the Machines it made} as Accumulator results."""
     if phase.get("name") not in PHASES:
         raise PhaseError(f"phase.name={phase.get('name')!r} must be one of {', '.join(PHASES)}")
-    what = "version" if phase["name"] == "upgrade" else "replicas"
+    what = {"upgrade": "version", "scale_workers": "replicas", "delete": "deleted"}[phase["name"]]
     if phase.get(what) in (None, ""):
         raise PhaseError(f"phase.{what}={phase.get(what)!r}: phase {phase['name']} needs it")
+    if phase["name"] == "delete":
+        return deleted(phase["deleted"])
     per_cluster, made = Accumulator("Cluster"), Accumulator("Machine")
     for c in clusters:
         md = c.get("metadata") or {}

@@ -30,8 +30,10 @@ CREATED_VERSION = "scalelab.io/created-version"
 # ... and the worker pools it was created with (name and replicas, as _shape compares them), written by scale_workers.
 CREATED_WORKERS = "scalelab.io/created-workers"
 PHASE_STARTED = "scalelab.io/{phase}-started"
-# The phases cluster_phase makes and scale_results times; what each changes is in phase_ops.
-PHASES = ("upgrade", "scale_workers")
+# The phases cluster_phase makes (what each changes is in phase_ops), and with cluster_bulk's delete the phases
+# scale_results times.
+CHANGES = ("upgrade", "scale_workers")
+PHASES = (*CHANGES, "delete")
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 # ${VAR}, or with clusterctl's defaults: ${VAR:=default} / ${VAR:-default} (unset or empty), ${VAR=default} /
 # ${VAR-default} (unset). Groups: name, operator, default.
@@ -294,6 +296,8 @@ def phase_title(phase: dict) -> str:
     """How a report names a phase: "upgrade to v1.35.5", "scale_workers to 3 replicas"."""
     if phase.get("name") == "scale_workers":
         return f"scale_workers to {phase.get('replicas')} replicas"
+    if phase.get("name") == "delete":
+        return "delete"
     return f"{phase.get('name')} to {phase.get('version')}"
 
 

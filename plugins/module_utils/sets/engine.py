@@ -157,7 +157,9 @@ class GoneClock:
                 self._gone[k] = at
 
     def summary(self) -> dict:
-        """objects deleted, gone, seconds (percentiles), drift (first 10% deleted vs last), wall_seconds."""
+        """objects deleted, gone, seconds (percentiles), drift (first 10% deleted vs last), wall_seconds, and timed:
+        each object's namespace, name, deleted and gone (RFC 3339; gone None while there) in deletion order - what
+        scale_results' delete phase times per object."""
         if not self._deleted:
             return {"objects": 0}
         order = sorted(self._deleted, key=lambda k: (self._deleted[k], str(k)))  # deletion order, ties by key
@@ -169,6 +171,15 @@ class GoneClock:
             "seconds": stats.summary(took),
             "drift": stats.drift(took),
             "wall_seconds": None if last is None else round(last - self._deleted[order[0]], 3),
+            "timed": [
+                {
+                    "namespace": k[-2],
+                    "name": k[-1],
+                    "deleted": rfc3339(self._deleted[k]),
+                    "gone": rfc3339(self._gone[k]) if k in self._gone else None,
+                }
+                for k in order
+            ],
         }
 
 

@@ -128,3 +128,20 @@ def test_one_cluster_scale_of_workers(c, ph, machines, seconds, reason, made):
 def test_a_phase_unknown_or_without_its_value_is_refused(ph, message):
     with pytest.raises(ValueError, match=message):
         phase.timed([], {}, ph)
+
+
+def test_a_delete_is_timed_from_what_cluster_bulk_saw_one_still_there_not_ready():
+    timed = [
+        {"namespace": "ns", "name": f"c{i}", "deleted": ts(i), "gone": ts(i + 10 + i) if i < 9 else None}
+        for i in range(10)
+    ]
+    r = phase.timed([], {}, {"name": "delete", "deleted": timed})["Cluster"]
+    assert (r["count"], r["ready"], r["not_ready"]) == (10, 9, 1)
+    assert r["time_to_ready"]["max"] == 18.0 and r["first_created"] == ts(0) and r["last_ready"] == ts(26)
+    assert r["not_ready_objects"][0]["name"] == "c9" and "StillThere" in str(r["not_ready_objects"][0])
+
+
+@pytest.mark.parametrize("entry", [{"name": "c1"}, "c1", {"name": "c1", "deleted": "yesterday"}])
+def test_a_delete_entry_not_from_cluster_bulk_is_refused_naming_it(entry):
+    with pytest.raises(ValueError, match="phase.deleted: .* is not an entry of cluster_bulk's deletion.timed"):
+        phase.timed([], {}, {"name": "delete", "deleted": [entry]})

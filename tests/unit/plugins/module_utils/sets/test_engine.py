@@ -381,12 +381,17 @@ def test_in_flight_counts_members_not_ready_and_times_the_ready_ones():
 def test_deletion_is_timed_per_object_from_its_delete_to_the_first_look_it_was_gone():
     clock = engine.GoneClock()
     for i, key in enumerate(("a", "b", "c")):
-        clock.deleted(key, 100.0 + i)
-    clock.look({"a", "b", "c"}, 103.0)
-    clock.look({"b", "c"}, 110.0)  # a: gone by 110, deleted at 100
-    clock.look({"c"}, 120.0)  # b: 101 -> 120
+        clock.deleted(("Cluster", "ns", key), 100.0 + i)
+    a, b, c = (("Cluster", "ns", k) for k in "abc")
+    clock.look({a, b, c}, 103.0)
+    clock.look({b, c}, 110.0)  # a: gone by 110, deleted at 100
+    clock.look({c}, 120.0)  # b: 101 -> 120
     s = clock.summary()
     assert s["objects"] == 3 and s["gone"] == 2 and s["seconds"]["max"] == 19.0 and s["seconds"]["p50"] == 14.5
+    # Each object in deletion order, for a delete phase's results; c is still there.
+    assert s["timed"][0] == {"namespace": "ns", "name": "a", "deleted": "1970-01-01T00:01:40.000000Z",
+                             "gone": "1970-01-01T00:01:50.000000Z"}  # fmt: skip
+    assert [t["name"] for t in s["timed"]] == ["a", "b", "c"] and s["timed"][2]["gone"] is None
     clock.look(set(), 131.0)  # c: 102 -> 131
     s = clock.summary()
     assert s["gone"] == 3 and s["drift"]["first_mean"] == 10.0 and s["drift"]["last_mean"] == 29.0

@@ -22,8 +22,9 @@ def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: flo
         line += f", machines ready {snap.get('machines_ready', 0)}/{machines} (with node {with_node})"
     if "machines_total" in snap:  # the set's own shape: Machines still to come, or still to go
         line += f", {snap['machines_total']} there"
-    if "machines_other_version" in snap:  # an upgrade: the Machines not replaced yet
+    if "machines_other_version" in snap:  # an upgrade: the Machines not replaced yet, the pools not bumped yet
         line += f", {snap['machines_other_version']} at another version left"
+        line += f", {snap.get('pools_not_at_version', 0)} pool(s) not at it"
     return line + f", {rate:.1f}/min, ETA {eta}, {elapsed:.0f}s elapsed"
 
 

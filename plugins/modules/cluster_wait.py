@@ -64,7 +64,11 @@ options:
     description:
       - After an upgrade (M(scalelab.capi.cluster_phase)) - the version it went to. A Cluster counts as ready once
         its topology is at this version, a Machine only at this version, and the wait is not done while any Machine
-        at another version is left (RV(machines_other_version)).
+        at another version is left (RV(machines_other_version)) or any MachineDeployment of the set's clusters is
+        not at it yet (RV(pools_not_at_version); the topology bumps the worker pools after the control plane, even
+        those with no replica).
+      - With O(version) or O(shape), a wait that finds the set done looks again O(interval) seconds later and is done
+        only if that look agrees (a Cluster's Available condition drops for a second as its worker pools are bumped).
     type: str
     default: ""
   window:
@@ -117,6 +121,11 @@ done:
   returned: always
 machines_other_version:
   description: With O(version) - Machines of the set's clusters at another version (not yet replaced).
+  type: int
+  returned: when O(version) is set
+pools_not_at_version:
+  description: With O(version) - MachineDeployments of the set's clusters not at it, or not yet seen so by their
+    controller.
   type: int
   returned: when O(version) is set
 machines_wanted:

@@ -86,10 +86,13 @@ def back_in_shape(cluster: dict, machines: list[dict], phase: dict) -> tuple[Tim
         message = f"{len(new)} of {want} Machine(s)"
         message += f" at {version}, {old} at another version left" if version else ""
         failing = {"type": "Phase", "reason": "MachinesNotInShape", "message": message}
-    failing = failing or ready_time(cluster, "Cluster")[1]
+    cluster_at, cluster_failing = ready_time(cluster, "Cluster")
+    failing = failing or cluster_failing
     if failing is not None:
         return _record(cluster, start, None, failing), made
-    ends = [at for at, _f in ready if at is not None and at >= start]
+    # The Cluster's own readiness counts when it moved after the mark (its Available drops as the topology bumps
+    # the worker pools after the control plane, and is back once they are).
+    ends = [at for at in (*(at for at, _f in ready), cluster_at) if at is not None and at >= start]
     if phase["name"] == "scale_workers" and not made:
         ends.append(_latest_transition(cluster, start))  # a scale down: the Cluster's conditions are its trace
     # Already in shape before the mark (none replaced, or a resumed run): back in shape at once.

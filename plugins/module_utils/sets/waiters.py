@@ -47,6 +47,12 @@ def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: st
                 ready += 1
             elif len(not_ready) < 10:
                 not_ready.append({"name": md["name"], "namespace": md.get("namespace", ""), "condition": failing})
+    pools_left = 0
+    if version and names:
+        # The topology bumps each worker pool after its control plane: a pool not at the version (or not yet seen so
+        # by its controller) is an upgrade not done, even with no worker Machine to replace.
+        pools = client.list_pages(client.path(api_version, "MachineDeployment"))
+        pools_left = pools_not_at((d for page in pools for d in page), names, version)
     with_node = machines_ready = other = total = 0
     if (with_machines or shape) and names:
         # Machines made by a ClusterClass carry no set label: select them by their cluster's name.
@@ -61,9 +67,23 @@ def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: st
     }
     if version:
         snap["machines_other_version"] = other
+        snap["pools_not_at_version"] = pools_left
     if shape:
         snap["machines_wanted"], snap["machines_total"] = wanted, total
     return snap
+
+
+def pools_not_at(deployments: Iterable[dict], names: set[tuple[str, str]], version: str) -> int:
+    """MachineDeployments of the named clusters not at `version`, or whose controller has not seen that yet."""
+    left = 0
+    for d in deployments:
+        md = d["metadata"]
+        if (md.get("namespace", ""), (md.get("labels") or {}).get(CLUSTER_NAME_LABEL, "")) not in names:
+            continue
+        spec_version = ((((d.get("spec") or {}).get("template") or {}).get("spec")) or {}).get("version")
+        seen = ((d.get("status") or {}).get("observedGeneration") or 0) >= (md.get("generation") or 0)
+        left += spec_version != version or not seen
+    return left
 
 
 def machine_counts(
@@ -97,6 +117,7 @@ def clusters_done(snap: dict, p: dict) -> bool:
         snap["ready"] >= p["count"]
         and snap["machines_ready"] >= max(p["machines"], snap.get("machines_wanted", 0))
         and not snap.get("machines_other_version")
+        and not snap.get("pools_not_at_version")
         and snap.get("machines_total", 0) == snap.get("machines_wanted", 0)
     )
 
@@ -143,9 +164,18 @@ def poll_until(probe: Callable[[], dict], window: float, interval: float, cost_f
 
 
 def probe_clusters(client: KubeClient, p: dict) -> dict:
-    """One poll of cluster_wait's set (options name, count, machines): its snapshot, `done` when ready enough."""
-    snap = snapshot(client, p["name"], p["machines"] > 0, p.get("version") or "", bool(p.get("shape")))
-    snap["done"] = clusters_done(snap, p)
+    """One poll of cluster_wait's set (options name, count, machines): its snapshot, `done` when ready enough. After a
+    phase (version or shape) `done` is confirmed by a second look an interval later: a Cluster's Available condition
+    drops for a second as the topology bumps its worker pools after the control plane (seen on capi-1.14), and a
+    wait that ended in that gap left the results to find the Cluster not ready."""
+    phase = bool(p.get("version") or p.get("shape"))
+    for look in range(2 if phase else 1):
+        if look:
+            time.sleep(p["interval"])
+        snap = snapshot(client, p["name"], p["machines"] > 0, p.get("version") or "", bool(p.get("shape")))
+        snap["done"] = clusters_done(snap, p)
+        if not snap["done"]:
+            break
     return snap
 
 

@@ -13,12 +13,33 @@ from ansible_collections.scalelab.capi.plugins.action import cluster_wait
             4,
             "[s] clusters ready 2/4 (found 4), machines ready 1/4 (with node 2), 4.0/min, ETA 0.5 min, 30s elapsed",
         ),
-        # After an upgrade: how many Machines are still at the old version.
+        # After an upgrade: how many Machines are still at the old version, and worker pools not bumped yet.
         (
-            {"ready": 4, "total": 4, "machines_ready": 3, "machines_with_node": 3, "machines_other_version": 1},
+            {
+                "ready": 4,
+                "total": 4,
+                "machines_ready": 3,
+                "machines_with_node": 3,
+                "machines_other_version": 1,
+                "pools_not_at_version": 2,
+            },
             4,
             "[s] clusters ready 4/4 (found 4), machines ready 3/4 (with node 3), 1 at another version left, "
-            "8.0/min, ETA done, 30s elapsed",
+            "2 pool(s) not at it, 8.0/min, ETA done, 30s elapsed",
+        ),
+        # The set's own shape (a scale): the Machines its topologies ask for, and how many there are.
+        (
+            {
+                "ready": 4,
+                "total": 4,
+                "machines_ready": 6,
+                "machines_with_node": 6,
+                "machines_wanted": 8,
+                "machines_total": 7,
+            },
+            4,
+            "[s] clusters ready 4/4 (found 4), machines ready 6/8 (with node 6), 7 there, 8.0/min, ETA done, "
+            "30s elapsed",
         ),
     ],
 )

@@ -14,7 +14,7 @@ def ts(s: float) -> str:
 UP = {"name": "upgrade", "version": V2}
 
 
-def cluster(name="c1", touched=0.0, version=V2, cp=1, workers=0, available=True, mark="upgrade"):
+def cluster(name="c1", touched=0.0, version=V2, cp=1, workers=0, available=True, mark="upgrade", available_at=0):
     annotations = {} if touched is None else {f"scalelab.io/{mark}-started": ts(touched)}
     return {
         "apiVersion": API,
@@ -27,7 +27,7 @@ def cluster(name="c1", touched=0.0, version=V2, cp=1, workers=0, available=True,
             }
         },
         "status": {"conditions": [{"type": "Available", "status": "True" if available else "False",
-                                   "lastTransitionTime": ts(0), "reason": "x"}]},
+                                   "lastTransitionTime": ts(available_at), "reason": "x"}]},
     }  # fmt: skip
 
 
@@ -53,6 +53,8 @@ def machine(version=V2, created=10.0, ready=40.0, name="m"):
         (cluster(touched=None, version=V1), [machine(version=V1)], None, "NotChanged", 0),
         (cluster(touched=5, version=V1), [machine(version=V1)], None, "NotChanged", 0),  # marked, then set back
         (cluster(touched=5, available=False), [machine()], None, "x", 1),  # machines done, the Cluster not ready
+        # The Cluster's Available back after the last Machine (it drops as the topology bumps the worker pools).
+        (cluster(touched=5, available_at=50), [machine(created=10, ready=40)], 45.0, None, 1),
         # Already at the version before the mark (nothing replaced): back in shape when touched.
         (cluster(touched=60), [machine(created=10, ready=40)], 0.0, None, 0),
     ],

@@ -60,6 +60,8 @@ def test_with_a_version_only_machines_at_it_count_and_the_others_are_counted_apa
         ({"ready": 3, "machines_with_node": 5, "machines_ready": 5}, True),
         # An upgrade: enough at the new version, but an old Machine is still there.
         ({"ready": 2, "machines_with_node": 5, "machines_ready": 4, "machines_other_version": 1}, False),
+        # Every Machine replaced, but a worker pool not bumped to the version yet.
+        ({"ready": 2, "machines_ready": 4, "machines_other_version": 0, "pools_not_at_version": 1}, False),
         # The set's own shape: scaled up, the topologies ask for more than the floor and not all are there yet ...
         ({"ready": 2, "machines_ready": 4, "machines_wanted": 6, "machines_total": 5}, False),
         ({"ready": 2, "machines_ready": 6, "machines_wanted": 6, "machines_total": 6}, True),
@@ -97,3 +99,28 @@ def test_a_probe_with_no_answer_yet_in_its_window_fails_it_for_the_windows_loop_
 
     with pytest.raises(requests.ConnectionError):
         waiters.poll_until(probe, window=30, interval=0.01)
+
+
+def pool(cluster="c1", version="v1.35.5", generation=2, observed=2):
+    return {
+        "metadata": {
+            "namespace": "lab",
+            "generation": generation,
+            "labels": {"cluster.x-k8s.io/cluster-name": cluster},
+        },
+        "spec": {"template": {"spec": {"version": version}}},
+        "status": {"observedGeneration": observed},
+    }
+
+
+@pytest.mark.parametrize(
+    ("pools", "expected"),
+    [
+        ([pool()], 0),
+        ([pool(version="v1.35.4")], 1),  # the topology has not bumped it yet
+        ([pool(observed=1)], 1),  # bumped, its controller has not seen it yet
+        ([pool(version="v1.35.4", cluster="c2")], 0),  # not the set's
+    ],
+)
+def test_pools_not_at_the_version(pools, expected):
+    assert waiters.pools_not_at(pools, NAMES, "v1.35.5") == expected

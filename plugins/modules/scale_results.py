@@ -104,7 +104,7 @@ options:
         with the same percentiles, drift (first 10% touched against the last) and not-ready list as creation; and the
         Machines the phase made, from creation to ready. O(kinds) and O(run_started) are not used.
       - C(delete) - per Cluster from its delete to gone, as M(scalelab.capi.cluster_bulk) with C(state=absent) saw
-        them (O(phase.deleted), its RV(scalelab.capi.cluster_bulk#module:deletion) C(timed)): the objects are gone,
+        them (O(phase.deleted), its RV(scalelab.capi.cluster_bulk#module:deletion) C(timed)) - the objects are gone,
         nothing is listed.
       - A scale down makes no Machine and leaves none to time; such a Cluster is back in shape at the newest
         transition of its own conditions after the mark (Cluster API v1beta2's C(ScalingDown)), or at the mark when

@@ -17,7 +17,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.errors import Scalel
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.results import phase, runs, stages
 from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator
-from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator
+from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator, parse_time
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
     CLUSTER_NAME_LABEL,
     PHASE_STARTED,
@@ -40,7 +40,8 @@ RETURNED_NOT_READY = 5
 ATTACHED_KEYS = ("prometheus", "profiles")
 # The Markdown's last section, written by scale_report (links to the report and its plots), kept the same way.
 REPORT_MARK = "<!-- scalelab.capi.scale_report: the report and its plots -->"
-# Set by gather (and taken out by run) when a cluster of the run carries a phase's mark (cluster_phase).
+# Set by gather (and taken out by run) when a cluster of the run carries a phase's mark (cluster_phase) - for a
+# phase's own results, a later phase's mark: what was measured before it changed the clusters stands.
 PHASED = "_phased"
 
 
@@ -121,7 +122,7 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
     breakdown = stages.Stages()
     phased = False
     if phase_opts:
-        results = _phase(client, served[GROUPS["Cluster"]], selector, params["page_size"], phase_opts)
+        results, phased = _phase(client, served[GROUPS["Cluster"]], selector, params["page_size"], phase_opts)
         kinds, cluster_result = [], results["Cluster"]
     elif with_clusters:
         clusters = Accumulator("Cluster")
@@ -170,15 +171,36 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
     return doc
 
 
-def _phase_mark(cluster: dict) -> bool:
+def _phase_marks(cluster: dict) -> dict[str, float | None]:
+    """{phase: when it touched the Cluster} from its scalelab.io/<phase>-started annotations."""
     annotations = (cluster.get("metadata") or {}).get("annotations") or {}
     prefix, suffix = PHASE_STARTED.split("{phase}")
-    return any(k.startswith(prefix) and k.endswith(suffix) for k in annotations)
+    return {
+        k[len(prefix) : -len(suffix)]: parse_time(v)
+        for k, v in annotations.items()
+        if k.startswith(prefix) and k.endswith(suffix)
+    }
 
 
-def _phase(client: KubeClient, api_version: str | None, selector: str, page_size: int, phase_opts: dict) -> dict:
+def _phase_mark(cluster: dict) -> bool:
+    return bool(_phase_marks(cluster))
+
+
+def later_phase(clusters: list[dict], name: str) -> bool:
+    """Whether another phase touched a Cluster after phase `name` did (its results are final then)."""
+    for c in clusters:
+        marks = _phase_marks(c)
+        own = marks.pop(name, None)
+        if own is not None and any(t is not None and t > own for t in marks.values()):
+            return True
+    return False
+
+
+def _phase(
+    client: KubeClient, api_version: str | None, selector: str, page_size: int, phase_opts: dict
+) -> tuple[dict, bool]:
     """A phase's results: the selected Clusters and their Machines, timed from the phase's mark (a delete's: what
-    cluster_bulk saw, the objects being gone)."""
+    cluster_bulk saw, the objects being gone); and whether a later phase touched them since."""
     if phase_opts.get("name") == "delete":
         clusters: list[dict] = []  # gone: phase_opts.deleted says how each went
     else:
@@ -190,7 +212,7 @@ def _phase(client: KubeClient, api_version: str | None, selector: str, page_size
         if owner in names:
             machines_of.setdefault(owner, []).append(m)
     try:
-        return phase.timed(clusters, machines_of, phase_opts)
+        return phase.timed(clusters, machines_of, phase_opts), later_phase(clusters, phase_opts["name"])
     except ValueError as e:
         raise ResultsError(str(e)) from e
 

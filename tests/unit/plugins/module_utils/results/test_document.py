@@ -656,3 +656,14 @@ def test_a_phase_is_gathered_like_creation(tmp_path, monkeypatch):
     assert doc["summary"]["cluster_p50_seconds"] == 21.0 and doc["summary"]["cluster_max_seconds"] == 31.0
     assert doc["run"]["started"] == at(100) and doc["run"]["ended"] == at(133)
     assert (tmp_path / "scale.md").read_text().startswith("# Scale results: upgrade to v1.35.5")
+    # A later phase (scale_workers) touched the clusters and made Machines at the same version: the upgrade's
+    # results stay what the upgrade measured (a re-gather would count the new workers as its own).
+    before = (tmp_path / "scale.json").read_text()
+    for i, c in enumerate(o for o in objs if o["kind"] == "Cluster"):
+        c["metadata"]["annotations"]["scalelab.io/scale_workers-started"] = at(300 + i)
+        objs.append(
+            capi("Machine", f"w-{i}", 301 + i, 5, spec={"clusterName": c["metadata"]["name"], "version": "v1.35.5"})
+        )
+    changed, result, _dummy = document.run(p, check_mode=False)
+    assert changed is False and (tmp_path / "scale.json").read_text() == before
+    assert result["report"]["kinds"]["Machine"]["count"] == 3

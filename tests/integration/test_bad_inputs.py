@@ -405,6 +405,11 @@ KNOB_CASES = [
     ),
     (
         "scale.yml",
+        {"scale_phases": [{"name": "scale_workers", "replicas": 2}, {"name": "scale_workers", "replicas": 0}]},
+        "each name at most once (a phase's mark on a cluster is per name)",
+    ),
+    (
+        "scale.yml",
         {"scale_phases": [{"name": "upgrade", "version": "v1.35.5", "gates": {"p99": 1}}]},
         "phases run on scale_scenario=clusters (got clusters), their gates on the metrics of the results",
     ),

@@ -122,6 +122,11 @@ def test_a_delete_held_up_says_what_holds_it(lab, bulk):
         assert left["name"] == "itb-h-0001" and left["finalizers"], left
         # Cluster API v1beta2's Deleting condition names the control plane it waits for.
         assert "KubeadmControlPlane" in left["waiting_for"] and f"deleting: {left['waiting_for']}" in res["msg"], res
+        # And what holds it underneath, followed down: the control plane with the finalizer nobody removes, its
+        # Machines (gone by then, or each with what it waits for) - the deepest holder is the one to look at.
+        assert f"; under it: KubeadmControlPlane default/{kcp['name']} finalizers [" in res["msg"], res["msg"]
+        assert HOLD in res["msg"].split("; under it: ", 1)[1], res["msg"]
+        assert "Machine" in res["msg"].split("; under it: ", 1)[1], res["msg"]
     finally:
         _hold(
             lab,

@@ -24,6 +24,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     call_report,
     check_pacing,
     connected,
+    waiting_for,
 )
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.pacing import AdaptivePacer
 
@@ -222,6 +223,46 @@ def ensure_absent(bulk: Bulk, p: dict, api_version: str, check: bool) -> tuple[b
     kinds.append(("v1", "Namespace"))
     clusters = {"wanted": 0, "existing_before": 0, "created": 0, "deleted": 0}
     state = {"clusters": clusters, "objects": 0, "calls": {}}
-    changed = bulk.delete_set(p["name"], kinds, p["delete_timeout"], check, state, ("Cluster", clusters, ""))
+    counted = ("Cluster", clusters, lambda first: held_by(bulk, api_version, first))
+    changed = bulk.delete_set(p["name"], kinds, p["delete_timeout"], check, state, counted)
     state["diff"] = {"before": {"clusters": clusters["existing_before"]}, "after": {"clusters": 0}}
     return changed, state
+
+
+def held_by(bulk: Bulk, api_version: str, left: dict) -> str:
+    """What a Cluster left after delete_timeout waits for underneath: its control plane and its Machines, each with
+    its finalizers and what its controller says (the Cluster itself only names the control plane; the deepest holder
+    is the one to look at). "" when the API cannot say: the timeout's message stands on its own."""
+    ns, name = left["namespace"], left["name"]
+    client, policy = bulk.client, bulk.policy
+    try:
+        cluster = client.request("GET", client.path(api_version, "Cluster", ns, name), policy=policy, ok=(404,))
+        if cluster.status_code == 404:
+            return ""
+        said = []
+        ref = (cluster.json().get("spec") or {}).get("controlPlaneRef") or {}
+        if ref.get("name"):
+            # v1beta2 names the group, v1beta1 the apiVersion.
+            ref_version = ref.get("apiVersion") or f"{ref['apiGroup']}/{client.served_versions(ref['apiGroup'])[0]}"
+            said.append(_holder(bulk, ref_version, ref["kind"], ns, ref["name"]))
+        path = client.path(api_version, "Machine", ns)
+        selector = f"{CAPI_GROUP}/cluster-name={name}"
+        machines = next(client.list_pages(path, label_selector=selector, limit=3, policy=policy), [])
+        said += [_described("Machine", ns, m) for m in machines] or ["no Machine left"]
+    except (KubeError, IndexError, KeyError):
+        return ""
+    return "; under it: " + "; ".join(said)
+
+
+def _holder(bulk: Bulk, api_version: str, kind: str, ns: str, name: str) -> str:
+    resp = bulk.client.request("GET", bulk.client.path(api_version, kind, ns, name), policy=bulk.policy, ok=(404,))
+    return f"{kind} {ns}/{name} gone" if resp.status_code == 404 else _described(kind, ns, resp.json())
+
+
+def _described(kind: str, ns: str, obj: dict) -> str:
+    meta = obj["metadata"]
+    out = f"{kind} {ns}/{meta['name']} finalizers {meta.get('finalizers', [])}"
+    if not meta.get("deletionTimestamp"):
+        return out + " (not being deleted)"
+    said = waiting_for(obj)
+    return out + (f" (deleting: {said})" if said else "")

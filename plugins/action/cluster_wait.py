@@ -25,6 +25,8 @@ def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: flo
     if "machines_other_version" in snap:  # an upgrade: the Machines not replaced yet, the pools not bumped yet
         line += f", {snap['machines_other_version']} at another version left"
         line += f", {snap.get('pools_not_at_version', 0)} pool(s) not at it"
+    if "machines_before_rollout" in snap:  # a rollout: the Machines made before it, not replaced yet
+        line += f", {snap['machines_before_rollout']} from before the rollout left"
     return line + f", {rate:.1f}/min, ETA {eta}, {elapsed:.0f}s elapsed"
 
 
@@ -38,6 +40,7 @@ class ActionModule(ActionBase):
             "machines",
             "name",
             "report_every",
+            "rollout",
             "shape",
             "timeout",
             "version",
@@ -62,6 +65,7 @@ class ActionModule(ActionBase):
                 f"{r.get('machines_ready', 0)}/{max(machines, r.get('machines_wanted', 0))} machines ready "
                 f"({r.get('machines_with_node', 0)} with a node"
                 + (f", {r['machines_other_version']} at another version left" if "machines_other_version" in r else "")
+                + (f", {r['machines_before_rollout']} older left" if "machines_before_rollout" in r else "")
                 + (f", {r['machines_total']} there in all" if "machines_total" in r else "")
                 + "); "
                 f"not ready: {r.get('not_ready', [])[:3]}"

@@ -13,13 +13,17 @@ description:
     every Cluster labelled C(scalelab.io/set=<name>) to O(version); Cluster API then rolls the control plane and
     then the workers to it (new Machines, the old ones deleted). O(phase=scale_workers) sets the replicas of every
     worker pool (C(spec.topology.workers.machineDeployments)) of those Clusters to O(replicas); Cluster API then
-    adds or removes worker Machines.
+    adds or removes worker Machines. O(phase=rollout) replaces every Machine with nothing else changed - the
+    topology's C(controlPlane.rollout.after) and every worker pool's C(rollout.after) set to when it was written
+    (what C(clusterctl alpha rollout restart) does to a KubeadmControlPlane or MachineDeployment), once per set;
+    Cluster API v1beta2 contract only (v1beta1's C(rolloutAfter) does nothing, refused).
   - Each Cluster it changes gets the annotation C(scalelab.io/<phase>-started) (when the change was written, RFC 3339
     UTC with microseconds) and, once, what it was created with - C(scalelab.io/created-version) or
     C(scalelab.io/created-workers) - so a re-run of M(scalelab.capi.cluster_bulk) with the set's first shape still
     knows the set. M(scalelab.capi.scale_results) with O(scalelab.capi.scale_results#module:phase) times each
-    cluster from that mark to when it is back in shape (all its Machines at the new version, or as many as its pools
-    ask for, and ready); M(scalelab.capi.cluster_wait) with O(scalelab.capi.cluster_wait#module:version) and
+    cluster from that mark to when it is back in shape (all its Machines at the new version or made after the mark,
+    or as many as its pools ask for, and ready); M(scalelab.capi.cluster_wait) with
+    O(scalelab.capi.cluster_wait#module:version), O(scalelab.capi.cluster_wait#module:rollout) and
     O(scalelab.capi.cluster_wait#module:shape) waits for that.
   - A Cluster already as wanted is left alone, so a re-run changes nothing and an interrupted run resumes.
   - Only ClusterClass sets change here (C(spec.topology)); a set of template clusters is refused, naming one, before
@@ -38,7 +42,7 @@ attributes:
     details: Counts the clusters it would change, writes nothing.
   diff_mode:
     support: full
-    details: Clusters per topology version (or per worker replicas) before and after.
+    details: Clusters per topology version (or per worker replicas, or rolled out or not) before and after.
 options:
   batch_pause:
     description: Seconds between two batches.
@@ -61,10 +65,10 @@ options:
     type: str
     required: true
   phase:
-    description: What changes. C(upgrade) - the topology version, to O(version). C(scale_workers) - the replicas of
-      every worker pool, to O(replicas).
+    description: What changes. C(upgrade) - the topology version, to O(version). C(rollout) - nothing but every
+      Machine (rollout.after). C(scale_workers) - the replicas of every worker pool, to O(replicas).
     type: str
-    choices: [upgrade, scale_workers]
+    choices: [upgrade, rollout, scale_workers]
     default: upgrade
   qps:
     description: Client-side API calls per second across all threads; C(0) is unlimited.
@@ -109,6 +113,22 @@ EXAMPLES = r"""
     count: 200
     machines: 200
     version: v1.35.5
+
+- name: Replace every Machine of the set with nothing else changed (a rollout), 50 clusters every 30 s
+  scalelab.capi.cluster_phase:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    phase: rollout
+    batch_size: 50
+    batch_pause: 30
+
+- name: Wait until every cluster's Machines were made after its rollout and are ready
+  scalelab.capi.cluster_wait:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    count: 200
+    rollout: true
+    shape: true
 
 - name: Then give every cluster two workers per pool, and wait for exactly that many Machines
   scalelab.capi.cluster_phase:

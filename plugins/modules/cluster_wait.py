@@ -47,6 +47,14 @@ options:
     description: Seconds between two progress lines (action plugin).
     type: float
     default: 15.0
+  rollout:
+    description:
+      - After a rollout (M(scalelab.capi.cluster_phase) with O(scalelab.capi.cluster_phase#module:phase=rollout)) - a
+        Cluster counts as ready once it carries the mark C(scalelab.io/rollout-started), a Machine only if it was made
+        in or after its Cluster's mark's second, and the wait is not done while any Machine made before is left
+        (RV(machines_before_rollout)). Looks again like O(version).
+    type: bool
+    default: false
   shape:
     description:
       - Wait for every cluster's own shape too - the Machines its topology asks for (control plane replicas and every
@@ -67,8 +75,9 @@ options:
         at another version is left (RV(machines_other_version)) or any MachineDeployment of the set's clusters is
         not at it yet (RV(pools_not_at_version); the topology bumps the worker pools after the control plane, even
         those with no replica).
-      - With O(version) or O(shape), a wait that finds the set done looks again O(interval) seconds later and is done
-        only if that look agrees (a Cluster's Available condition drops for a second as its worker pools are bumped).
+      - With O(version), O(rollout) or O(shape), a wait that finds the set done looks again O(interval) seconds later
+        and is done only if that look agrees (a Cluster's Available condition drops for a second as its worker pools
+        are bumped).
     type: str
     default: ""
   window:
@@ -128,6 +137,11 @@ pools_not_at_version:
     controller.
   type: int
   returned: when O(version) is set
+machines_before_rollout:
+  description: With O(rollout) - Machines of the set's clusters made before their Cluster's rollout mark (not yet
+    replaced).
+  type: int
+  returned: when O(rollout) is true
 machines_wanted:
   description: With O(shape) - the Machines the set's Cluster topologies ask for.
   type: int
@@ -154,6 +168,7 @@ ARGUMENT_SPEC = {
     "machines": {"type": "int", "default": 0},
     "name": {"type": "str", "required": True},
     "report_every": {"type": "float", "default": 15.0},
+    "rollout": {"type": "bool", "default": False},
     "shape": {"type": "bool", "default": False},
     "timeout": {"type": "float", "default": 1800.0},
     "version": {"type": "str", "default": ""},

@@ -99,7 +99,8 @@ options:
     description:
       - A lifecycle phase after creation, timed like creation (M(scalelab.capi.cluster_phase) marked when it touched
         each Cluster). Per Cluster, from that mark to when it is back in shape - for C(upgrade), every Machine it
-        should have at O(phase.version) and ready, none at another version left; for C(scale_workers), as many
+        should have at O(phase.version) and ready, none at another version left; for C(rollout), every Machine it
+        should have made after the mark and ready, none from before left; for C(scale_workers), as many
         Machines as its topology asks for with O(phase.replicas) per worker pool, all ready; the Cluster ready -
         with the same percentiles, drift (first 10% touched against the last) and not-ready list as creation; and the
         Machines the phase made, from creation to ready. O(kinds) and O(run_started) are not used.
@@ -116,7 +117,7 @@ options:
       name:
         description: The phase.
         type: str
-        choices: [upgrade, scale_workers, delete]
+        choices: [upgrade, rollout, scale_workers, delete]
         required: true
       deleted:
         description: C(delete) - the C(timed) list of M(scalelab.capi.cluster_bulk)'s

@@ -35,7 +35,7 @@ def bulk(lab):
     yield run
     for name in made:
         res = lab.module("cluster_bulk", kubeconfig=lab.kubeconfig, name=name, state="absent", delete_timeout=300)
-        assert res["rc"] == 0, (res.get("msg"), res.get("left"))
+        assert res["rc"] == 0, f"{res.get('msg')} left: {json.dumps(res.get('left'))}"  # a string: shown whole
 
 
 def test_create_then_rerun_creates_nothing(lab, bulk):

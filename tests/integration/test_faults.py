@@ -67,7 +67,7 @@ def sets(lab):
     yield made
     for name in made:
         res = lab.module("cluster_bulk", kubeconfig=lab.kubeconfig, name=name, state="absent", delete_timeout=300)
-        assert res["rc"] == 0, (res.get("msg"), res.get("left"))
+        assert res["rc"] == 0, f"{res.get('msg')} left: {json.dumps(res.get('left'))}"  # a string: shown whole
 
 
 def _wait_for(lab: Lab, set_name: str, at_least: int, proc, timeout: float = 60) -> None:

@@ -100,11 +100,23 @@ def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_noth
     assert res["rc"] == 0 and not res["changed"], res
     assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
 
-    # The scenario again with the set's last phases: the workers scaled back to none (the wait ends once they are
-    # gone), then the set deleted, each cluster timed to gone - beside the same creation run's results.
-    extra.write_text(json.dumps({"scale_phases": [{"name": "scale_workers", "replicas": 0}, {"name": "delete"}]}))
+    # The scenario again with the set's last phases: every Machine replaced (a rollout: the control plane's and the
+    # worker's, nothing else changed), the workers scaled back to none (the wait ends once they are gone), then the
+    # set deleted, each cluster timed to gone - beside the same creation run's results.
+    # Their metrics are not what is checked here (the upgrade's were): no settle or tail before each snapshot.
+    last = [{"name": "rollout", "gates": gates}, {"name": "scale_workers", "replicas": 0}, {"name": "delete"}]
+    extra.write_text(json.dumps({"scale_phases": last, "scale_snapshot_settle": 0, "scale_snapshot_tail": 0}))
     res = lab.playbook("scale.yml", "-e", f"@{extra}")
     assert res["rc"] == 0, res["stdout"][-4000:] + res["stderr"][-2000:]
+    with open(os.path.join(runs, "latest", "rollout.json")) as f:
+        rolled = json.load(f)
+    assert rolled["phase"] == {"name": "rollout"}
+    assert (rolled["summary"]["clusters"], rolled["summary"]["clusters_ready"]) == (3, 3), rolled["kinds"]["Cluster"]
+    # Six replacements (a control plane and a worker each), none of them a Machine from before, all at the version.
+    made = rolled["kinds"]["Machine"]
+    assert (made["count"], made["ready"]) == (6, 6), made
+    with open(os.path.join(runs, "latest", "rollout.md")) as f:
+        assert f.read().startswith("# Scale results: rollout")
     with open(os.path.join(runs, "latest", "scale_workers-0.json")) as f:
         down = json.load(f)
     assert down["summary"]["clusters_ready"] == 3 and down["kinds"]["Machine"]["count"] == 0, down["kinds"]["Cluster"]
@@ -113,7 +125,7 @@ def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_noth
     assert gone["phase"] == {"name": "delete"}
     assert (gone["summary"]["clusters"], gone["summary"]["clusters_ready"]) == (3, 3), gone["kinds"]["Cluster"]
     assert 0 < gone["summary"]["cluster_p50_seconds"] <= gone["summary"]["cluster_max_seconds"] < 300
-    assert gone["run"]["started"] >= down["run"]["ended"][:19]
+    assert gone["run"]["started"] >= down["run"]["ended"][:19] and down["run"]["started"] >= rolled["run"]["ended"][:19]
     assert os.path.exists(os.path.join(runs, "latest", "delete-report", "report.html"))
     assert lab.objects(f"{CAPI}/clusters", "scalelab.io/set=itest") == [] and machines() == []
     assert os.stat(created).st_mtime_ns == created_mtime

@@ -68,6 +68,11 @@ def test_v17_upgrade_is_timed_per_cluster_and_a_rerun_changes_nothing(lab17, v17
         ]
         == TOPOLOGY["version"]
     )  # check mode wrote nothing
+    # A rollout needs the v1beta2 topology's rollout.after (v1beta1's rolloutAfter does nothing): refused, naming it.
+    roll = lab17.module("cluster_phase", kubeconfig=kube, name="it17", phase="rollout")
+    assert roll["rc"] != 0 and roll["msg"].startswith(
+        "phase=rollout: the API serves Cluster API cluster.x-k8s.io/v1beta1, whose topology has no rollout.after"
+    ), roll
     up = lab17.module("cluster_phase", kubeconfig=kube, name="it17", version=version)
     assert up["rc"] == 0 and up["changed"] and up["clusters"] == {"total": 2, "changed": 2, "unchanged": 0}, up
     wait = lab17.module("cluster_wait", kubeconfig=kube, name="it17", count=2, machines=2, version=version, timeout=600)

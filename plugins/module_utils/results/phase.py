@@ -2,7 +2,8 @@
 # Apache-2.0
 """A phase after creation, timed like creation: per Cluster, from when cluster_phase touched it (its
 scalelab.io/<phase>-started mark) to when it was back in shape - for an upgrade, every Machine it should have at the
-new version and ready, none at another version left; for a scale of its workers, as many Machines as its topology
+new version and ready, none at another version left; for a rollout, every Machine it should have made after the mark
+and ready, none from before left; for a scale of its workers, as many Machines as its topology
 asks for and ready; the Cluster itself ready. The Machines the phase made are timed from creation to ready. Both come
 out as timeline.Accumulator results, so the report, drift, gates and baselines read a phase's document as they read
 creation's.
@@ -52,6 +53,8 @@ def _wanted(cluster: dict, phase: dict) -> str | None:
     topo = (cluster.get("spec") or {}).get("topology") or {}
     if phase["name"] == "upgrade":
         return None if topo.get("version") == phase["version"] else f"topology at {topo.get('version')}"
+    if phase["name"] == "rollout":
+        return None if ((topo.get("controlPlane") or {}).get("rollout") or {}).get("after") else "no rollout.after"
     pools = (topo.get("workers") or {}).get("machineDeployments") or []
     replicas = sorted({int(md.get("replicas") or 0) for md in pools})
     return None if replicas == [phase["replicas"]] else f"worker replicas {replicas}"
@@ -75,9 +78,14 @@ def back_in_shape(cluster: dict, machines: list[dict], phase: dict) -> tuple[Tim
         why = f"{differs or 'as wanted'}, not touched by this phase" if start is None else differs
         return _record(cluster, None, None, {"type": "Phase", "reason": "NotChanged", "message": why}), []
     version = phase.get("version")
-    new = [m for m in machines if not version or (m.get("spec") or {}).get("version") == version]
-    # creationTimestamp is whole seconds, the mark has microseconds: a Machine made in the mark's second counts.
-    made = [m for m in new if (parse_time((m.get("metadata") or {}).get("creationTimestamp")) or 0) >= int(start)]
+
+    def since_mark(m: dict) -> bool:
+        # creationTimestamp is whole seconds, the mark has microseconds: a Machine made in the mark's second counts.
+        return (parse_time((m.get("metadata") or {}).get("creationTimestamp")) or 0) >= int(start)
+
+    new = [m for m in machines if (m.get("spec") or {}).get("version") == version] if version else machines
+    new = [m for m in new if since_mark(m)] if phase["name"] == "rollout" else new
+    made = [m for m in new if since_mark(m)]
     old = len(machines) - len(new)
     want = expected_machines(cluster)
     ready = [ready_time(m, "Machine") for m in new]
@@ -85,6 +93,7 @@ def back_in_shape(cluster: dict, machines: list[dict], phase: dict) -> tuple[Tim
     if failing is None and (old or len(new) != want):
         message = f"{len(new)} of {want} Machine(s)"
         message += f" at {version}, {old} at another version left" if version else ""
+        message += f" made after the mark, {old} from before left" if phase["name"] == "rollout" else ""
         failing = {"type": "Phase", "reason": "MachinesNotInShape", "message": message}
     cluster_at, cluster_failing = ready_time(cluster, "Cluster")
     failing = failing or cluster_failing
@@ -117,8 +126,8 @@ def timed(clusters: list[dict], machines_of: dict[tuple[str, str], list[dict]], 
     """{"Cluster": the phase per Cluster, "Machine": the Machines it made} as Accumulator results."""
     if phase.get("name") not in PHASES:
         raise PhaseError(f"phase.name={phase.get('name')!r} must be one of {', '.join(PHASES)}")
-    what = {"upgrade": "version", "scale_workers": "replicas", "delete": "deleted"}[phase["name"]]
-    if phase.get(what) in (None, ""):
+    what = {"upgrade": "version", "scale_workers": "replicas", "delete": "deleted"}.get(phase["name"])
+    if what and phase.get(what) in (None, ""):
         raise PhaseError(f"phase.{what}={phase.get(what)!r}: phase {phase['name']} needs it")
     if phase["name"] == "delete":
         return deleted(phase["deleted"])

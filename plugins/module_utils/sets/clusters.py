@@ -32,7 +32,7 @@ CREATED_WORKERS = "scalelab.io/created-workers"
 PHASE_STARTED = "scalelab.io/{phase}-started"
 # The phases cluster_phase makes (what each changes is in phase_ops), and with cluster_bulk's delete the phases
 # scale_results times.
-CHANGES = ("upgrade", "scale_workers")
+CHANGES = ("upgrade", "rollout", "scale_workers")
 PHASES = (*CHANGES, "delete")
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 # ${VAR}, or with clusterctl's defaults: ${VAR:=default} / ${VAR:-default} (unset or empty), ${VAR=default} /
@@ -296,8 +296,8 @@ def phase_title(phase: dict) -> str:
     """How a report names a phase: "upgrade to v1.35.5", "scale_workers to 3 replicas"."""
     if phase.get("name") == "scale_workers":
         return f"scale_workers to {phase.get('replicas')} replicas"
-    if phase.get("name") == "delete":
-        return "delete"
+    if phase.get("name") in ("delete", "rollout"):
+        return phase["name"]
     return f"{phase.get('name')} to {phase.get('version')}"
 
 

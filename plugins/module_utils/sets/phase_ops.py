@@ -1,8 +1,9 @@
 # Copyright: scalelab contributors
 # Apache-2.0
-"""cluster_phase's logic: change every Cluster of a set after creation - an upgrade (a new topology version) or a
-scale of its worker pools (new replicas) - marking when each was touched, so scale_results can time each one back to
-its new shape. Returns (changed, state)."""
+"""cluster_phase's logic: change every Cluster of a set after creation - an upgrade (a new topology version), a
+rollout (every Machine replaced, nothing else changed: the topology's rollout.after) or a scale of its worker pools
+(new replicas) - marking when each was touched, so scale_results can time each one back to its new shape. Returns
+(changed, state)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
 )
 
 __all__ = ["BulkFailed", "SetError", "after", "plan", "run"]
+
+ROLLED = "rolled out"
 
 
 def _name(c: dict) -> str:
@@ -53,6 +56,10 @@ def have(c: dict, p: dict):
     topo = _topology(c, p["phase"])
     if p["phase"] == "upgrade":
         return topo["version"]
+    if p["phase"] == "rollout":
+        # Once per set, as an upgrade to the same version changes nothing: a Cluster with the mark was rolled out.
+        marked = PHASE_STARTED.format(phase="rollout") in (c["metadata"].get("annotations") or {})
+        return ROLLED if marked else "not rolled out"
     replicas = sorted({int(md.get("replicas") or 0) for md in _pools(topo)})
     if not replicas:
         raise SetError(f"phase=scale_workers: Cluster {_name(c)} has no worker pool (spec.topology.workers)")
@@ -60,7 +67,7 @@ def have(c: dict, p: dict):
 
 
 def want(p: dict):
-    return p["version"] if p["phase"] == "upgrade" else p["replicas"]
+    return {"upgrade": p.get("version"), "rollout": ROLLED}.get(p["phase"], p.get("replicas"))
 
 
 def plan(clusters: list[dict], p: dict) -> tuple[list[dict], dict[str, int]]:
@@ -93,6 +100,13 @@ def _patch(c: dict, p: dict, now: float) -> dict:
         spec = {"version": p["version"]}
         if CREATED_VERSION not in annotations:
             marks[CREATED_VERSION] = topo["version"]
+    elif p["phase"] == "rollout":
+        # Machines made before rollout.after are replaced: the control plane's and every pool's (the whole list).
+        at = rfc3339(now)[:19] + "Z"  # metav1.Time keeps whole seconds
+        spec = {"controlPlane": {"rollout": {"after": at}}}
+        if _pools(topo):
+            pools = [{**md, "rollout": {**(md.get("rollout") or {}), "after": at}} for md in _pools(topo)]
+            spec["workers"] = {"machineDeployments": pools}
     else:
         # A merge patch replaces a list whole: every pool again, each at the new replicas.
         spec = {"workers": {"machineDeployments": [{**md, "replicas": p["replicas"]} for md in _pools(topo)]}}
@@ -112,6 +126,11 @@ def _check(p: dict) -> None:
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     _check(p)
     with connected(p, capi_version) as (bulk, api_version):
+        if p["phase"] == "rollout" and api_version.endswith("/v1beta1"):
+            raise SetError(
+                f"phase=rollout: the API serves Cluster API {api_version}, whose topology has no rollout.after (its "
+                "rolloutAfter does nothing); a rollout needs the v1beta2 contract (Cluster API 1.11 or later)"
+            )
         clusters = list(bulk.listed(api_version, "Cluster", p["name"]))
         if not clusters:
             raise SetError(f"name={p['name']}: no Cluster of that set exists: create it first (cluster_bulk)")

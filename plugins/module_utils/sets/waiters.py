@@ -14,6 +14,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import CO
 from ansible_collections.scalelab.capi.plugins.module_utils.results import timeline
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
     CLUSTER_NAME_LABEL,
+    PHASE_STARTED,
     SET_LABEL,
     SetError,
     expected_machines,
@@ -22,16 +23,25 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import
 GROUP = "cluster.x-k8s.io"
 
 
-def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: str = "", shape: bool = False) -> dict:
+def snapshot(
+    client: KubeClient,
+    set_name: str,
+    with_machines: bool,
+    version: str = "",
+    shape: bool = False,
+    rollout: bool = False,
+) -> dict:
     """The set's Clusters ready and its Machines ready. With `version` (an upgrade): a Cluster is ready once its
     topology is at it, a Machine counts only at it, and the Machines at another version are counted apart. With
     `shape`: the Machines the topologies ask for (machines_wanted) and every Machine there is (machines_total, those
-    being deleted too), so a scale down is done only once the removed ones are gone."""
+    being deleted too), so a scale down is done only once the removed ones are gone. With `rollout`: a Cluster is
+    ready once marked rolled out, a Machine counts only if made after its Cluster's mark, the older ones apart."""
     versions = client.served_versions(GROUP)
     if not versions:
         raise KubeError(f"{client.server} serves no {GROUP} API: is the Cluster API stack installed?")
     api_version = f"{GROUP}/{versions[0]}"
     names: set[tuple[str, str]] = set()
+    marks: dict[tuple[str, str], float] | None = {} if rollout else None
     ready = wanted = 0
     not_ready = []
     for page in client.list_pages(client.path(api_version, "Cluster"), label_selector=f"{SET_LABEL}={set_name}"):
@@ -43,6 +53,11 @@ def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: st
             have = ((c.get("spec") or {}).get("topology") or {}).get("version")
             if version and have and have != version:
                 at, failing = None, {"type": "Upgrade", "reason": "NotStarted", "message": f"topology at {have}"}
+            if marks is not None:
+                mark = timeline.parse_time((md.get("annotations") or {}).get(PHASE_STARTED.format(phase="rollout")))
+                marks[(md.get("namespace", ""), md["name"])] = mark or 0.0
+                if mark is None:
+                    at, failing = None, {"type": "Rollout", "reason": "NotStarted", "message": "not marked rolled out"}
             if at is not None:
                 ready += 1
             elif len(not_ready) < 10:
@@ -54,10 +69,11 @@ def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: st
         pools = client.list_pages(client.path(api_version, "MachineDeployment"))
         pools_left = pools_not_at((d for page in pools for d in page), names, version)
     with_node = machines_ready = other = total = 0
-    if (with_machines or shape) and names:
+    if (with_machines or shape or rollout) and names:
         # Machines made by a ClusterClass carry no set label: select them by their cluster's name.
         pages = client.list_pages(client.path(api_version, "Machine"))
-        with_node, machines_ready, other, total = machine_counts((m for page in pages for m in page), names, version)
+        found = (m for page in pages for m in page)
+        with_node, machines_ready, other, total = machine_counts(found, names, version, marks)
     snap = {
         "total": len(names),
         "ready": ready,
@@ -70,6 +86,8 @@ def snapshot(client: KubeClient, set_name: str, with_machines: bool, version: st
         snap["pools_not_at_version"] = pools_left
     if shape:
         snap["machines_wanted"], snap["machines_total"] = wanted, total
+    if rollout:
+        snap["machines_before_rollout"] = other
     return snap
 
 
@@ -87,12 +105,16 @@ def pools_not_at(deployments: Iterable[dict], names: set[tuple[str, str]], versi
 
 
 def machine_counts(
-    machines: Iterable[dict], names: set[tuple[str, str]], version: str = ""
+    machines: Iterable[dict],
+    names: set[tuple[str, str]],
+    version: str = "",
+    marks: dict[tuple[str, str], float] | None = None,
 ) -> tuple[int, int, int, int]:
     """(with a node, ready, at another version, all) among the Machines of the named (namespace, name) clusters.
     Ready is what the report counts (condition Ready and a nodeRef): a Machine gets its node before its Ready
     condition, and a wait that ended at the node left the report to be gathered while Machines still turned ready (a
     re-run then rewrote it). With `version`, only Machines at it count; the others are the third number (0 without).
+    With `marks` ((namespace, cluster) -> its rollout mark), only Machines made in or after the mark's second count.
     """
     with_node = ready = other = total = 0
     for m in machines:
@@ -100,6 +122,11 @@ def machine_counts(
         if (md.get("namespace", ""), (md.get("labels") or {}).get(CLUSTER_NAME_LABEL, "")) not in names:
             continue
         total += 1
+        if marks is not None:
+            made = timeline.parse_time(md.get("creationTimestamp")) or 0.0
+            if made < int(marks.get((md.get("namespace", ""), md["labels"][CLUSTER_NAME_LABEL]), 0)):
+                other += 1
+                continue
         if version and (m.get("spec") or {}).get("version") != version:
             other += 1
             continue
@@ -118,6 +145,7 @@ def clusters_done(snap: dict, p: dict) -> bool:
         and snap["machines_ready"] >= max(p["machines"], snap.get("machines_wanted", 0))
         and not snap.get("machines_other_version")
         and not snap.get("pools_not_at_version")
+        and not snap.get("machines_before_rollout")
         and snap.get("machines_total", 0) == snap.get("machines_wanted", 0)
     )
 
@@ -168,11 +196,13 @@ def probe_clusters(client: KubeClient, p: dict) -> dict:
     phase (version or shape) `done` is confirmed by a second look an interval later: a Cluster's Available condition
     drops for a second as the topology bumps its worker pools after the control plane (seen on capi-1.14), and a
     wait that ended in that gap left the results to find the Cluster not ready."""
-    phase = bool(p.get("version") or p.get("shape"))
+    phase = bool(p.get("version") or p.get("shape") or p.get("rollout"))
     for look in range(2 if phase else 1):
         if look:
             time.sleep(p["interval"])
-        snap = snapshot(client, p["name"], p["machines"] > 0, p.get("version") or "", bool(p.get("shape")))
+        snap = snapshot(
+            client, p["name"], p["machines"] > 0, p.get("version") or "", bool(p.get("shape")), bool(p.get("rollout"))
+        )
         snap["done"] = clusters_done(snap, p)
         if not snap["done"]:
             break

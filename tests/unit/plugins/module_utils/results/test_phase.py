@@ -119,10 +119,40 @@ def test_one_cluster_scale_of_workers(c, ph, machines, seconds, reason, made):
     assert len(new) == made
 
 
+def rolled(touched=5.0, after=True):
+    c = cluster(touched=touched, mark="rollout")
+    if after:
+        c["spec"]["topology"]["controlPlane"]["rollout"] = {"after": ts(touched or 0)}
+    return c
+
+
+ROLL = {"name": "rollout"}
+
+
+@pytest.mark.parametrize(
+    ("c", "machines", "seconds", "reason", "made"),
+    [
+        (rolled(), [machine(created=6, ready=30)], 25.0, None, 1),  # the replacement ready ends it
+        # The one from before the mark still there (at the same version: only its age tells).
+        (rolled(), [machine(created=0, ready=3), machine(created=6, ready=30)], None, "MachinesNotInShape", 1),
+        (rolled(), [], None, "MachinesNotInShape", 0),  # the old one gone, the new one still to come
+        (rolled(touched=None), [machine(created=0, ready=3)], None, "NotChanged", 0),  # never rolled out
+        (rolled(after=False), [machine(created=6, ready=30)], None, "NotChanged", 0),  # marked, rollout.after gone
+    ],
+)
+def test_one_cluster_rollout(c, machines, seconds, reason, made):
+    record, new = phase.back_in_shape(c, machines, ROLL)
+    assert record.seconds_to_ready == seconds
+    assert (record.failing or {}).get("reason") == reason
+    assert len(new) == made
+    if reason == "MachinesNotInShape":
+        assert record.failing["message"].endswith(f"made after the mark, {len(machines) - made} from before left")
+
+
 @pytest.mark.parametrize(
     ("ph", "message"),
     [
-        ({"name": "rollout", "version": V2}, "phase.name='rollout' must be one of upgrade, scale_workers"),
+        ({"name": "churn", "version": V2}, "phase.name='churn' must be one of upgrade, rollout, scale_workers"),
         ({"name": "upgrade"}, "phase.version=None: phase upgrade needs it"),
         ({"name": "scale_workers", "version": V2}, "phase.replicas=None: phase scale_workers needs it"),
     ],

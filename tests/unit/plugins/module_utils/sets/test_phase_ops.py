@@ -19,6 +19,8 @@ def cluster(name="c1", version="v1.35.4", pools=(("md-0", 0),), annotations=None
 
 UP = {"phase": "upgrade", "version": "v1.35.5"}
 SCALE = {"phase": "scale_workers", "replicas": 2}
+ROLL = {"phase": "rollout"}
+ROLLED = {"scalelab.io/rollout-started": "2026-12-06T06:00:00.000000Z"}
 
 
 @pytest.mark.parametrize(
@@ -30,6 +32,9 @@ SCALE = {"phase": "scale_workers", "replicas": 2}
         # Pools that disagree are changed, and shown as their distinct replicas.
         (SCALE, [cluster(pools=(("md-0", 2), ("md-1", 1)))], ["c1"], {"[1, 2]": 1}),
         (SCALE, [cluster(pools=(("md-0", 2), ("md-1", 2)))], [], {"2": 1}),
+        # Once per set: a Cluster with the rollout's mark is left alone.
+        (ROLL, [cluster(), cluster("c2", annotations=ROLLED)], ["c1"], {"not rolled out": 1, "rolled out": 1}),
+        (ROLL, [cluster(annotations=ROLLED)], [], {"rolled out": 1}),
     ],
 )
 def test_plan_changes_only_the_clusters_not_as_wanted(p, clusters, todo, before):
@@ -61,6 +66,18 @@ def test_the_patch_marks_the_phase_and_keeps_what_the_cluster_was_created_with_o
     # Scaled again later: the created shape stays the first one.
     again = phase_ops._patch(cluster(annotations={"scalelab.io/created-workers": "x"}), SCALE, 0.0)
     assert "scalelab.io/created-workers" not in again["metadata"]["annotations"]
+    # A rollout: the control plane's and every pool's rollout.after (whole seconds, a pool's strategy kept).
+    c = cluster(pools=(("md-0", 1), ("md-1", 0)))
+    c["spec"]["topology"]["workers"]["machineDeployments"][0]["rollout"] = {"strategy": {"type": "OnDelete"}}
+    roll = phase_ops._patch(c, ROLL, 0.5)
+    at = "1970-01-01T00:00:00Z"
+    assert roll["spec"]["topology"]["controlPlane"] == {"rollout": {"after": at}}
+    assert [md["rollout"] for md in roll["spec"]["topology"]["workers"]["machineDeployments"]] == [
+        {"strategy": {"type": "OnDelete"}, "after": at},
+        {"after": at},
+    ]
+    assert roll["metadata"]["annotations"] == {"scalelab.io/rollout-started": "1970-01-01T00:00:00.500000Z"}
+    assert "workers" not in phase_ops._patch(cluster(pools=()), ROLL, 0.0)["spec"]["topology"]
     up = phase_ops._patch(cluster(), UP, 0.0)
     assert up["spec"] == {"topology": {"version": "v1.35.5"}}
     assert up["metadata"]["annotations"]["scalelab.io/created-version"] == "v1.35.4"

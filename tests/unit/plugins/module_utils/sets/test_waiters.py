@@ -50,6 +50,29 @@ def test_with_a_version_only_machines_at_it_count_and_the_others_are_counted_apa
     assert waiters.machine_counts(machines, NAMES, "v1.35.5") == expected
 
 
+def made(at: str, **kw) -> dict:
+    m = machine(**kw)
+    m["metadata"]["creationTimestamp"] = at
+    return m
+
+
+@pytest.mark.parametrize(
+    ("machines", "expected"),
+    [
+        # Mid-rollout: the old Machine (made before the mark) is counted apart, the new one only counts.
+        ([made("2026-12-05T08:59:59Z"), made("2026-12-05T09:00:03Z", ready="False")], (1, 0, 1, 2)),
+        ([made("2026-12-05T09:00:00Z")], (1, 1, 0, 1)),  # made in the mark's own second (whole seconds): new
+        ([made("2026-12-05T08:00:00Z", cluster="c2")], (0, 0, 0, 0)),  # not the set's
+    ],
+)
+def test_with_rollout_marks_only_machines_made_after_their_clusters_mark_count(machines, expected):
+    marks = {("lab", "c1"): 1796461200.4}  # 2026-12-05T09:00:00.4Z
+    assert waiters.machine_counts(machines, NAMES, "", marks) == expected
+    done = {"ready": 1, "machines_ready": 1}
+    assert waiters.clusters_done(done, {"count": 1, "machines": 1})
+    assert not waiters.clusters_done({**done, "machines_before_rollout": 1}, {"count": 1, "machines": 1})
+
+
 @pytest.mark.parametrize(
     ("snap", "expected"),
     [

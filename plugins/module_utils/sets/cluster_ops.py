@@ -230,9 +230,9 @@ def ensure_absent(bulk: Bulk, p: dict, api_version: str, check: bool) -> tuple[b
 
 
 def held_by(bulk: Bulk, api_version: str, left: dict) -> str:
-    """What a Cluster left after delete_timeout waits for underneath: its control plane and its Machines, each with
-    its finalizers and what its controller says (the Cluster itself only names the control plane; the deepest holder
-    is the one to look at). "" when the API cannot say: the timeout's message stands on its own."""
+    """What a Cluster left after delete_timeout waits for underneath: its control plane, its infrastructure cluster
+    and its Machines, each with its finalizers and what its controller says (the Cluster names only the one it waits
+    for now; the deepest holder is the one to look at). "" when the API cannot say: the message stands on its own."""
     ns, name = left["namespace"], left["name"]
     client, policy = bulk.client, bulk.policy
     try:
@@ -240,11 +240,13 @@ def held_by(bulk: Bulk, api_version: str, left: dict) -> str:
         if cluster.status_code == 404:
             return ""
         said = []
-        ref = (cluster.json().get("spec") or {}).get("controlPlaneRef") or {}
-        if ref.get("name"):
-            # v1beta2 names the group, v1beta1 the apiVersion.
-            ref_version = ref.get("apiVersion") or f"{ref['apiGroup']}/{client.served_versions(ref['apiGroup'])[0]}"
-            said.append(_holder(bulk, ref_version, ref["kind"], ns, ref["name"]))
+        spec = cluster.json().get("spec") or {}
+        for ref in (spec.get("controlPlaneRef") or {}, spec.get("infrastructureRef") or {}):
+            if ref.get("name"):
+                # v1beta2 names the group, v1beta1 the apiVersion.
+                group = ref.get("apiGroup", "")
+                ref_version = ref.get("apiVersion") or f"{group}/{client.served_versions(group)[0]}"
+                said.append(_holder(bulk, ref_version, ref["kind"], ns, ref["name"]))
         path = client.path(api_version, "Machine", ns)
         selector = f"{CAPI_GROUP}/cluster-name={name}"
         machines = next(client.list_pages(path, label_selector=selector, limit=3, policy=policy), [])

@@ -36,6 +36,23 @@ def _module_result(module: str, rc: int, stdout: str, stderr: str) -> dict:
     return res
 
 
+def changed_tasks(stdout: str) -> list[str]:
+    """The TASK headers of the default callback's output under which a host line says changed (with its item)."""
+    changed, task = [], ""
+    for line in stdout.splitlines():
+        m = re.match(r"^TASK \[(.*)\]", line)
+        if m:
+            task = m.group(1)
+        elif line.startswith("changed: "):
+            changed.append(f"{task}: {line}")
+    return changed
+
+
+def said(res: dict, tail: int = 3000) -> str:
+    """An assertion message for a playbook run: the tasks that changed, then the output's last characters."""
+    return "changed: " + ("; ".join(res.get("changed", [])) or "none") + "\n" + res["stdout"][-tail:]
+
+
 def _log_run(cmd: list[str], seconds: float, stdout: str) -> None:
     """With SCALELAB_TEST_LOG set, append each playbook run's duration and recap there (where CI time goes; with
     ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks the recap lists the slowest tasks)."""
@@ -78,7 +95,8 @@ class Lab:
         recap = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))} if m else {}
         if proc.returncode != 0 and not recap.get("failed"):
             recap["failed"] = 1
-        return {"recap": recap, "stdout": proc.stdout, "stderr": proc.stderr, "rc": proc.returncode}
+        changed = changed_tasks(proc.stdout)
+        return {"recap": recap, "stdout": proc.stdout, "stderr": proc.stderr, "rc": proc.returncode, "changed": changed}
 
     def module(self, module: str, check: bool = False, **args) -> dict:
         """Run scalelab.capi.<module> once on localhost (ad hoc, as a playbook task would) and return its result."""

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from .lab import Lab
+from .lab import Lab, said
 
 TOPOLOGY = {"class_name": "scalelab-in-memory", "version": "v1.35.4"}
 SET = "itbad"
@@ -221,7 +221,7 @@ def test_a_bad_lab_variable_is_refused_before_anything_changes(lab, catalogue, e
             held.close()
     assert res["rc"] != 0, res["stdout"][-2000:]
     assert message in " ".join(res["stdout"].split()), res["stdout"][-3000:]
-    assert res["recap"].get("changed", 0) == 0, res["stdout"][-3000:]
+    assert res["recap"].get("changed", 0) == 0, said(res)
     TRIED.append(("scale.yml", json.dumps(extra), message))
     _nothing_left(lab, pids)
 
@@ -437,7 +437,7 @@ def test_a_bad_knob_is_refused_in_seconds_before_any_host_is_touched(lab, catalo
     # The first play refused it: no other play started, nothing changed, and the whole line is one line.
     plays = re.findall(r"^PLAY \[(.*)\]", res["stdout"], re.M)
     assert plays == ["Check the inventory", "Check the knobs"], res["stdout"][-3000:]
-    assert res["recap"].get("changed", 0) == 0
+    assert res["recap"].get("changed", 0) == 0, said(res)
     assert any(message in line for line in res["stdout"].splitlines()), "the message spans lines"
     assert seconds < 10, f"refused after {seconds:.1f} s"
     TRIED.append((playbook, json.dumps(extra), message, round(seconds, 1)))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 
+from .lab import said
+
 CAPACITY = {
     "scale_capacity_name": "itcap",
     "scale_capacity_rate": 60,
@@ -49,5 +51,5 @@ def test_capacity_finds_a_rate_and_a_size_and_reuses_them(lab, tmp_path):
     # Again: every step is reused (no cluster created, no results rewritten), the report unchanged.
     stamps = {n: os.stat(os.path.join(out, n)).st_mtime_ns for n in ("rate-60.json", "size-3.json", "capacity.md")}
     again = lab.playbook("capacity.yml", "-e", f"@{extra}")
-    assert again["rc"] == 0 and again["recap"].get("changed", 0) == 0, again["stdout"][-3000:]
+    assert again["rc"] == 0 and again["recap"].get("changed", 0) == 0, said(again)
     assert {n: os.stat(os.path.join(out, n)).st_mtime_ns for n in stamps} == stamps

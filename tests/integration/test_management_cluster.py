@@ -10,7 +10,7 @@ import time
 
 import yaml
 
-from .lab import CAPI_MANAGERS, ROOT, files_leaking, key_material, leaks, listeners_of, written_files
+from .lab import CAPI_MANAGERS, ROOT, files_leaking, key_material, leaks, listeners_of, said, written_files
 
 PROGRAMS = ("etcd", "kube-apiserver", "kube-controller-manager")
 
@@ -38,7 +38,7 @@ def test_nothing_the_lab_writes_holds_a_key(lab):
 def test_check_mode_changes_nothing(lab):
     pids = {p: lab.pid(p) for p in PROGRAMS}
     res = lab.playbook("scale.yml", check=True)
-    assert res["recap"].get("failed", 0) == 0 and res["recap"]["changed"] == 0, res["stdout"][-3000:]
+    assert res["recap"].get("failed", 0) == 0 and res["recap"]["changed"] == 0, said(res)
     assert {p: lab.pid(p) for p in PROGRAMS} == pids
 
 
@@ -121,7 +121,7 @@ def test_bad_bind_address_is_refused_before_anything_changes(lab):
         res = lab.playbook("scale.yml")
         assert res["rc"] != 0
         assert "management_cluster_bind_address=not-an-ip must be an IP address" in res["stdout"]
-        assert res["recap"]["changed"] == 0
+        assert res["recap"]["changed"] == 0, said(res)
     finally:
         lab.write_vars()
 
@@ -169,5 +169,5 @@ def test_a_converge_restores_what_was_removed_edited_or_stopped_then_skips_the_c
         assert time.monotonic() < deadline, status
         time.sleep(1)
     again = lab.playbook("scale.yml")
-    assert again["rc"] == 0 and again["recap"]["changed"] == 0, again["stdout"][-3000:]
+    assert again["rc"] == 0 and again["recap"]["changed"] == 0, said(again)
     assert skipped_subtrees(again["stdout"]) == list(SUBTREES), again["stdout"][-6000:]

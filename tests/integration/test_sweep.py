@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+from .lab import said
+
 SWEEP = {"scale_sweep_name": "itsweep", "scale_sweep_matrix": {"capi_stack_concurrency": [10, 5]}, "scale_clusters": 2}
 
 
@@ -48,4 +50,4 @@ def test_a_bad_matrix_is_refused_before_anything_runs(lab, tmp_path):
     extra.write_text(json.dumps({"scale_sweep_matrix": {"capi_stack_colour": ["blue"]}}))
     res = lab.playbook("sweep.yml", "-e", f"@{extra}")
     assert res["rc"] != 0 and "capi_stack_colour" in res["stdout"], res["stdout"][-2000:]
-    assert res["recap"].get("changed", 0) == 0
+    assert res["recap"].get("changed", 0) == 0, said(res)

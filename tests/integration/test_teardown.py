@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from .lab import listeners_of, listening_sockets
+from .lab import listeners_of, listening_sockets, said
 
 pytestmark = pytest.mark.stage("lab-teardown")
 
@@ -34,7 +34,7 @@ def test_teardown_leaves_no_process_port_or_directory(lab):
     assert not [a for a in addrs if int(a.rsplit(":", 1)[1]) in ours], addrs
     assert not [a for a in addrs if a.endswith(":19000")], "in-memory workload servers still listening"
     again = lab.playbook("teardown.yml")
-    assert again["rc"] == 0 and again["recap"]["changed"] == 0
+    assert again["rc"] == 0 and again["recap"]["changed"] == 0, said(again)
     assert "Nothing is left" in again["stdout"]
 
 

@@ -525,8 +525,11 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
     seconds = round(time.monotonic() - t0, 3)
     # Sections other modules attach (prometheus_snapshot, profile_top) survive a re-gather.
     old = load(params["path"], required=False)
-    if doc.pop(PHASED, False) and old.get("kinds"):
-        # A phase after this run changed its clusters (Machines replaced): what the run measured was final before.
+    phased = doc.pop(PHASED, False)
+    if (phased and old.get("kinds")) or measured_whole(old):
+        # What the run measured is final once a phase after it changed its clusters (Machines replaced) or once it
+        # found every object ready: a re-gather would time what happened since (a condition flapping as an API
+        # server or a manager restarts), not the run. A run gathered before all were ready is completed by a re-run.
         doc = old
     for key in ATTACHED_KEYS:
         if key in old:
@@ -549,6 +552,17 @@ def run(params: dict, check_mode: bool) -> tuple[bool, dict, dict]:
         result["run"] = run_.returned()
     result.update(seconds=seconds, window=dict(zip(("start", "end"), window(doc), strict=True)))
     return changed, result, diff
+
+
+def measured_whole(doc: dict) -> bool:
+    """Whether a results document found every object it times ready (Cluster API kinds; hosts' documents, whose
+    end depends on the scenario, are always gathered again)."""
+    kinds = (doc.get("kinds") or {}).values()
+    return (
+        sum(r.get("count", 0) for r in kinds) > 0
+        and all("not_ready" in r for r in kinds)
+        and not any(r["not_ready"] for r in kinds)
+    )
 
 
 def _record_run(runs_dir: str, run_: runs.Run, doc: dict, file_name: str, check_mode: bool) -> bool:

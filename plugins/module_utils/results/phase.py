@@ -21,6 +21,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.errors import Scalel
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import (
     Accumulator,
     Timeline,
+    made_since,
     parse_time,
     ready_time,
 )
@@ -78,14 +79,9 @@ def back_in_shape(cluster: dict, machines: list[dict], phase: dict) -> tuple[Tim
         why = f"{differs or 'as wanted'}, not touched by this phase" if start is None else differs
         return _record(cluster, None, None, {"type": "Phase", "reason": "NotChanged", "message": why}), []
     version = phase.get("version")
-
-    def since_mark(m: dict) -> bool:
-        # creationTimestamp is whole seconds, the mark has microseconds: a Machine made in the mark's second counts.
-        return (parse_time((m.get("metadata") or {}).get("creationTimestamp")) or 0) >= int(start)
-
     new = [m for m in machines if (m.get("spec") or {}).get("version") == version] if version else machines
-    new = [m for m in new if since_mark(m)] if phase["name"] == "rollout" else new
-    made = [m for m in new if since_mark(m)]
+    new = [m for m in new if made_since(m, start)] if phase["name"] == "rollout" else new
+    made = [m for m in new if made_since(m, start)]
     old = len(machines) - len(new)
     want = expected_machines(cluster)
     ready = [ready_time(m, "Machine") for m in new]

@@ -62,6 +62,12 @@ def parse_time(value: str | None) -> float | None:
     return dt.timestamp()
 
 
+def made_since(obj: dict, mark: float) -> bool:
+    """Whether the object was made at or after the mark: creationTimestamp is whole seconds and a mark has
+    microseconds, so an object made in the mark's own second counts (one made before the mark's second does not)."""
+    return (parse_time((obj.get("metadata") or {}).get("creationTimestamp")) or 0.0) >= int(mark)
+
+
 def format_time(epoch: float | None) -> str | None:
     """RFC3339 (UTC, whole seconds) of epoch seconds, for reports people read."""
     if epoch is None:

@@ -341,8 +341,8 @@ class Bulk:
         """Delete the set's objects kind by kind, in the order given, each kind gone before the next.
 
         state["objects"] and state["calls"] are kept; counted = (kind, counts dict, hint): the counts' existing_before
-        and deleted follow that kind, the hint (a string, or a function of the first object left giving one) ends the
-        message when objects are left. Returns whether any existed.
+        and deleted follow that kind, and when objects of it are left the hint (a function of the first one left, giving
+        a string) ends the message. Returns whether any existed.
         """
         counted_kind, counts, hint = counted
         total = None
@@ -380,7 +380,7 @@ class Bulk:
                 msg = f"set {set_name}: {len(left)} {kind}(s) still there after delete_timeout={timeout:g}s"
                 if left:
                     first = left[0]
-                    tail = hint if not callable(hint) else hint(first) if kind == counted_kind else ""
+                    tail = hint(first) if kind == counted_kind else ""
                     msg += f" (first: {first['namespace']}/{first['name']} finalizers {first['finalizers']}"
                     msg += f"; deleting: {first['waiting_for']}{tail})" if first["waiting_for"] else f"{tail})"
                 if res.failed:

@@ -244,7 +244,7 @@ def ensure_absent(bulk: Bulk, p: dict, check: bool) -> tuple[bool, dict]:
     hosts_state = dict(HOST_COUNTS)
     state = {"hosts": hosts_state, "objects": 0, "calls": {}}
     kinds = ((BMH_API, BMH_KIND), ("v1", "Secret"), ("v1", "Namespace"))
-    counted = (BMH_KIND, hosts_state, "; is the Bare Metal Operator running?")
+    counted = (BMH_KIND, hosts_state, lambda _first: "; is the Bare Metal Operator running?")
     changed = bulk.delete_set(p["name"], kinds, p["delete_timeout"], check, state, counted)
     state["diff"] = {"before": {"hosts": hosts_state["existing_before"]}, "after": {"hosts": 0}}
     return changed, state

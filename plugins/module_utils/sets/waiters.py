@@ -23,19 +23,14 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import
 GROUP = "cluster.x-k8s.io"
 
 
-def snapshot(
-    client: KubeClient,
-    set_name: str,
-    with_machines: bool,
-    version: str = "",
-    shape: bool = False,
-    rollout: bool = False,
-) -> dict:
-    """The set's Clusters ready and its Machines ready. With `version` (an upgrade): a Cluster is ready once its
-    topology is at it, a Machine counts only at it, and the Machines at another version are counted apart. With
-    `shape`: the Machines the topologies ask for (machines_wanted) and every Machine there is (machines_total, those
-    being deleted too), so a scale down is done only once the removed ones are gone. With `rollout`: a Cluster is
-    ready once marked rolled out, a Machine counts only if made after its Cluster's mark, the older ones apart."""
+def snapshot(client: KubeClient, p: dict) -> dict:
+    """The set's (option name) Clusters ready and its Machines ready (listed when option machines > 0 or a phase
+    needs them). With option `version` (an upgrade): a Cluster is ready once its topology is at it, a Machine counts
+    only at it, and the Machines at another version are counted apart. With `shape`: the Machines the topologies ask
+    for (machines_wanted) and every Machine there is (machines_total, those being deleted too), so a scale down is
+    done only once the removed ones are gone. With `rollout`: a Cluster is ready once marked rolled out, a Machine
+    counts only if made after its Cluster's mark, the older ones apart."""
+    set_name, version, shape, rollout = p["name"], p.get("version") or "", bool(p.get("shape")), bool(p.get("rollout"))
     versions = client.served_versions(GROUP)
     if not versions:
         raise KubeError(f"{client.server} serves no {GROUP} API: is the Cluster API stack installed?")
@@ -69,7 +64,7 @@ def snapshot(
         pools = client.list_pages(client.path(api_version, "MachineDeployment"))
         pools_left = pools_not_at((d for page in pools for d in page), names, version)
     with_node = machines_ready = other = total = 0
-    if (with_machines or shape or rollout) and names:
+    if (p["machines"] > 0 or shape or rollout) and names:
         # Machines made by a ClusterClass carry no set label: select them by their cluster's name.
         pages = client.list_pages(client.path(api_version, "Machine"))
         found = (m for page in pages for m in page)
@@ -122,11 +117,11 @@ def machine_counts(
         if (md.get("namespace", ""), (md.get("labels") or {}).get(CLUSTER_NAME_LABEL, "")) not in names:
             continue
         total += 1
-        if marks is not None:
-            made = timeline.parse_time(md.get("creationTimestamp")) or 0.0
-            if made < int(marks.get((md.get("namespace", ""), md["labels"][CLUSTER_NAME_LABEL]), 0)):
-                other += 1
-                continue
+        if marks is not None and not timeline.made_since(
+            m, marks.get((md.get("namespace", ""), md["labels"][CLUSTER_NAME_LABEL]), 0)
+        ):
+            other += 1
+            continue
         if version and (m.get("spec") or {}).get("version") != version:
             other += 1
             continue
@@ -200,9 +195,7 @@ def probe_clusters(client: KubeClient, p: dict) -> dict:
     for look in range(2 if phase else 1):
         if look:
             time.sleep(p["interval"])
-        snap = snapshot(
-            client, p["name"], p["machines"] > 0, p.get("version") or "", bool(p.get("shape")), bool(p.get("rollout"))
-        )
+        snap = snapshot(client, p)
         snap["done"] = clusters_done(snap, p)
         if not snap["done"]:
             break

@@ -632,6 +632,27 @@ def test_a_runs_results_stay_what_it_measured_once_a_phase_changed_its_clusters(
     assert result["report"]["summary"]["clusters_ready"] == 11
 
 
+def test_a_run_that_measured_every_object_ready_keeps_its_results_when_they_move_later(tmp_path, monkeypatch):
+    objs = lab()
+    monkeypatch.setattr(document, "KubeClient", lambda *a, **kw: FakeClient(objs))
+    p = params(tmp_path)
+    assert document.run(p, check_mode=False)[0] is True  # 11 of 12 clusters ready: not the whole run yet
+    late = next(o for o in objs if o["kind"] == "Cluster" and o["metadata"]["name"] == "scale-0011")
+    late["status"]["conditions"] = [{"type": "Available", "status": "True", "lastTransitionTime": at(40)}]
+    changed, result, _dummy = document.run(p, check_mode=False)  # a resumed run completes it
+    assert changed is True and result["report"]["summary"]["clusters_ready"] == 12
+    whole = (tmp_path / "scale.json").read_text()
+    # A fault later (an API server or a manager restarted) flapped every Cluster's condition: what the run measured
+    # stands, in check mode too.
+    for o in objs:
+        if o["kind"] == "Cluster":
+            o["status"]["conditions"][0]["lastTransitionTime"] = at(900)
+    assert document.run(p, check_mode=True)[0] is False
+    changed, result, _dummy = document.run(p, check_mode=False)
+    assert changed is False and (tmp_path / "scale.json").read_text() == whole
+    assert result["report"]["summary"]["cluster_max_seconds"] < 100
+
+
 def test_a_phase_is_gathered_like_creation(tmp_path, monkeypatch):
     objs = []
     for i in range(3):

@@ -277,3 +277,17 @@ def test_accumulator_keeps_no_object_json():
 def test_accumulator_rejects_unknown_kind():
     with pytest.raises(ValueError, match="kind='Node'"):
         timeline.Accumulator("Node")
+
+
+@pytest.mark.parametrize(
+    ("created", "mark", "made"),
+    [
+        ("2026-12-06T10:00:05Z", timeline.parse_time("2026-12-06T10:00:05.700000Z"), True),  # the mark's own second
+        ("2026-12-06T10:00:06Z", timeline.parse_time("2026-12-06T10:00:05.700000Z"), True),
+        ("2026-12-06T10:00:04Z", timeline.parse_time("2026-12-06T10:00:05.000001Z"), False),
+        (None, timeline.parse_time("2026-12-06T10:00:05Z"), False),  # no timestamp: not made since
+        ("2026-12-06T10:00:04Z", 0, True),  # no mark: every object
+    ],
+)
+def test_made_since(created, mark, made):
+    assert timeline.made_since({"metadata": {"creationTimestamp": created}}, mark) is made

@@ -29,6 +29,9 @@ description:
   - A run is what one invocation wrote. A O(run_started) the index has not seen (the M(scalelab.capi.cluster_bulk)
     or M(scalelab.capi.bmh_bulk) RV(scalelab.capi.cluster_bulk#module:first_write)) opens a new run; an empty one
     gathers the newest run again, so a re-run that created nothing changes nothing.
+  - A run's results that found every Cluster API object ready are final - gathering that run again keeps them (a
+    fault since, such as an API server or a manager restarted, moves the objects' conditions and would re-time the
+    run); results gathered before every object was ready are completed by the next gather.
   - The JSON is written only when its content differs (C(changed=false) on a re-run over a settled lab), through
     a temporary file and a rename, mode C(0644).
 author: scalelab contributors (!UNKNOWN)

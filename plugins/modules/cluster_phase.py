@@ -170,7 +170,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import phase_ops
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CHANGES
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import CHANGES
 
 ARGUMENT_SPEC = {
     **client.KUBE_ARGUMENT_SPEC,

@@ -163,7 +163,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.report import gates, html
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document, runs
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import phase_title
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import title as phase_title
 
 ARGUMENT_SPEC = {
     "baseline": {"type": "path"},

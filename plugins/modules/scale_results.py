@@ -283,7 +283,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.scalelab.capi.plugins.module_utils import errors
 from ansible_collections.scalelab.capi.plugins.module_utils.kube import client
 from ansible_collections.scalelab.capi.plugins.module_utils.results import document, merge
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import PHASES
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import PHASES
 
 ARGUMENT_SPEC = {
     **client.KUBE_ARGUMENT_SPEC,

@@ -390,13 +390,13 @@ KNOB_CASES = [
     (
         "scale.yml",
         {"scale_phases": [{"name": "rollout", "version": "v1.35.5"}]},
-        'scale_phases=[{"name": "rollout", "version": "v1.35.5"}] must be a list of {name: upgrade, version: like',
+        "last at most one {name: delete} (optional gates): rollout takes no version",
     ),
     (
         "scale.yml",
         {"scale_phases": [{"name": "scale_workers", "replicas": -1}]},
         'scale_phases=[{"name": "scale_workers", "replicas": -1}] must be a list of {name: upgrade, version: like '
-        "v1.35.5} or {name: scale_workers, replicas: 0 or more}",
+        "v1.35.5} or {name: rollout} or {name: scale_workers, replicas: 0 or more}",
     ),
     (
         "scale.yml",

@@ -18,11 +18,8 @@ from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import K
 from ansible_collections.scalelab.capi.plugins.module_utils.results import phase, runs, stages
 from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator, parse_time
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
-    CLUSTER_NAME_LABEL,
-    PHASE_STARTED,
-    phase_title,
-)
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL, PHASE_STARTED
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import title as phase_title
 
 SCHEMA = 1
 KINDS = ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine", "Metal3Machine", "BareMetalHost")

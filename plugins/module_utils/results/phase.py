@@ -25,11 +25,8 @@ from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline imp
     parse_time,
     ready_time,
 )
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
-    PHASE_STARTED,
-    PHASES,
-    expected_machines,
-)
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import PHASE_STARTED, expected_machines
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import PHASES, TABLE
 
 
 class PhaseError(ScalelabError, ValueError):
@@ -49,18 +46,6 @@ def _record(cluster: dict, start: float | None, end: float | None, failing: dict
     )
 
 
-def _wanted(cluster: dict, phase: dict) -> str | None:
-    """Why the Cluster is not as the phase wants it yet (its spec), or None."""
-    topo = (cluster.get("spec") or {}).get("topology") or {}
-    if phase["name"] == "upgrade":
-        return None if topo.get("version") == phase["version"] else f"topology at {topo.get('version')}"
-    if phase["name"] == "rollout":
-        return None if ((topo.get("controlPlane") or {}).get("rollout") or {}).get("after") else "no rollout.after"
-    pools = (topo.get("workers") or {}).get("machineDeployments") or []
-    replicas = sorted({int(md.get("replicas") or 0) for md in pools})
-    return None if replicas == [phase["replicas"]] else f"worker replicas {replicas}"
-
-
 def _latest_transition(cluster: dict, start: float) -> float:
     """The newest lastTransitionTime of the Cluster's conditions (both contracts' lists) at or after start."""
     status = cluster.get("status") or {}
@@ -74,22 +59,19 @@ def back_in_shape(cluster: dict, machines: list[dict], phase: dict) -> tuple[Tim
     it was touched (an upgrade's replacements at the new version, a scale up's new workers)."""
     md = cluster.get("metadata") or {}
     start = parse_time((md.get("annotations") or {}).get(PHASE_STARTED.format(phase=phase["name"])))
-    differs = _wanted(cluster, phase)
+    kind = TABLE[phase["name"]]
+    differs = kind.differs((cluster.get("spec") or {}).get("topology") or {}, phase)
     if start is None or differs:
         why = f"{differs or 'as wanted'}, not touched by this phase" if start is None else differs
         return _record(cluster, None, None, {"type": "Phase", "reason": "NotChanged", "message": why}), []
-    version = phase.get("version")
-    new = [m for m in machines if (m.get("spec") or {}).get("version") == version] if version else machines
-    new = [m for m in new if made_since(m, start)] if phase["name"] == "rollout" else new
+    new = kind.outcome(machines, phase, start)
     made = [m for m in new if made_since(m, start)]
     old = len(machines) - len(new)
     want = expected_machines(cluster)
     ready = [ready_time(m, "Machine") for m in new]
     failing = next((f for at, f in ready if at is None), None)
     if failing is None and (old or len(new) != want):
-        message = f"{len(new)} of {want} Machine(s)"
-        message += f" at {version}, {old} at another version left" if version else ""
-        message += f" made after the mark, {old} from before left" if phase["name"] == "rollout" else ""
+        message = f"{len(new)} of {want} Machine(s){kind.left(phase, old)}"
         failing = {"type": "Phase", "reason": "MachinesNotInShape", "message": message}
     cluster_at, cluster_failing = ready_time(cluster, "Cluster")
     failing = failing or cluster_failing
@@ -122,7 +104,7 @@ def timed(clusters: list[dict], machines_of: dict[tuple[str, str], list[dict]], 
     """{"Cluster": the phase per Cluster, "Machine": the Machines it made} as Accumulator results."""
     if phase.get("name") not in PHASES:
         raise PhaseError(f"phase.name={phase.get('name')!r} must be one of {', '.join(PHASES)}")
-    what = {"upgrade": "version", "scale_workers": "replicas", "delete": "deleted"}.get(phase["name"])
+    what = "deleted" if phase["name"] == "delete" else TABLE[phase["name"]].target
     if what and phase.get(what) in (None, ""):
         raise PhaseError(f"phase.{what}={phase.get(what)!r}: phase {phase['name']} needs it")
     if phase["name"] == "delete":

@@ -30,10 +30,6 @@ CREATED_VERSION = "scalelab.io/created-version"
 # ... and the worker pools it was created with (name and replicas, as _shape compares them), written by scale_workers.
 CREATED_WORKERS = "scalelab.io/created-workers"
 PHASE_STARTED = "scalelab.io/{phase}-started"
-# The phases cluster_phase makes (what each changes is in phase_ops), and with cluster_bulk's delete the phases
-# scale_results times.
-CHANGES = ("upgrade", "rollout", "scale_workers")
-PHASES = (*CHANGES, "delete")
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 # ${VAR}, or with clusterctl's defaults: ${VAR:=default} / ${VAR:-default} (unset or empty), ${VAR=default} /
 # ${VAR-default} (unset). Groups: name, operator, default.
@@ -290,15 +286,6 @@ def _shape(value):
     if isinstance(value, dict):
         return {k: str(v) for k, v in value.items()}
     return str(value)
-
-
-def phase_title(phase: dict) -> str:
-    """How a report names a phase: "upgrade to v1.35.5", "scale_workers to 3 replicas"."""
-    if phase.get("name") == "scale_workers":
-        return f"scale_workers to {phase.get('replicas')} replicas"
-    if phase.get("name") in ("delete", "rollout"):
-        return phase["name"]
-    return f"{phase.get('name')} to {phase.get('version')}"
 
 
 def expected_machines(cluster: dict) -> int:

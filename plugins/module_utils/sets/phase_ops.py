@@ -11,13 +11,7 @@ import time
 from collections import Counter
 
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.cluster_ops import capi_version
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
-    CREATED_VERSION,
-    CREATED_WORKERS,
-    PHASE_STARTED,
-    SetError,
-    workers_shape,
-)
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import PHASE_STARTED, SetError
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     BulkFailed,
     call_report,
@@ -25,10 +19,9 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     connected,
     rfc3339,
 )
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import TABLE
 
 __all__ = ["BulkFailed", "SetError", "after", "plan", "run"]
-
-ROLLED = "rolled out"
 
 
 def _name(c: dict) -> str:
@@ -46,28 +39,16 @@ def _topology(c: dict, phase: str) -> dict:
     return topo
 
 
-def _pools(topo: dict) -> list[dict]:
-    return (topo.get("workers") or {}).get("machineDeployments") or []
-
-
 def have(c: dict, p: dict):
-    """What the phase changes, as the Cluster has it: its topology version, or its worker pools' replicas (one
-    number when they agree, else the sorted distinct ones)."""
-    topo = _topology(c, p["phase"])
-    if p["phase"] == "upgrade":
-        return topo["version"]
-    if p["phase"] == "rollout":
-        # Once per set, as an upgrade to the same version changes nothing: a Cluster with the mark was rolled out.
-        marked = PHASE_STARTED.format(phase="rollout") in (c["metadata"].get("annotations") or {})
-        return ROLLED if marked else "not rolled out"
-    replicas = sorted({int(md.get("replicas") or 0) for md in _pools(topo)})
-    if not replicas:
-        raise SetError(f"phase=scale_workers: Cluster {_name(c)} has no worker pool (spec.topology.workers)")
-    return replicas[0] if len(replicas) == 1 else replicas
+    """What the phase changes, as the Cluster has it (phases.Phase.have)."""
+    value = TABLE[p["phase"]].have(c, _topology(c, p["phase"]))
+    if value is None:
+        raise SetError(f"phase={p['phase']}: Cluster {_name(c)} has no worker pool (spec.topology.workers)")
+    return value
 
 
 def want(p: dict):
-    return {"upgrade": p.get("version"), "rollout": ROLLED}.get(p["phase"], p.get("replicas"))
+    return TABLE[p["phase"]].want(p)
 
 
 def plan(clusters: list[dict], p: dict) -> tuple[list[dict], dict[str, int]]:
@@ -93,33 +74,19 @@ def after(before: dict[str, int], todo: list[dict], p: dict) -> dict[str, int]:
 
 def _patch(c: dict, p: dict, now: float) -> dict:
     """The merge patch of one Cluster: the change, the phase's mark, and once what it was created with."""
-    topo = c["spec"]["topology"]
+    kind, topo = TABLE[p["phase"]], c["spec"]["topology"]
     annotations = c["metadata"].get("annotations") or {}
     marks = {PHASE_STARTED.format(phase=p["phase"]): rfc3339(now)}
-    if p["phase"] == "upgrade":
-        spec = {"version": p["version"]}
-        if CREATED_VERSION not in annotations:
-            marks[CREATED_VERSION] = topo["version"]
-    elif p["phase"] == "rollout":
-        # Machines made before rollout.after are replaced: the control plane's and every pool's (the whole list).
-        at = rfc3339(now)[:19] + "Z"  # metav1.Time keeps whole seconds
-        spec = {"controlPlane": {"rollout": {"after": at}}}
-        if _pools(topo):
-            pools = [{**md, "rollout": {**(md.get("rollout") or {}), "after": at}} for md in _pools(topo)]
-            spec["workers"] = {"machineDeployments": pools}
-    else:
-        # A merge patch replaces a list whole: every pool again, each at the new replicas.
-        spec = {"workers": {"machineDeployments": [{**md, "replicas": p["replicas"]} for md in _pools(topo)]}}
-        if CREATED_WORKERS not in annotations:
-            marks[CREATED_WORKERS] = workers_shape(_pools(topo))
-    return {"metadata": {"annotations": marks}, "spec": {"topology": spec}}
+    marks.update({k: v for k, v in kind.kept(topo).items() if k not in annotations})
+    return {"metadata": {"annotations": marks}, "spec": {"topology": kind.spec(topo, p, rfc3339(now))}}
 
 
 def _check(p: dict) -> None:
-    if p["phase"] == "upgrade" and not p.get("version"):
-        raise SetError("version='': phase=upgrade needs the version to upgrade to (e.g. v1.35.5)")
-    if p["phase"] == "scale_workers" and (p.get("replicas") is None or p["replicas"] < 0):
-        raise SetError(f"replicas={p.get('replicas')}: phase=scale_workers needs the worker replicas, >= 0")
+    kind = TABLE[p["phase"]]
+    if kind.target and kind.refused(p.get(kind.target)):
+        raise SetError(
+            f"{kind.target}={p.get(kind.target)!r}: phase={p['phase']} needs {kind.refused(p.get(kind.target))}"
+        )
     check_pacing(p)
 
 

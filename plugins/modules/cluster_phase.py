@@ -84,8 +84,9 @@ options:
     default: 120.0
   version:
     description:
-      - The Kubernetes version to upgrade to (O(phase=upgrade)), for example C(v1.35.5). Cluster API's own rules
-        apply (one minor version at a time; the control plane first).
+      - The Kubernetes version to upgrade to (O(phase=upgrade)), a release such as C(v1.35.5) (pre-releases such as
+        C(v1.36.0-rc.1) too; anything else is refused before a Cluster is read). Cluster API's own rules apply (one
+        minor version at a time; the control plane first).
     type: str
     default: ""
 requirements:

@@ -41,10 +41,7 @@ def _topology(c: dict, phase: str) -> dict:
 
 def have(c: dict, p: dict):
     """What the phase changes, as the Cluster has it (phases.Phase.have)."""
-    value = TABLE[p["phase"]].have(c, _topology(c, p["phase"]))
-    if value is None:
-        raise SetError(f"phase={p['phase']}: Cluster {_name(c)} has no worker pool (spec.topology.workers)")
-    return value
+    return TABLE[p["phase"]].have(c, _topology(c, p["phase"]))
 
 
 def want(p: dict):

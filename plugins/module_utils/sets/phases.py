@@ -15,6 +15,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import
     CREATED_VERSION,
     CREATED_WORKERS,
     PHASE_STARTED,
+    SetError,
     workers_shape,
 )
 
@@ -157,9 +158,15 @@ class ScaleWorkers(Phase):
         return sorted({int(md.get("replicas") or 0) for md in pools(topo)})
 
     def have(self, cluster: dict, topo: dict):
-        # One number when the pools agree, else the sorted distinct ones; None without pools (refused by phase_ops).
+        # One number when the pools agree, else the sorted distinct ones.
         replicas = self.replicas(topo)
-        return None if not replicas else replicas[0] if len(replicas) == 1 else replicas
+        if not replicas:
+            md = cluster.get("metadata") or {}
+            raise SetError(
+                f"phase=scale_workers: Cluster {md.get('namespace', '')}/{md.get('name')} has no worker pool "
+                "(spec.topology.workers)"
+            )
+        return replicas[0] if len(replicas) == 1 else replicas
 
     def want(self, p: dict):
         return p.get("replicas")

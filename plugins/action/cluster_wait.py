@@ -2,8 +2,8 @@
 # Apache-2.0
 """Runs the cluster_wait module in windows and prints a progress line between them, on the controller.
 
-Each line: ready/total, Machines ready (and with a node), clusters per minute since the wait began, and an ETA at
-that rate.
+Each line: ready/total (after a phase: back in shape/total), Machines ready (and with a node), clusters per minute
+since the wait began, and an ETA at that rate.
 """
 
 from __future__ import annotations
@@ -12,10 +12,15 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.scalelab.capi.plugins.plugin_utils.windows import rate_eta, stall_check, wait_in_windows
 
 
-def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: float, ready0: int) -> str:
-    ready = snap.get("ready", 0)
-    rate, eta = rate_eta(ready, ready0, count, elapsed)
-    line = f"[{name}] clusters ready {ready}/{count} (found {snap.get('total', 0)})"
+def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: float, first: dict) -> str:
+    if "in_shape" in snap:  # a phase: a Cluster counts once its Machines are as the phase wants, not when ready
+        done = snap["in_shape"]
+        rate, eta = rate_eta(done, first.get("in_shape", 0), count, elapsed)
+        line = f"[{name}] clusters back in shape {done}/{count} (ready {snap.get('ready', 0)})"
+    else:
+        ready = snap.get("ready", 0)
+        rate, eta = rate_eta(ready, first.get("ready", 0), count, elapsed)
+        line = f"[{name}] clusters ready {ready}/{count} (found {snap.get('total', 0)})"
     machines = max(machines, snap.get("machines_wanted", 0))
     if machines:
         with_node = snap.get("machines_with_node", 0)
@@ -59,7 +64,7 @@ class ActionModule(ActionBase):
             "scalelab.capi.cluster_wait",
             args,
             task_vars,
-            lambda r, elapsed, first: progress_line(name, r, count, machines, elapsed, first.get("ready", 0)),
+            lambda r, elapsed, first: progress_line(name, r, count, machines, elapsed, first),
             lambda r, timeout: (
                 f"timeout={timeout}s: {r.get('ready', 0)}/{count} clusters of set {name} ready, "
                 f"{r.get('machines_ready', 0)}/{max(machines, r.get('machines_wanted', 0))} machines ready "

@@ -137,6 +137,12 @@ pools_not_at_version:
     controller.
   type: int
   returned: when O(version) is set
+in_shape:
+  description: After a phase (O(version), O(shape) or O(rollout)) - clusters back in shape, each ready as the phase
+    wants it with as many of the phase's Machines ready as its topology asks for and none left over (from before the
+    phase, or removed and not gone yet). The progress line counts these, and its rate and ETA are theirs.
+  type: int
+  returned: when O(version), O(shape) or O(rollout) is set
 machines_before_rollout:
   description: With O(rollout) - Machines of the set's clusters made before their Cluster's rollout mark (not yet
     replaced).

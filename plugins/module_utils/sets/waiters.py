@@ -39,11 +39,16 @@ def snapshot(client: KubeClient, p: dict) -> dict:
     marks: dict[tuple[str, str], float] | None = {} if rollout else None
     ready = wanted = 0
     not_ready = []
+    # Per Cluster (a phase's progress): ready as the phase wants it, and the Machines its topology asks for.
+    cluster_ready: dict[tuple[str, str], bool] = {}
+    cluster_wants: dict[tuple[str, str], int] = {}
     for page in client.list_pages(client.path(api_version, "Cluster"), label_selector=f"{SET_LABEL}={set_name}"):
         for c in page:
             md = c["metadata"]
-            names.add((md.get("namespace", ""), md["name"]))
-            wanted += expected_machines(c)
+            key = (md.get("namespace", ""), md["name"])
+            names.add(key)
+            cluster_wants[key] = expected_machines(c)
+            wanted += cluster_wants[key]
             at, failing = timeline.ready_time(c, "Cluster")
             have = ((c.get("spec") or {}).get("topology") or {}).get("version")
             if version and have and have != version:
@@ -53,6 +58,7 @@ def snapshot(client: KubeClient, p: dict) -> dict:
                 marks[(md.get("namespace", ""), md["name"])] = mark or 0.0
                 if mark is None:
                     at, failing = None, {"type": "Rollout", "reason": "NotStarted", "message": "not marked rolled out"}
+            cluster_ready[key] = at is not None
             if at is not None:
                 ready += 1
             elif len(not_ready) < 10:
@@ -64,11 +70,13 @@ def snapshot(client: KubeClient, p: dict) -> dict:
         pools = client.list_pages(client.path(api_version, "MachineDeployment"))
         pools_left = pools_not_at((d for page in pools for d in page), names, version)
     with_node = machines_ready = other = total = 0
+    phase = bool(version or shape or rollout)
+    per_cluster: dict[tuple[str, str], list[int]] | None = {} if phase else None
     if (p["machines"] > 0 or shape or rollout) and names:
         # Machines made by a ClusterClass carry no set label: select them by their cluster's name.
         pages = client.list_pages(client.path(api_version, "Machine"))
         found = (m for page in pages for m in page)
-        with_node, machines_ready, other, total = machine_counts(found, names, version, marks)
+        with_node, machines_ready, other, total = machine_counts(found, names, version, marks, per_cluster)
     snap = {
         "total": len(names),
         "ready": ready,
@@ -83,7 +91,23 @@ def snapshot(client: KubeClient, p: dict) -> dict:
         snap["machines_wanted"], snap["machines_total"] = wanted, total
     if rollout:
         snap["machines_before_rollout"] = other
+    if per_cluster is not None:
+        snap["in_shape"] = in_shape(cluster_ready, cluster_wants, per_cluster)
     return snap
+
+
+def in_shape(
+    cluster_ready: dict[tuple[str, str], bool],
+    cluster_wants: dict[tuple[str, str], int],
+    per_cluster: dict[tuple[str, str], list[int]],
+) -> int:
+    """Clusters back in shape after a phase: ready as the phase wants, as many of the phase's Machines ready as the
+    topology asks for, none left over (from before, or removed by a scale down and not gone yet)."""
+    done = 0
+    for key, ok in cluster_ready.items():
+        machines_ready, left_over, total = per_cluster.get(key, (0, 0, 0))
+        done += ok and machines_ready == cluster_wants[key] and not left_over and total == cluster_wants[key]
+    return done
 
 
 def pools_not_at(deployments: Iterable[dict], names: set[tuple[str, str]], version: str) -> int:
@@ -104,31 +128,34 @@ def machine_counts(
     names: set[tuple[str, str]],
     version: str = "",
     marks: dict[tuple[str, str], float] | None = None,
+    per_cluster: dict[tuple[str, str], list[int]] | None = None,
 ) -> tuple[int, int, int, int]:
     """(with a node, ready, at another version, all) among the Machines of the named (namespace, name) clusters.
     Ready is what the report counts (condition Ready and a nodeRef): a Machine gets its node before its Ready
     condition, and a wait that ended at the node left the report to be gathered while Machines still turned ready (a
     re-run then rewrote it). With `version`, only Machines at it count; the others are the third number (0 without).
     With `marks` ((namespace, cluster) -> its rollout mark), only Machines made in or after the mark's second count.
+    With `per_cluster`, each cluster's [ready, other, all] are added there too.
     """
     with_node = ready = other = total = 0
     for m in machines:
         md = m["metadata"]
-        if (md.get("namespace", ""), (md.get("labels") or {}).get(CLUSTER_NAME_LABEL, "")) not in names:
+        key = (md.get("namespace", ""), (md.get("labels") or {}).get(CLUSTER_NAME_LABEL, ""))
+        if key not in names:
             continue
+        counts = per_cluster.setdefault(key, [0, 0, 0]) if per_cluster is not None else [0, 0, 0]
         total += 1
-        if marks is not None and not timeline.made_since(
-            m, marks.get((md.get("namespace", ""), md["labels"][CLUSTER_NAME_LABEL]), 0)
-        ):
+        counts[2] += 1
+        left_over = marks is not None and not timeline.made_since(m, marks.get(key, 0))
+        if left_over or (version and (m.get("spec") or {}).get("version") != version):
             other += 1
-            continue
-        if version and (m.get("spec") or {}).get("version") != version:
-            other += 1
+            counts[1] += 1
             continue
         if (m.get("status") or {}).get("nodeRef"):
             with_node += 1
         if timeline.ready_time(m, "Machine")[0] is not None:
             ready += 1
+            counts[0] += 1
     return with_node, ready, other, total
 
 

@@ -41,10 +41,24 @@ from ansible_collections.scalelab.capi.plugins.action import cluster_wait
             "[s] clusters ready 4/4 (found 4), machines ready 6/8 (with node 6), 7 there, 8.0/min, ETA done, "
             "30s elapsed",
         ),
+        # A phase: clusters count once back in shape (their Machines as the phase wants), the rate on those.
+        (
+            {
+                "ready": 4,
+                "total": 4,
+                "in_shape": 1,
+                "machines_ready": 2,
+                "machines_with_node": 2,
+                "machines_before_rollout": 2,
+            },
+            4,
+            "[s] clusters back in shape 1/4 (ready 4), machines ready 2/4 (with node 2), 2 from before the rollout "
+            "left, 2.0/min, ETA 1.5 min, 30s elapsed",
+        ),
     ],
 )
 def test_progress_line(snap, machines, expected):
-    assert cluster_wait.progress_line("s", snap, 4, machines, 30, 0) == expected
+    assert cluster_wait.progress_line("s", snap, 4, machines, 30, {"ready": 0, "in_shape": 0}) == expected
 
 
 def test_every_module_option_is_accepted_by_the_action():

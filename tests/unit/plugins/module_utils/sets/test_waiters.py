@@ -73,6 +73,25 @@ def test_with_rollout_marks_only_machines_made_after_their_clusters_mark_count(m
     assert not waiters.clusters_done({**done, "machines_before_rollout": 1}, {"count": 1, "machines": 1})
 
 
+def test_per_cluster_counts_say_which_clusters_are_back_in_shape():
+    names = {("lab", "c1"), ("lab", "c2"), ("lab", "c3")}
+    machines = [
+        made("2026-12-05T09:00:05Z"),  # c1: its new one ready, nothing left over
+        made("2026-12-05T09:00:05Z", cluster="c2"),
+        made("2026-12-05T08:59:00Z", cluster="c2"),  # c2: one from before the rollout still there
+        made("2026-12-05T09:00:05Z", cluster="c3", ready="False"),  # c3: its new one not ready
+    ]
+    per: dict = {}
+    marks = dict.fromkeys(names, 1796461200.4)
+    assert waiters.machine_counts(machines, names, "", marks, per) == (3, 2, 1, 4)
+    assert per == {("lab", "c1"): [1, 0, 1], ("lab", "c2"): [1, 1, 2], ("lab", "c3"): [0, 0, 1]}
+    wants = dict.fromkeys(names, 1)
+    assert waiters.in_shape(dict.fromkeys(names, True), wants, per) == 1
+    assert waiters.in_shape({**dict.fromkeys(names, True), ("lab", "c1"): False}, wants, per) == 0
+    # A scale up to 2: c1's one Machine is not its shape yet; a cluster with no Machine listed is not either.
+    assert waiters.in_shape({("lab", "c1"): True, ("lab", "c4"): True}, {("lab", "c1"): 2, ("lab", "c4"): 1}, per) == 0
+
+
 @pytest.mark.parametrize(
     ("snap", "expected"),
     [

@@ -32,6 +32,8 @@ def progress_line(name: str, snap: dict, count: int, machines: int, elapsed: flo
         line += f", {snap.get('pools_not_at_version', 0)} pool(s) not at it"
     if "machines_before_rollout" in snap:  # a rollout: the Machines made before it, not replaced yet
         line += f", {snap['machines_before_rollout']} from before the rollout left"
+    if "soak_left" in snap:  # a soak: held until its seconds from the first mark are over
+        return line + f", soak {snap['soak_left']:.0f} s left, {elapsed:.0f}s elapsed"
     return line + f", {rate:.1f}/min, ETA {eta}, {elapsed:.0f}s elapsed"
 
 
@@ -47,6 +49,7 @@ class ActionModule(ActionBase):
             "report_every",
             "rollout",
             "shape",
+            "soak",
             "timeout",
             "version",
             "window",
@@ -72,6 +75,7 @@ class ActionModule(ActionBase):
                 + (f", {r['machines_other_version']} at another version left" if "machines_other_version" in r else "")
                 + (f", {r['machines_before_rollout']} older left" if "machines_before_rollout" in r else "")
                 + (f", {r['machines_total']} there in all" if "machines_total" in r else "")
+                + (f", soak {r['soak_left']:.0f} s left" if "soak_left" in r else "")
                 + "); "
                 f"not ready: {r.get('not_ready', [])[:3]}"
             ),

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: cluster_phase
-short_description: Change every cluster of a set after creation (upgrade, scale workers), marking when each was touched
+short_description: Change every cluster of a set after creation (upgrade, rollout, scale, soak), marking each
 version_added: 0.8.0
 description:
   - Lifecycle phases after creation, each measured like creation. O(phase=upgrade) sets the topology version of
@@ -16,7 +16,9 @@ description:
     adds or removes worker Machines. O(phase=rollout) replaces every Machine with nothing else changed - the
     topology's C(controlPlane.rollout.after) and every worker pool's C(rollout.after) set to when it was written
     (what C(clusterctl alpha rollout restart) does to a KubeadmControlPlane or MachineDeployment), once per set;
-    Cluster API v1beta2 contract only (v1beta1's C(rolloutAfter) does nothing, refused).
+    Cluster API v1beta2 contract only (v1beta1's C(rolloutAfter) does nothing, refused). O(phase=soak) changes
+    nothing but the mark - the set is held as it is, and M(scalelab.capi.cluster_wait) with
+    O(scalelab.capi.cluster_wait#module:soak) waits out the soak from the marks.
   - Each Cluster it changes gets the annotation C(scalelab.io/<phase>-started) (when the change was written, RFC 3339
     UTC with microseconds) and, once, what it was created with - C(scalelab.io/created-version) or
     C(scalelab.io/created-workers) - so a re-run of M(scalelab.capi.cluster_bulk) with the set's first shape still
@@ -42,7 +44,7 @@ attributes:
     details: Counts the clusters it would change, writes nothing.
   diff_mode:
     support: full
-    details: Clusters per topology version (or per worker replicas, or rolled out or not) before and after.
+    details: Clusters per topology version (or per worker replicas, or rolled out or soaked or not) before and after.
 options:
   batch_pause:
     description: Seconds between two batches.
@@ -66,9 +68,10 @@ options:
     required: true
   phase:
     description: What changes. C(upgrade) - the topology version, to O(version). C(rollout) - nothing but every
-      Machine (rollout.after). C(scale_workers) - the replicas of every worker pool, to O(replicas).
+      Machine (rollout.after). C(scale_workers) - the replicas of every worker pool, to O(replicas). C(soak) -
+      nothing (the mark only; the phases are one table, module_utils/sets/phases.py).
     type: str
-    choices: [upgrade, rollout, scale_workers]
+    choices: [upgrade, rollout, scale_workers, soak]
     default: upgrade
   qps:
     description: Client-side API calls per second across all threads; C(0) is unlimited.

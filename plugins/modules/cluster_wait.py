@@ -64,6 +64,15 @@ options:
         O(machines) stays a floor. Only for ClusterClass sets (a template set's Clusters ask for no Machine here).
     type: bool
     default: false
+  soak:
+    description:
+      - After a soak's marks (M(scalelab.capi.cluster_phase) with O(scalelab.capi.cluster_phase#module:phase=soak)) -
+        the soak's length in seconds. The wait is not done until that long after the first Cluster's mark
+        C(scalelab.io/soak-started) (the whole of it while a Cluster is not marked; RV(soak_left)), the set in shape
+        as with O(shape) at the end. Set O(interval) long (say C(30)) - each look lists the set, and a soak should ask
+        little of the API server. O(timeout) must cover the soak.
+    type: int
+    default: 0
   timeout:
     description: Seconds to wait in all before failing with the clusters that are not ready and their conditions.
     type: float
@@ -75,9 +84,9 @@ options:
         at another version is left (RV(machines_other_version)) or any MachineDeployment of the set's clusters is
         not at it yet (RV(pools_not_at_version); the topology bumps the worker pools after the control plane, even
         those with no replica).
-      - With O(version), O(rollout) or O(shape), a wait that finds the set done looks again O(interval) seconds later
-        and is done only if that look agrees (a Cluster's Available condition drops for a second as its worker pools
-        are bumped).
+      - With O(version), O(rollout), O(shape) or O(soak), a wait that finds the set done looks again O(interval)
+        seconds later and is done only if that look agrees (a Cluster's Available condition drops for a second as its
+        worker pools are bumped).
     type: str
     default: ""
   window:
@@ -105,6 +114,16 @@ EXAMPLES = r"""
     count: 200
     machines: 200
     version: v1.35.5
+
+- name: Hold the set for 30 minutes after cluster_phase phase=soak marked it, looking every 30 s
+  scalelab.capi.cluster_wait:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    count: 200
+    shape: true
+    soak: 1800
+    interval: 30
+    timeout: 3600
 """
 
 RETURN = r"""
@@ -138,11 +157,15 @@ pools_not_at_version:
   type: int
   returned: when O(version) is set
 in_shape:
-  description: After a phase (O(version), O(shape) or O(rollout)) - clusters back in shape, each ready as the phase
-    wants it with as many of the phase's Machines ready as its topology asks for and none left over (from before the
-    phase, or removed and not gone yet). The progress line counts these, and its rate and ETA are theirs.
+  description: After a phase (O(version), O(shape), O(rollout) or O(soak)) - clusters back in shape, each ready as
+    the phase wants it with as many of the phase's Machines ready as its topology asks for and none left over (from
+    before the phase, or removed and not gone yet). The progress line counts these, and its rate and ETA are theirs.
   type: int
-  returned: when O(version), O(shape) or O(rollout) is set
+  returned: when O(version), O(shape), O(rollout) or O(soak) is set
+soak_left:
+  description: With O(soak) - seconds of the soak still to hold, from the first Cluster's mark.
+  type: float
+  returned: when O(soak) is set
 machines_before_rollout:
   description: With O(rollout) - Machines of the set's clusters made before their Cluster's rollout mark (not yet
     replaced).
@@ -176,6 +199,7 @@ ARGUMENT_SPEC = {
     "report_every": {"type": "float", "default": 15.0},
     "rollout": {"type": "bool", "default": False},
     "shape": {"type": "bool", "default": False},
+    "soak": {"type": "int", "default": 0},
     "timeout": {"type": "float", "default": 1800.0},
     "version": {"type": "str", "default": ""},
     "window": {"type": "float", "default": 15.0},

@@ -110,6 +110,10 @@ options:
       - C(delete) - per Cluster from its delete to gone, as M(scalelab.capi.cluster_bulk) with C(state=absent) saw
         them (O(phase.deleted), its RV(scalelab.capi.cluster_bulk#module:deletion) C(timed)) - the objects are gone,
         nothing is listed.
+      - C(soak) - per Cluster from its mark to its last change after it (its own condition transitions and any
+        Machine made since; C(0) when it held still), O(phase.seconds) the soak's length. The soak is the document's
+        window plus M(scalelab.capi.prometheus_snapshot)'s O(scalelab.capi.prometheus_snapshot#module:tail) of
+        O(phase.seconds), so the snapshot's memory and goroutine slopes per component are the soak's.
       - A scale down makes no Machine and leaves none to time; such a Cluster is back in shape at the newest
         transition of its own conditions after the mark (Cluster API v1beta2's C(ScalingDown)), or at the mark when
         none moved.
@@ -120,7 +124,7 @@ options:
       name:
         description: The phase.
         type: str
-        choices: [upgrade, rollout, scale_workers, delete]
+        choices: [upgrade, rollout, scale_workers, soak, delete]
         required: true
       deleted:
         description: C(delete) - the C(timed) list of M(scalelab.capi.cluster_bulk)'s
@@ -130,6 +134,9 @@ options:
         elements: dict
       replicas:
         description: The worker replicas per pool the scale went to (C(scale_workers)).
+        type: int
+      seconds:
+        description: How long the soak held the set (C(soak)), in seconds.
         type: int
       version:
         description: The version the upgrade went to (C(upgrade)).
@@ -307,6 +314,7 @@ ARGUMENT_SPEC = {
             "deleted": {"type": "list", "elements": "dict"},
             "name": {"type": "str", "choices": list(PHASES), "required": True},
             "replicas": {"type": "int"},
+            "seconds": {"type": "int"},
             "version": {"type": "str"},
         },
     },

@@ -101,9 +101,15 @@ def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_noth
     assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
 
     # The scenario again with the set's last phases: every Machine replaced (a rollout: the control plane's and the
-    # worker's, nothing else changed), the workers scaled back to none (the wait ends once they are gone), then the
-    # set deleted, each cluster timed to gone - beside the same creation run's results.
-    last = [{"name": "rollout", "gates": gates}, {"name": "scale_workers", "replicas": 0}, {"name": "delete"}]
+    # worker's, nothing else changed), a soak of 3 minutes (the set held, its slopes per component fitted), the
+    # workers scaled back to none (the wait ends once they are gone), then the set deleted, each cluster timed to
+    # gone - beside the same creation run's results.
+    last = [
+        {"name": "rollout", "gates": gates},
+        {"name": "soak", "seconds": 180, "gates": {"rss_mib_per_hour": 100000}},
+        {"name": "scale_workers", "replicas": 0},
+        {"name": "delete"},
+    ]
     extra.write_text(json.dumps({"scale_phases": last}))
     res = lab.playbook("scale.yml", "-e", f"@{extra}")
     assert res["rc"] == 0, res["stdout"][-4000:] + res["stderr"][-2000:]
@@ -116,6 +122,19 @@ def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_noth
     assert (made["count"], made["ready"]) == (6, 6), made
     with open(os.path.join(runs, "latest", "rollout.md")) as f:
         assert f.read().startswith("# Scale results: rollout")
+    with open(os.path.join(runs, "latest", "soak-180.json")) as f:
+        soak = json.load(f)
+    assert soak["phase"] == {"name": "soak", "seconds": 180}
+    # Every cluster held: none timed past its mark by more than the look that confirmed it, no Machine made.
+    assert soak["summary"]["clusters_ready"] == 3 and soak["kinds"]["Machine"]["count"] == 0, soak["kinds"]
+    # Its snapshot is the soak (from the first mark, 180 s): a slope and its error per manager, fitted on 2 minutes.
+    prom = soak["prometheus"]
+    assert prom["window"]["tail"] == 180 and prom["window"]["start"] == prom["window"]["end"], prom["window"]
+    slopes = prom["summary"]["soak"]
+    assert slopes["seconds"] >= 110 and "rss_mib_per_hour_se" in slopes["jobs"]["kube-apiserver"], slopes
+    assert soak["run"]["started"] >= rolled["run"]["ended"][:19]
+    with open(os.path.join(runs, "latest", "soak-180.md")) as f:
+        assert f.read().startswith("# Scale results: soak for 180 s")
     with open(os.path.join(runs, "latest", "scale_workers-0.json")) as f:
         down = json.load(f)
     assert down["summary"]["clusters_ready"] == 3 and down["kinds"]["Machine"]["count"] == 0, down["kinds"]["Cluster"]
@@ -124,7 +143,7 @@ def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_noth
     assert gone["phase"] == {"name": "delete"}
     assert (gone["summary"]["clusters"], gone["summary"]["clusters_ready"]) == (3, 3), gone["kinds"]["Cluster"]
     assert 0 < gone["summary"]["cluster_p50_seconds"] <= gone["summary"]["cluster_max_seconds"] < 300
-    assert gone["run"]["started"] >= down["run"]["ended"][:19] and down["run"]["started"] >= rolled["run"]["ended"][:19]
+    assert gone["run"]["started"] >= down["run"]["ended"][:19] and down["run"]["started"] >= soak["run"]["ended"][:19]
     assert os.path.exists(os.path.join(runs, "latest", "delete-report", "report.html"))
     assert lab.objects(f"{CAPI}/clusters", "scalelab.io/set=itest") == [] and machines() == []
     assert os.stat(created).st_mtime_ns == created_mtime

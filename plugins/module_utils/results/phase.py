@@ -13,7 +13,10 @@ them (deleted() - the objects are gone, there is nothing to list).
 
 A scale down makes no Machine and its end (the last removed one gone) leaves no Machine to time: such a Cluster is
 back in shape at the newest transition of its own conditions after the mark (v1beta2's ScalingDown turning False),
-or at the mark itself when none moved (a lower bound; the wait, cluster_wait shape, saw the Machines go)."""
+or at the mark itself when none moved (a lower bound; the wait, cluster_wait shape, saw the Machines go).
+
+A soak changes nothing: a Cluster ends at its last change after the mark (a condition's transition, a Machine made
+or turned ready), 0 s when it held still - anything above 0 is the set moving while nothing was asked of it."""
 
 from __future__ import annotations
 
@@ -80,8 +83,8 @@ def back_in_shape(cluster: dict, machines: list[dict], phase: dict) -> tuple[Tim
     # The Cluster's own readiness counts when it moved after the mark (its Available drops as the topology bumps
     # the worker pools after the control plane, and is back once they are).
     ends = [at for at in (*(at for at, _f in ready), cluster_at) if at is not None and at >= start]
-    if phase["name"] == "scale_workers" and not made:
-        ends.append(_latest_transition(cluster, start))  # a scale down: the Cluster's conditions are its trace
+    if kind.ends_at_conditions(made):
+        ends.append(_latest_transition(cluster, start))
     # Already in shape before the mark (none replaced, or a resumed run): back in shape at once.
     return _record(cluster, start, max([start, *ends]), None), made
 

@@ -1,9 +1,9 @@
 # Copyright: scalelab contributors
 # Apache-2.0
 """cluster_phase's logic: change every Cluster of a set after creation - an upgrade (a new topology version), a
-rollout (every Machine replaced, nothing else changed: the topology's rollout.after) or a scale of its worker pools
-(new replicas) - marking when each was touched, so scale_results can time each one back to its new shape. Returns
-(changed, state)."""
+rollout (every Machine replaced, nothing else changed: the topology's rollout.after), a scale of its worker pools
+(new replicas) or a soak (nothing changed: the mark only) - marking when each was touched, so scale_results can
+time each one back to its new shape. The phases themselves are the table in phases.py. Returns (changed, state)."""
 
 from __future__ import annotations
 
@@ -75,12 +75,14 @@ def _patch(c: dict, p: dict, now: float) -> dict:
     annotations = c["metadata"].get("annotations") or {}
     marks = {PHASE_STARTED.format(phase=p["phase"]): rfc3339(now)}
     marks.update({k: v for k, v in kind.kept(topo).items() if k not in annotations})
-    return {"metadata": {"annotations": marks}, "spec": {"topology": kind.spec(topo, p, rfc3339(now))}}
+    spec = kind.spec(topo, p, rfc3339(now))
+    return {"metadata": {"annotations": marks}, **({"spec": {"topology": spec}} if spec else {})}
 
 
 def _check(p: dict) -> None:
     kind = TABLE[p["phase"]]
-    if kind.target and kind.refused(p.get(kind.target)):
+    # Only a target that is an option here (version, replicas): a soak's seconds are its wait's, not its mark's.
+    if kind.target in p and kind.refused(p.get(kind.target)):
         raise SetError(
             f"{kind.target}={p.get(kind.target)!r}: phase={p['phase']} needs {kind.refused(p.get(kind.target))}"
         )

@@ -75,6 +75,10 @@ class Phase:
         """How the left-over Machines are said."""
         return ""
 
+    def ends_at_conditions(self, made: list[dict]) -> bool:
+        """Whether the Cluster's own newest condition transition after the mark ends it (nothing else may)."""
+        return False
+
 
 class Upgrade(Phase):
     name, target, keys = "upgrade", "version", PACING
@@ -182,13 +186,50 @@ class ScaleWorkers(Phase):
         replicas = self.replicas(topo)
         return None if replicas == [p["replicas"]] else f"worker replicas {replicas}"
 
+    def ends_at_conditions(self, made: list[dict]) -> bool:
+        return not made  # a scale down: the Cluster's conditions (ScalingDown) are its trace
+
+
+class Soak(Phase):
+    """The set held as it is for `seconds`, doing nothing new: each Cluster is marked (an annotation, no spec change)
+    and is timed from its mark to its last change after it (0 when it held still); the phase's Prometheus window is
+    the soak, so its memory and goroutine slopes per component are the leak check."""
+
+    name, target, keys = "soak", "seconds", ("gates",)
+    form = "{name: soak, seconds: 180 to 86400}"
+    HELD = "soaked"
+    # The slopes need a steady window of 2 minutes that starts a minute after the marks (observe/soak.py).
+    MIN_SECONDS, MAX_SECONDS = 180, 86400
+
+    def refused(self, value) -> str:
+        ok = isinstance(value, int) and not isinstance(value, bool) and self.MIN_SECONDS <= value <= self.MAX_SECONDS
+        return "" if ok else f"whole seconds from {self.MIN_SECONDS} to {self.MAX_SECONDS}"
+
+    def title(self, item: dict) -> str:
+        return f"soak for {item.get('seconds')} s"
+
+    def have(self, cluster: dict, topo: dict):
+        return self.HELD if marked(cluster, self.name) else "not soaked"
+
+    def want(self, p: dict):
+        return self.HELD
+
+    def spec(self, topo: dict, p: dict, at: str) -> dict:
+        return {}
+
+    def differs(self, topo: dict, p: dict) -> str | None:
+        return None
+
+    def ends_at_conditions(self, made: list[dict]) -> bool:
+        return True  # its last change after the mark, if any
+
 
 class Delete(Phase):
     name, target, keys, changes = "delete", "", ("gates",), False
     form = "{name: delete}"
 
 
-TABLE: dict[str, Phase] = {k.name: k for k in (Upgrade(), Rollout(), ScaleWorkers(), Delete())}
+TABLE: dict[str, Phase] = {k.name: k for k in (Upgrade(), Rollout(), ScaleWorkers(), Soak(), Delete())}
 # The phases cluster_phase makes, and with cluster_bulk's delete the phases scale_results times.
 CHANGES = tuple(n for n, k in TABLE.items() if k.changes)
 PHASES = tuple(TABLE)

@@ -31,6 +31,8 @@ def snapshot(client: KubeClient, p: dict) -> dict:
     done only once the removed ones are gone. With `rollout`: a Cluster is ready once marked rolled out, a Machine
     counts only if made after its Cluster's mark, the older ones apart."""
     set_name, version, shape, rollout = p["name"], p.get("version") or "", bool(p.get("shape")), bool(p.get("rollout"))
+    soak = float(p.get("soak") or 0)
+    soak_marks: list[float | None] = []
     versions = client.served_versions(GROUP)
     if not versions:
         raise KubeError(f"{client.server} serves no {GROUP} API: is the Cluster API stack installed?")
@@ -58,6 +60,10 @@ def snapshot(client: KubeClient, p: dict) -> dict:
                 marks[(md.get("namespace", ""), md["name"])] = mark or 0.0
                 if mark is None:
                     at, failing = None, {"type": "Rollout", "reason": "NotStarted", "message": "not marked rolled out"}
+            if soak:
+                soak_marks.append(
+                    timeline.parse_time((md.get("annotations") or {}).get(PHASE_STARTED.format(phase="soak")))
+                )
             cluster_ready[key] = at is not None
             if at is not None:
                 ready += 1
@@ -70,7 +76,7 @@ def snapshot(client: KubeClient, p: dict) -> dict:
         pools = client.list_pages(client.path(api_version, "MachineDeployment"))
         pools_left = pools_not_at((d for page in pools for d in page), names, version)
     with_node = machines_ready = other = total = 0
-    phase = bool(version or shape or rollout)
+    phase = bool(version or shape or rollout or soak)
     per_cluster: dict[tuple[str, str], list[int]] | None = {} if phase else None
     if (p["machines"] > 0 or shape or rollout) and names:
         # Machines made by a ClusterClass carry no set label: select them by their cluster's name.
@@ -93,7 +99,16 @@ def snapshot(client: KubeClient, p: dict) -> dict:
         snap["machines_before_rollout"] = other
     if per_cluster is not None:
         snap["in_shape"] = in_shape(cluster_ready, cluster_wants, per_cluster)
+    if soak:
+        snap["soak_left"] = soak_left(soak_marks, soak, time.time())
     return snap
+
+
+def soak_left(marks: list[float | None], seconds: float, now: float) -> float:
+    """Seconds of the soak still to hold: from the first Cluster's mark (the whole soak while one is not marked)."""
+    if not marks or None in marks:
+        return seconds
+    return round(max(0.0, min(marks) + seconds - now), 1)
 
 
 def in_shape(
@@ -168,6 +183,7 @@ def clusters_done(snap: dict, p: dict) -> bool:
         and not snap.get("machines_other_version")
         and not snap.get("pools_not_at_version")
         and not snap.get("machines_before_rollout")
+        and not snap.get("soak_left")
         and snap.get("machines_total", 0) == snap.get("machines_wanted", 0)
     )
 
@@ -218,7 +234,7 @@ def probe_clusters(client: KubeClient, p: dict) -> dict:
     phase (version or shape) `done` is confirmed by a second look an interval later: a Cluster's Available condition
     drops for a second as the topology bumps its worker pools after the control plane (seen on capi-1.14), and a
     wait that ended in that gap left the results to find the Cluster not ready."""
-    phase = bool(p.get("version") or p.get("shape") or p.get("rollout"))
+    phase = bool(p.get("version") or p.get("shape") or p.get("rollout") or p.get("soak"))
     for look in range(2 if phase else 1):
         if look:
             time.sleep(p["interval"])

@@ -55,6 +55,12 @@ from ansible_collections.scalelab.capi.plugins.action import cluster_wait
             "[s] clusters back in shape 1/4 (ready 4), machines ready 2/4 (with node 2), 2 from before the rollout "
             "left, 2.0/min, ETA 1.5 min, 30s elapsed",
         ),
+        # A soak: how long it still holds, no rate.
+        (
+            {"ready": 4, "total": 4, "in_shape": 4, "machines_ready": 4, "machines_with_node": 4, "soak_left": 312.4},
+            4,
+            "[s] clusters back in shape 4/4 (ready 4), machines ready 4/4 (with node 4), soak 312 s left, 30s elapsed",
+        ),
     ],
 )
 def test_progress_line(snap, machines, expected):

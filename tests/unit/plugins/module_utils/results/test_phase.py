@@ -149,9 +149,34 @@ def test_one_cluster_rollout(c, machines, seconds, reason, made):
         assert record.failing["message"].endswith(f"made after the mark, {len(machines) - made} from before left")
 
 
+SOAK = {"name": "soak", "seconds": 600}
+
+
+def soaked(touched=100.0, available_at=0):
+    return cluster(touched=touched, mark="soak", available_at=available_at)
+
+
+@pytest.mark.parametrize(
+    ("c", "machines", "seconds", "reason", "made"),
+    [
+        (soaked(), [machine(created=10, ready=40)], 0.0, None, 0),  # held still: 0 s
+        (soaked(available_at=250), [machine(created=10, ready=40)], 150.0, None, 0),  # its Available moved at 250
+        (soaked(), [machine(created=10, ready=40), machine(created=300, ready=330)], None, "MachinesNotInShape", 1),
+        (soaked(), [machine(created=300, ready=330)], 230.0, None, 1),  # one replaced during the soak: its end
+        (soaked(touched=None), [machine()], None, "NotChanged", 0),  # never marked
+    ],
+)
+def test_one_cluster_soak(c, machines, seconds, reason, made):
+    record, new = phase.back_in_shape(c, machines, SOAK)
+    assert record.seconds_to_ready == seconds
+    assert (record.failing or {}).get("reason") == reason
+    assert len(new) == made
+
+
 @pytest.mark.parametrize(
     ("ph", "message"),
     [
+        ({"name": "soak"}, "phase.seconds=None: phase soak needs it"),
         ({"name": "churn", "version": V2}, "phase.name='churn' must be one of upgrade, rollout, scale_workers"),
         ({"name": "upgrade"}, "phase.version=None: phase upgrade needs it"),
         ({"name": "scale_workers", "version": V2}, "phase.replicas=None: phase scale_workers needs it"),

@@ -19,8 +19,11 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets import phases
         ),
         ([{"name": "upgrade", "version": "v1.36.0-rc.1"}], []),
         ("upgrade", ["not a list"]),
-        ([{"name": "soak"}], ["item 0 is not a mapping with a name out of upgrade, rollout, scale_workers, delete"]),
-        (["upgrade"], ["item 0 is not a mapping with a name out of upgrade, rollout, scale_workers, delete"]),
+        (
+            [{"name": "churn"}],
+            ["item 0 is not a mapping with a name out of upgrade, rollout, scale_workers, soak, delete"],
+        ),
+        (["upgrade"], ["item 0 is not a mapping with a name out of upgrade, rollout, scale_workers, soak, delete"]),
         ([{"name": "rollout", "version": "v1.35.5"}], ["rollout takes no version"]),
         ([{"name": "upgrade", "version": "v1.35.5", "replicas": 1}], ["upgrade takes no replicas"]),
         ([{"name": "delete", "batch_size": 1}], ["delete takes no batch_size"]),
@@ -40,6 +43,10 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets import phases
             ["scale_workers twice (a phase's mark on a cluster is per name)"],
         ),
         ([{"name": "delete"}, {"name": "rollout"}], ["delete is not last (the set is gone after it)"]),
+        ([{"name": "soak", "seconds": 1800, "gates": {"rss_mib_per_hour": 50}}], []),
+        ([{"name": "soak"}], ["soak seconds=null: needs whole seconds from 180 to 86400"]),
+        ([{"name": "soak", "seconds": 60}], ["soak seconds=60: needs whole seconds from 180 to 86400"]),
+        ([{"name": "soak", "seconds": 600, "batch_size": 5}], ["soak takes no batch_size"]),
     ],
 )
 def test_problems(items, found):
@@ -52,6 +59,7 @@ def test_problems(items, found):
         ({"name": "upgrade", "version": "v1.35.5"}, "upgrade to v1.35.5"),
         ({"name": "scale_workers", "replicas": 3}, "scale_workers to 3 replicas"),
         ({"name": "rollout"}, "rollout"),
+        ({"name": "soak", "seconds": 600}, "soak for 600 s"),
         ({"name": "delete"}, "delete"),
         ({"name": "other"}, "other"),
     ],
@@ -61,8 +69,8 @@ def test_title(item, title):
 
 
 def test_the_table_names_each_phase_once_and_only_delete_is_not_cluster_phases():
-    assert phases.PHASES == ("upgrade", "rollout", "scale_workers", "delete")
-    assert phases.CHANGES == ("upgrade", "rollout", "scale_workers")
+    assert phases.PHASES == ("upgrade", "rollout", "scale_workers", "soak", "delete")
+    assert phases.CHANGES == ("upgrade", "rollout", "scale_workers", "soak")
     assert phases.forms().startswith("{name: upgrade, version: like v1.35.5} or {name: rollout}")
 
 

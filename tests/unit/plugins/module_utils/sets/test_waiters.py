@@ -166,3 +166,19 @@ def pool(cluster="c1", version="v1.35.5", generation=2, observed=2):
 )
 def test_pools_not_at_the_version(pools, expected):
     assert waiters.pools_not_at(pools, NAMES, "v1.35.5") == expected
+
+
+@pytest.mark.parametrize(
+    ("marks", "now", "left"),
+    [
+        ([100.0, 105.0], 200.0, 500.0),  # from the first mark
+        ([100.0, 105.0], 700.0, 0.0),  # over
+        ([100.0, None], 700.0, 600.0),  # one not marked yet: the whole soak
+        ([], 700.0, 600.0),
+    ],
+)
+def test_soak_left(marks, now, left):
+    assert waiters.soak_left(marks, 600, now) == left
+    assert waiters.clusters_done({"ready": 1, "machines_ready": 1, "soak_left": left}, {"count": 1, "machines": 1}) is (
+        left == 0
+    )

@@ -54,12 +54,12 @@ def snapshot(client: KubeClient, p: dict) -> dict:
             at, failing = timeline.ready_time(c, "Cluster")
             have = ((c.get("spec") or {}).get("topology") or {}).get("version")
             if version and have and have != version:
-                at, failing = None, {"type": "Upgrade", "reason": "NotStarted", "message": f"topology at {have}"}
+                at, failing = None, {"type": "Phase", "reason": "NotChanged", "message": f"topology at {have}"}
             if marks is not None:
                 mark = timeline.parse_time((md.get("annotations") or {}).get(PHASE_STARTED.format(phase="rollout")))
                 marks[(md.get("namespace", ""), md["name"])] = mark or 0.0
                 if mark is None:
-                    at, failing = None, {"type": "Rollout", "reason": "NotStarted", "message": "not marked rolled out"}
+                    at, failing = None, {"type": "Phase", "reason": "NotChanged", "message": "no rollout mark"}
             if soak:
                 soak_marks.append(
                     timeline.parse_time((md.get("annotations") or {}).get(PHASE_STARTED.format(phase="soak")))

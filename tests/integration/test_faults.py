@@ -98,10 +98,13 @@ def test_apiserver_restart_mid_bulk_loses_and_duplicates_nothing(lab, sets):
     assert sum(retries.values()) > 0, res["calls"]
     # The lab is shared: leave it as it was before the fault. After an API server restart a manager can miss an
     # object's events until its caches list again (seen here: the in-memory provider sat 182 s on the deletion of 2
-    # DevClusters in 1 of 10 runs, released only by the next restart's re-list; over 300 s once in CI), so the set's
-    # deletion after this test timed out. Restarted, the managers list everything now.
-    restarted = lab.supervisorctl("restart", *CAPI_MANAGERS).stdout
-    assert restarted.count("started") == len(CAPI_MANAGERS), restarted
+    # DevClusters in 1 of 16 runs; in CI a set's deletion waited over 300 s on its KubeadmControlPlane), so the
+    # managers whose state is all in the API server are restarted to list everything again. Not the in-memory
+    # provider: its workload clusters (certificates, listeners, ports) live in its memory only, and restarted it
+    # hands the lab's existing clusters' ports to new ones ("tls: internal error" on itest-0001/0002, rehearsal rh35).
+    stateless = tuple(m for m in CAPI_MANAGERS if m != "capi-in-memory")
+    restarted = lab.supervisorctl("restart", *stateless).stdout
+    assert restarted.count("started") == len(stateless), restarted
 
 
 # SIGKILL of the whole tree mid-run is test_metal3's (bmh_bulk); Ctrl-C here.

@@ -29,7 +29,9 @@ def snapshot(client: KubeClient, p: dict) -> dict:
     only at it, and the Machines at another version are counted apart. With `shape`: the Machines the topologies ask
     for (machines_wanted) and every Machine there is (machines_total, those being deleted too), so a scale down is
     done only once the removed ones are gone. With `rollout`: a Cluster is ready once marked rolled out, a Machine
-    counts only if made after its Cluster's mark, the older ones apart."""
+    counts only if made after its Cluster's mark, the older ones apart. With `soak` (seconds): how long the soak
+    still holds from the first Cluster's mark (soak_left). After any phase, in_shape counts the Clusters back in
+    shape."""
     set_name, version, shape, rollout = p["name"], p.get("version") or "", bool(p.get("shape")), bool(p.get("rollout"))
     soak = float(p.get("soak") or 0)
     soak_marks: list[float | None] = []
@@ -78,7 +80,7 @@ def snapshot(client: KubeClient, p: dict) -> dict:
     with_node = machines_ready = other = total = 0
     phase = bool(version or shape or rollout or soak)
     per_cluster: dict[tuple[str, str], list[int]] | None = {} if phase else None
-    if (p["machines"] > 0 or shape or rollout) and names:
+    if (p["machines"] > 0 or shape or rollout or soak) and names:
         # Machines made by a ClusterClass carry no set label: select them by their cluster's name.
         pages = client.list_pages(client.path(api_version, "Machine"))
         found = (m for page in pages for m in page)

@@ -17,8 +17,9 @@ from ansible_collections.scalelab.capi.plugins.module_utils.errors import Scalel
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.results import phase, runs, stages
 from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator
-from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator, parse_time
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL, PHASE_STARTED
+from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import marks as phase_marks
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import title as phase_title
 
 SCHEMA = 1
@@ -128,7 +129,7 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
         for item in _items(client, served[GROUPS["Cluster"]], "Cluster", selector, params["page_size"]):
             if _earlier(item, since, earlier, "Cluster"):
                 continue
-            phased = phased or _phase_mark(item)
+            phased = phased or bool(phase_marks(item))
             record = clusters.add(item)
             breakdown.cluster(record)
             names.add((record.namespace, record.name))
@@ -168,25 +169,10 @@ def gather(client: KubeClient, params: dict, since: str = "") -> dict:
     return doc
 
 
-def _phase_marks(cluster: dict) -> dict[str, float | None]:
-    """{phase: when it touched the Cluster} from its scalelab.io/<phase>-started annotations."""
-    annotations = (cluster.get("metadata") or {}).get("annotations") or {}
-    prefix, suffix = PHASE_STARTED.split("{phase}")
-    return {
-        k[len(prefix) : -len(suffix)]: parse_time(v)
-        for k, v in annotations.items()
-        if k.startswith(prefix) and k.endswith(suffix)
-    }
-
-
-def _phase_mark(cluster: dict) -> bool:
-    return bool(_phase_marks(cluster))
-
-
 def later_phase(clusters: list[dict], name: str) -> bool:
     """Whether another phase touched a Cluster after phase `name` did (its results are final then)."""
     for c in clusters:
-        marks = _phase_marks(c)
+        marks = phase_marks(c)
         own = marks.pop(name, None)
         if own is not None and any(t is not None and t > own for t in marks.values()):
             return True

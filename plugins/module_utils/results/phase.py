@@ -28,8 +28,8 @@ from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline imp
     parse_time,
     ready_time,
 )
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import PHASE_STARTED, expected_machines
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import PHASES, TABLE
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import expected_machines
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import PHASES, TABLE, mark_time
 
 
 class PhaseError(ScalelabError, ValueError):
@@ -60,8 +60,7 @@ def _latest_transition(cluster: dict, start: float) -> float:
 def back_in_shape(cluster: dict, machines: list[dict], phase: dict) -> tuple[Timeline, list[dict]]:
     """One Cluster's phase (its timeline: created = touched, ready = back in shape) and the Machines it made after
     it was touched (an upgrade's replacements at the new version, a scale up's new workers)."""
-    md = cluster.get("metadata") or {}
-    start = parse_time((md.get("annotations") or {}).get(PHASE_STARTED.format(phase=phase["name"])))
+    start = mark_time(cluster, phase["name"])
     kind = TABLE[phase["name"]]
     differs = kind.differs((cluster.get("spec") or {}).get("topology") or {}, phase)
     if start is None or differs:

@@ -81,8 +81,7 @@ def _patch(c: dict, p: dict, now: float) -> dict:
 
 def _check(p: dict) -> None:
     kind = TABLE[p["phase"]]
-    # Only a target that is an option here (version, replicas): a soak's seconds are its wait's, not its mark's.
-    if kind.target in p and kind.refused(p.get(kind.target)):
+    if kind.target_changes and kind.target and kind.refused(p.get(kind.target)):
         raise SetError(
             f"{kind.target}={p.get(kind.target)!r}: phase={p['phase']} needs {kind.refused(p.get(kind.target))}"
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import made_since
+from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import made_since, parse_time
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
     CREATED_VERSION,
     CREATED_WORKERS,
@@ -28,8 +28,27 @@ def pools(topo: dict) -> list[dict]:
     return (topo.get("workers") or {}).get("machineDeployments") or []
 
 
+def _annotations(cluster: dict) -> dict:
+    return (cluster.get("metadata") or {}).get("annotations") or {}
+
+
 def marked(cluster: dict, name: str) -> bool:
-    return PHASE_STARTED.format(phase=name) in ((cluster.get("metadata") or {}).get("annotations") or {})
+    return PHASE_STARTED.format(phase=name) in _annotations(cluster)
+
+
+def mark_time(cluster: dict, name: str) -> float | None:
+    """When phase `name` touched the Cluster (its scalelab.io/<name>-started mark), or None."""
+    return parse_time(_annotations(cluster).get(PHASE_STARTED.format(phase=name)))
+
+
+def marks(cluster: dict) -> dict[str, float | None]:
+    """{phase: when it touched the Cluster} for every phase's mark on it."""
+    prefix, suffix = PHASE_STARTED.split("{phase}")
+    return {
+        k[len(prefix) : -len(suffix)]: parse_time(v)
+        for k, v in _annotations(cluster).items()
+        if k.startswith(prefix) and k.endswith(suffix)
+    }
 
 
 class Phase:
@@ -37,6 +56,8 @@ class Phase:
     # The key (of a scale_phases item, and cluster_phase's or scale_results' option) saying what the phase goes to:
     # it names the phase's files (upgrade-v1.35.5). "" when the phase goes to nothing to name.
     target = ""
+    # Whether cluster_phase takes the target (version, replicas); else only the wait and scale_results do (seconds).
+    target_changes = True
     form = ""  # how the README's and check's one line show an item
     keys = PACING  # what an item may say besides name and target
     changes = True  # made by cluster_phase (delete is cluster_bulk's)
@@ -195,7 +216,7 @@ class Soak(Phase):
     and is timed from its mark to its last change after it (0 when it held still); the phase's Prometheus window is
     the soak, so its memory and goroutine slopes per component are the leak check."""
 
-    name, target, keys = "soak", "seconds", ("gates",)
+    name, target, keys, target_changes = "soak", "seconds", ("gates",), False
     form = "{name: soak, seconds: 180 to 86400}"
     HELD = "soaked"
     # The slopes need a steady window of 2 minutes that starts a minute after the marks (observe/soak.py).

@@ -14,13 +14,18 @@ from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import CO
 from ansible_collections.scalelab.capi.plugins.module_utils.results import timeline
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
     CLUSTER_NAME_LABEL,
-    PHASE_STARTED,
     SET_LABEL,
     SetError,
     expected_machines,
 )
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import mark_time
 
 GROUP = "cluster.x-k8s.io"
+
+
+def after_phase(p: dict) -> bool:
+    """Whether cluster_wait waits for the end of a phase (options version, shape, rollout or soak)."""
+    return bool(p.get("version") or p.get("shape") or p.get("rollout") or p.get("soak"))
 
 
 def snapshot(client: KubeClient, p: dict) -> dict:
@@ -58,14 +63,12 @@ def snapshot(client: KubeClient, p: dict) -> dict:
             if version and have and have != version:
                 at, failing = None, {"type": "Phase", "reason": "NotChanged", "message": f"topology at {have}"}
             if marks is not None:
-                mark = timeline.parse_time((md.get("annotations") or {}).get(PHASE_STARTED.format(phase="rollout")))
-                marks[(md.get("namespace", ""), md["name"])] = mark or 0.0
+                mark = mark_time(c, "rollout")
+                marks[key] = mark or 0.0
                 if mark is None:
                     at, failing = None, {"type": "Phase", "reason": "NotChanged", "message": "no rollout mark"}
             if soak:
-                soak_marks.append(
-                    timeline.parse_time((md.get("annotations") or {}).get(PHASE_STARTED.format(phase="soak")))
-                )
+                soak_marks.append(mark_time(c, "soak"))
             cluster_ready[key] = at is not None
             if at is not None:
                 ready += 1
@@ -78,9 +81,8 @@ def snapshot(client: KubeClient, p: dict) -> dict:
         pools = client.list_pages(client.path(api_version, "MachineDeployment"))
         pools_left = pools_not_at((d for page in pools for d in page), names, version)
     with_node = machines_ready = other = total = 0
-    phase = bool(version or shape or rollout or soak)
-    per_cluster: dict[tuple[str, str], list[int]] | None = {} if phase else None
-    if (p["machines"] > 0 or shape or rollout or soak) and names:
+    per_cluster: dict[tuple[str, str], list[int]] | None = {} if after_phase(p) else None
+    if (p["machines"] > 0 or per_cluster is not None) and names:
         # Machines made by a ClusterClass carry no set label: select them by their cluster's name.
         pages = client.list_pages(client.path(api_version, "Machine"))
         found = (m for page in pages for m in page)
@@ -236,8 +238,7 @@ def probe_clusters(client: KubeClient, p: dict) -> dict:
     phase (version or shape) `done` is confirmed by a second look an interval later: a Cluster's Available condition
     drops for a second as the topology bumps its worker pools after the control plane (seen on capi-1.14), and a
     wait that ended in that gap left the results to find the Cluster not ready."""
-    phase = bool(p.get("version") or p.get("shape") or p.get("rollout") or p.get("soak"))
-    for look in range(2 if phase else 1):
+    for look in range(2 if after_phase(p) else 1):
         if look:
             time.sleep(p["interval"])
         snap = snapshot(client, p)

@@ -94,3 +94,12 @@ def test_the_patch_marks_the_phase_and_keeps_what_the_cluster_was_created_with_o
 def test_bad_options_are_refused_before_any_call(p, message):
     with pytest.raises(SetError, match=message):
         phase_ops.run({"name": "s", "batch_size": 0, "batch_pause": 0, **p}, check_mode=False)
+
+
+def test_a_soak_mark_takes_no_seconds_so_none_are_checked_here():
+    # The soak's seconds are its wait's and scale_results' option: cluster_phase reaches the API (and fails on the
+    # unreachable kubeconfig) instead of refusing a target it does not take.
+    with pytest.raises(Exception) as e:
+        phase_ops.run({"name": "s", "phase": "soak", "kubeconfig": "/nonexistent", "batch_size": 0, "batch_pause": 0,
+                       "version": "", "replicas": None}, check_mode=False)  # fmt: skip
+    assert "seconds" not in str(e.value)

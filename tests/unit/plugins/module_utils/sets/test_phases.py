@@ -82,3 +82,15 @@ def test_a_rollout_counts_machines_made_in_or_after_the_marks_second():
     start = 1796551205.5  # 2026-12-06T10:00:05.5Z
     assert [m["metadata"]["name"] for m in phases.TABLE["rollout"].outcome(ms, {}, start)] == ["new"]
     assert phases.TABLE["scale_workers"].outcome(ms, {"replicas": 1}, start) == ms
+
+
+def test_marks_are_read_from_the_started_annotations_only():
+    c = {"metadata": {"annotations": {
+        "scalelab.io/upgrade-started": "1970-01-01T00:00:10.500000Z",
+        "scalelab.io/soak-started": "not a time",
+        "scalelab.io/created-version": "v1.35.4",
+    }}}  # fmt: skip
+    assert phases.mark_time(c, "upgrade") == 10.5
+    assert phases.mark_time(c, "rollout") is None and phases.mark_time({}, "upgrade") is None
+    assert phases.marks(c) == {"upgrade": 10.5, "soak": None}
+    assert phases.marked(c, "soak") and not phases.marked(c, "rollout")

@@ -69,6 +69,8 @@ CAPI = {
     "scale_snapshot_tail": 20,
     "scale_snapshot_settle": 15,
     "scale_clusters": 3,
+    # Its 3 clusters are ready in ~1 min (a phase's in less): a broken lab fails in 10 minutes, not the default 30.
+    "scale_wait_timeout": 600,
 }
 
 
@@ -99,6 +101,7 @@ VARS17 = {
     "scale_snapshot_tail": 20,
     "scale_snapshot_settle": 15,
     "scale_clusters": 2,
+    "scale_wait_timeout": 600,  # as the first lab's
     # The lab's converge runs the hosts scenario (test_metal3); test_stack_capi17 makes its v1.7 in-memory
     # clusters with the modules (a converge costs ~4.5 min here). The Metal3 stack: ports 12450-12462.
     "scale_scenario": "hosts",

@@ -40,8 +40,10 @@ options:
   baseline:
     description:
       - Results JSON of a baseline run to compare with; omitted compares with nothing.
-      - C(previous) is the run before O(path)'s in its set's index (C(runs.jsonl) of M(scalelab.capi.scale_results)
-        O(scalelab.capi.scale_results#module:runs_dir)); a set's first run is compared with nothing.
+      - C(previous) is the same document (the same file name - creation's, or a phase's such as
+        C(upgrade-v1.35.5.json)) of the latest run before O(path)'s in its set's index (C(runs.jsonl) of
+        M(scalelab.capi.scale_results) O(scalelab.capi.scale_results#module:runs_dir)) that has it; with none (a set's
+        first run) it is compared with nothing.
     type: path
   comparison_path:
     description: Markdown file of the comparison with O(baseline) (written only when O(baseline) is given).

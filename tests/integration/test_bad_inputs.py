@@ -390,7 +390,7 @@ KNOB_CASES = [
     (
         "scale.yml",
         {"scale_phases": [{"name": "rollout", "version": "v1.35.5"}]},
-        "last at most one {name: delete} (optional gates): rollout takes no version",
+        "last at most one {name: delete} (optional gates, baseline): rollout takes no version",
     ),
     (
         "scale.yml",
@@ -400,8 +400,13 @@ KNOB_CASES = [
     ),
     (
         "scale.yml",
+        {"scale_phases": [{"name": "delete", "baseline": ""}]},
+        'delete baseline="": needs a results JSON path or previous',
+    ),
+    (
+        "scale.yml",
         {"scale_phases": [{"name": "delete"}, {"name": "scale_workers", "replicas": 1}]},
-        "and last at most one {name: delete} (optional gates)",
+        "and last at most one {name: delete} (optional gates, baseline)",
     ),
     (
         "scale.yml",

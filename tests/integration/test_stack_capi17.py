@@ -106,3 +106,23 @@ def test_v17_upgrade_is_timed_per_cluster_and_a_rerun_changes_nothing(lab17, v17
     assert doc["summary"]["clusters_ready"] == 2 and doc["kinds"]["Machine"]["ready"] == 2, doc["kinds"]["Cluster"]
     made = lab17.module("cluster_bulk", kubeconfig=kube, name="it17", count=2, topology=TOPOLOGY)
     assert made["rc"] == 0 and not made["changed"], made
+
+
+def test_v17_delete_is_timed_per_cluster(lab17, v17, tmp_path):
+    """The set's last phase on the v1beta1 contract: deleted with cluster_bulk, each cluster timed from its delete to
+    gone by scale_results (after the upgrade and the scale above)."""
+    kube, selector = lab17.kubeconfig, "scalelab.io/set=it17"
+    gone = lab17.module("cluster_bulk", kubeconfig=kube, name="it17", state="absent", delete_timeout=300)
+    assert gone["rc"] == 0 and gone["changed"], gone
+    timed = gone["deletion"]["timed"]
+    assert len(timed) == 2 and all(t["gone"] for t in timed), gone["deletion"]
+    path = tmp_path / "delete.json"
+    phase = {"name": "delete", "deleted": timed}
+    res = lab17.module("scale_results", kubeconfig=kube, label_selector=selector, path=str(path), phase=phase)
+    assert res["rc"] == 0, res
+    doc = json.loads(path.read_text())
+    assert doc["phase"] == {"name": "delete"}, doc["phase"]
+    s = doc["summary"]
+    assert (s["clusters"], s["clusters_ready"]) == (2, 2), doc["kinds"]["Cluster"]
+    assert 0 < s["cluster_p50_seconds"] <= s["cluster_max_seconds"] < 300, s
+    assert lab17.objects("/apis/cluster.x-k8s.io/v1beta1/clusters", selector) == []

@@ -146,17 +146,21 @@ def link_latest(runs_dir: str, rid: str, check_mode: bool) -> bool:
 
 
 def previous(results_path: str) -> str:
-    """The results of the run before the one at results_path (<runs_dir>/<id>/<file>), from the index; empty when
-    it is the first run or not a kept run at all."""
+    """The same document (creation's, or a phase's such as upgrade-v1.35.5.json) of the latest run before the one at
+    results_path (<runs_dir>/<id>/<file>) that has it, from the index; empty when there is none or results_path is
+    not a kept run at all."""
     run_dir = os.path.dirname(os.path.abspath(results_path))
     # the run's id through `latest` too (a link to a run directory beside it)
     runs_dir, rid = os.path.dirname(run_dir), os.path.basename(os.path.realpath(run_dir))
-    runs = index(runs_dir)
-    ids = [r.get("id") for r in runs]
+    ids = [r.get("id") for r in index(runs_dir)]
     if rid not in ids:
         return ""
-    at = ids.index(rid)
-    return os.path.join(runs_dir, runs[at - 1]["path"]) if at > 0 else ""
+    name = os.path.basename(results_path)
+    for earlier in reversed(ids[: ids.index(rid)]):
+        path = os.path.join(runs_dir, earlier, name)
+        if os.path.isfile(path):
+            return path
+    return ""
 
 
 def baseline(results_path: str, value: str | None) -> str:

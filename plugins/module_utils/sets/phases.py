@@ -19,8 +19,10 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import
     workers_shape,
 )
 
-# What every phase cluster_phase makes may also say: its pace and its own gates.
-PACING = ("batch_size", "batch_pause", "gates")
+# What every phase may say: its own gates and baseline (a results JSON, or `previous`: the same phase of the set's
+# latest earlier run that had it); those cluster_phase makes, their pace too.
+JUDGED = ("gates", "baseline")
+PACING = ("batch_size", "batch_pause", *JUDGED)
 _VERSION = re.compile(r"^v[0-9]+[.][0-9]+[.][0-9]+([-+][0-9A-Za-z.+-]+)?$")  # a Kubernetes release, pre-releases too
 
 
@@ -216,7 +218,7 @@ class Soak(Phase):
     and is timed from its mark to its last change after it (0 when it held still); the phase's Prometheus window is
     the soak, so its memory and goroutine slopes per component are the leak check."""
 
-    name, target, keys, target_changes = "soak", "seconds", ("gates",), False
+    name, target, keys, target_changes = "soak", "seconds", JUDGED, False
     form = "{name: soak, seconds: 180 to 86400}"
     HELD = "soaked"
     # The slopes need a steady window of 2 minutes that starts a minute after the marks (observe/soak.py).
@@ -246,7 +248,7 @@ class Soak(Phase):
 
 
 class Delete(Phase):
-    name, target, keys, changes = "delete", "", ("gates",), False
+    name, target, keys, changes = "delete", "", JUDGED, False
     form = "{name: delete}"
 
 
@@ -279,6 +281,11 @@ def problems(items) -> list[str]:
         if kind.target and kind.refused(item.get(kind.target)):
             value = item.get(kind.target)
             out.append(f"{kind.name} {kind.target}={json.dumps(value, default=str)}: needs {kind.refused(value)}")
+        baseline = item.get("baseline", "previous")
+        if not isinstance(baseline, str) or not baseline:
+            out.append(
+                f"{kind.name} baseline={json.dumps(baseline, default=str)}: needs a results JSON path or previous"
+            )
         if kind.name in seen:
             out.append(f"{kind.name} twice (a phase's mark on a cluster is per name)")
         if kind.name == "delete" and i != len(items) - 1:

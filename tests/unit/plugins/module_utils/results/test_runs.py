@@ -158,3 +158,28 @@ def test_a_bad_start_writes_nothing(tmp_path, monkeypatch):
     with pytest.raises(runs.RunsError, match="^run_started=noon"):
         document.run(p, check_mode=False)
     assert not (tmp_path / "r").exists()
+
+
+def _kept(runs_dir, rid: str, started: str, files: tuple[str, ...]) -> None:
+    os.makedirs(os.path.join(runs_dir, rid), exist_ok=True)
+    for name in files:
+        open(os.path.join(runs_dir, rid, name), "w").write("{}")
+    line = {"id": rid, "started": started, "path": f"{rid}/scale.json"}
+    text = (
+        runs.record(runs_dir, line) if os.path.exists(os.path.join(runs_dir, runs.INDEX)) else json.dumps(line) + "\n"
+    )
+    open(os.path.join(runs_dir, runs.INDEX), "w").write(text)
+
+
+def test_a_phase_is_compared_with_the_same_phase_of_the_latest_earlier_run_that_had_it(tmp_path):
+    runs_dir = str(tmp_path)
+    _kept(runs_dir, "r1", at(0), ("scale.json", "upgrade-v1.35.5.json"))
+    _kept(runs_dir, "r2", at(10), ("scale.json",))  # no phases that run
+    _kept(runs_dir, "r3", at(20), ("scale.json", "upgrade-v1.35.5.json", "delete.json"))
+    here = os.path.join(runs_dir, "r3")
+    assert runs.baseline(os.path.join(here, "upgrade-v1.35.5.json"), "previous") == os.path.join(
+        runs_dir, "r1", "upgrade-v1.35.5.json"
+    )
+    assert runs.baseline(os.path.join(here, "scale.json"), "previous") == os.path.join(runs_dir, "r2", "scale.json")
+    assert runs.baseline(os.path.join(here, "delete.json"), "previous") == ""  # no earlier run deleted its set
+    assert runs.baseline(os.path.join(runs_dir, "r1", "upgrade-v1.35.5.json"), "previous") == ""

@@ -18,6 +18,9 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets import phases
             [],
         ),
         ([{"name": "upgrade", "version": "v1.36.0-rc.1"}], []),
+        ([{"name": "soak", "seconds": 180, "baseline": "previous"}, {"name": "delete", "baseline": "/b.json"}], []),
+        ([{"name": "rollout", "baseline": 3}], ["rollout baseline=3: needs a results JSON path or previous"]),
+        ([{"name": "delete", "baseline": ""}], ['delete baseline="": needs a results JSON path or previous']),
         ("upgrade", ["not a list"]),
         (
             [{"name": "churn"}],

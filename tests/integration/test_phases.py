@@ -104,11 +104,13 @@ def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_noth
     # worker's, nothing else changed), a soak of 3 minutes (the set held, its slopes per component fitted), the
     # workers scaled back to none (the wait ends once they are gone), then the set deleted, each cluster timed to
     # gone - beside the same creation run's results.
+    # The rollout compared with the upgrade's results (a path baseline); the delete with `previous`, which no earlier
+    # run of the set has.
     last = [
-        {"name": "rollout", "gates": gates},
+        {"name": "rollout", "gates": gates, "baseline": f"{stem}.json"},
         {"name": "soak", "seconds": 180, "gates": {"rss_mib_per_hour": 100000}},
         {"name": "scale_workers", "replicas": 0},
-        {"name": "delete"},
+        {"name": "delete", "baseline": "previous"},
     ]
     extra.write_text(json.dumps({"scale_phases": last}))
     res = lab.playbook("scale.yml", "-e", f"@{extra}")
@@ -122,6 +124,10 @@ def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_noth
     assert (made["count"], made["ready"]) == (6, 6), made
     with open(os.path.join(runs, "latest", "rollout.md")) as f:
         assert f.read().startswith("# Scale results: rollout")
+    with open(os.path.join(runs, "latest", "rollout-comparison.md")) as f:
+        assert f"upgrade-{version}.json" in f.read()
+    out = " ".join(res["stdout"].split())  # the debug lines as one (a long one may be folded)
+    assert f"compared with {stem}.json" in out and "no previous run of this set to compare with" in out, out[-3000:]
     with open(os.path.join(runs, "latest", "soak-180.json")) as f:
         soak = json.load(f)
     assert soak["phase"] == {"name": "soak", "seconds": 180}

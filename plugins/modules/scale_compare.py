@@ -23,7 +23,7 @@ extends_documentation_fragment:
 options:
   baseline:
     description:
-      - The results JSON of the baseline run, or C(previous) - the same document (file name: creation's, or a
+      - The results JSON of the baseline run, or C(previous) - the same document (the same file name - creation's or a
         phase's) of the latest run before O(path)'s in its set's index (C(runs.jsonl) of
         M(scalelab.capi.scale_results) O(scalelab.capi.scale_results#module:runs_dir)) that has it; a first run
         has none, which fails the task.

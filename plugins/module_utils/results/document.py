@@ -20,6 +20,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timelin
 from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import marks as phase_marks
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import measures as phase_measures
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import title as phase_title
 
 SCHEMA = 1
@@ -350,8 +351,7 @@ def markdown(doc: dict) -> str:
         )
         out += [
             "",
-            f"Seconds from when the {ph['name']} touched a cluster to all its Machines at {ph.get('version')} and "
-            "ready, none at another version left; drift compares the mean of the first and the last 10% touched."
+            f"Seconds {phase_measures(ph)}; drift compares the mean of the first and the last 10% touched."
             if ph
             else "Seconds from creation to ready; drift compares the mean of the first and the last 10% created.",
         ]

@@ -71,6 +71,10 @@ class Phase:
     def title(self, item: dict) -> str:
         return self.name
 
+    def measures(self, p: dict) -> str:
+        """What a cluster's seconds in this phase are, for the results' reader ("from ... to ...")."""
+        return f"from when the {self.name} touched a cluster to back in shape"
+
     def have(self, cluster: dict, topo: dict):
         """What the phase changes, as the Cluster has it (compared with want)."""
         raise NotImplementedError
@@ -113,6 +117,12 @@ class Upgrade(Phase):
     def title(self, item: dict) -> str:
         return f"upgrade to {item.get('version')}"
 
+    def measures(self, p: dict) -> str:
+        return (
+            f"from when the upgrade touched a cluster to all its Machines at {p.get('version')} and ready, none at "
+            "another version left"
+        )
+
     def have(self, cluster: dict, topo: dict):
         return topo["version"]
 
@@ -139,6 +149,12 @@ class Rollout(Phase):
     name = "rollout"
     form = "{name: rollout}"
     ROLLED = "rolled out"
+
+    def measures(self, p: dict) -> str:
+        return (
+            "from when the rollout touched a cluster to every Machine it should have made after that ready, none "
+            "from before left"
+        )
 
     def have(self, cluster: dict, topo: dict):
         # Once per set, as an upgrade to the same version changes nothing: a Cluster with the mark was rolled out.
@@ -179,6 +195,13 @@ class ScaleWorkers(Phase):
 
     def title(self, item: dict) -> str:
         return f"scale_workers to {item.get('replicas')} replicas"
+
+    def measures(self, p: dict) -> str:
+        return (
+            f"from when the scale touched a cluster to as many Machines as its topology asks for ({p.get('replicas')} "
+            "per worker pool) ready and no more (a scale down that made none: to its newest condition transition "
+            "after that)"
+        )
 
     @staticmethod
     def replicas(topo: dict) -> list[int]:
@@ -231,6 +254,9 @@ class Soak(Phase):
     def title(self, item: dict) -> str:
         return f"soak for {item.get('seconds')} s"
 
+    def measures(self, p: dict) -> str:
+        return "from when the soak marked a cluster to its last change after that (0: it held still)"
+
     def have(self, cluster: dict, topo: dict):
         return self.HELD if marked(cluster, self.name) else "not soaked"
 
@@ -250,6 +276,9 @@ class Soak(Phase):
 class Delete(Phase):
     name, target, keys, changes = "delete", "", JUDGED, False
     form = "{name: delete}"
+
+    def measures(self, p: dict) -> str:
+        return "from a cluster's delete to the first look that found it gone"
 
 
 TABLE: dict[str, Phase] = {k.name: k for k in (Upgrade(), Rollout(), ScaleWorkers(), Soak(), Delete())}
@@ -292,6 +321,12 @@ def problems(items) -> list[str]:
             out.append("delete is not last (the set is gone after it)")
         seen.append(kind.name)
     return out
+
+
+def measures(item: dict) -> str:
+    """What a phase's seconds per cluster are: "from when the upgrade touched a cluster to ..."."""
+    kind = TABLE.get(item.get("name", ""))
+    return kind.measures(item) if kind else f"from when the {item.get('name')} touched a cluster to back in shape"
 
 
 def forms() -> str:

@@ -688,3 +688,23 @@ def test_a_phase_is_gathered_like_creation(tmp_path, monkeypatch):
     changed, result, _dummy = document.run(p, check_mode=False)
     assert changed is False and (tmp_path / "scale.json").read_text() == before
     assert result["report"]["kinds"]["Machine"]["count"] == 3
+
+
+@pytest.mark.parametrize(
+    ("phase", "says"),
+    [
+        (
+            {"name": "upgrade", "version": "v1.35.5"},
+            "to all its Machines at v1.35.5 and ready, none at another version",
+        ),
+        ({"name": "rollout"}, "to every Machine it should have made after that ready, none from before left"),
+        ({"name": "scale_workers", "replicas": 1}, "as many Machines as its topology asks for (1 per worker pool)"),
+        ({"name": "soak", "seconds": 180}, "from when the soak marked a cluster to its last change after that"),
+        ({"name": "delete"}, "from a cluster's delete to the first look that found it gone"),
+    ],
+)
+def test_a_phase_says_what_its_seconds_measure(phase, says):
+    summary = {"clusters": 1, "clusters_ready": 1, "drift_pct": 0.0}
+    summary.update({f"cluster_{q}_seconds": 1.0 for q in ("p50", "p90", "p99", "max")})
+    md = " ".join(document.markdown({"summary": summary, "phase": phase, "kinds": {}}).split())
+    assert says in md and "at None" not in md, md

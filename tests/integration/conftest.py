@@ -19,6 +19,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "stage(name): where the test runs in the session (tests/integration/conftest.py STAGES)"
     )
+    config.addinivalue_line(
+        "markers", "aside: needs no lab; hack/test runs these beside the quick start (pytest -m aside), the rest after"
+    )
 
 
 def _stage(item) -> str:
@@ -27,6 +30,8 @@ def _stage(item) -> str:
     if name not in STAGES:
         raise pytest.UsageError(f"{item.nodeid}: stage({name!r}) is not one of {', '.join(STAGES)}")
     for fixture, stages in FIXTURE_STAGES.items():
+        if fixture in item.fixturenames and item.get_closest_marker("aside"):
+            raise pytest.UsageError(f"{item.nodeid}: marked aside (run beside the quick start) but uses {fixture}")
         if fixture in item.fixturenames and name not in stages:
             raise pytest.UsageError(f"{item.nodeid}: stage {name!r} uses fixture {fixture}, only there in {stages}")
     return name

@@ -11,6 +11,9 @@ import pytest
 
 from .lab import BIN, ROOT
 
+# No lab: hack/test runs it beside the quick start.
+pytestmark = pytest.mark.aside
+
 # The role for one component, then tasks run with what it built; {component} and {tasks} filled in per test.
 PLAY = """
 - hosts: localhost

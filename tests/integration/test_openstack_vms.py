@@ -16,6 +16,9 @@ import yaml
 
 from .lab import BIN, ROOT
 
+# No lab: hack/test runs it beside the quick start.
+pytestmark = pytest.mark.aside
+
 AIO = os.path.join(ROOT, "hack", "openstack-aio")
 OWNER = "itfarm"
 

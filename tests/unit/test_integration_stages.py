@@ -54,3 +54,31 @@ def test_a_lab_fixture_outside_its_stages_or_an_unknown_stage_is_refused(tmp_pat
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
     assert "stage 'lab17' uses fixture lab" in out or "stage('later') is not one of" in out, out
+
+
+def test_a_lab_fixture_in_a_test_marked_aside_is_refused():
+    # hack/test runs `-m aside` beside the quick start, whose lab has the default ports: no lab may start there.
+    bad = os.path.join(INTEGRATION, "test_unit_probe_aside.py")
+    try:
+        with open(bad, "w") as f:
+            f.write("import pytest\n\n@pytest.mark.aside\ndef test_uses_a_lab(lab17):\n    pass\n")
+        proc = collect("-m", "aside", bad)
+    finally:
+        os.unlink(bad)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "marked aside (run beside the quick start) but uses lab17" in out, out
+
+
+def test_the_aside_tests_and_the_rest_are_the_whole_suite():
+    def ids(*args):
+        proc = collect(*args, "tests/integration")
+        assert proc.returncode in (0, 5), proc.stdout[-3000:] + proc.stderr[-2000:]
+        return {line for line in proc.stdout.splitlines() if "::" in line}
+
+    # Counts, not ids: an id may hold a time (test_bad_inputs' future end).
+    aside, rest = ids("-m", "aside"), ids("-m", "not aside")
+    assert aside and len(aside) + len(rest) == len(ids()), sorted(aside)
+    assert {i.split("::")[0] for i in aside} == {
+        "tests/integration/test_openstack_vms.py",
+        "tests/integration/test_binaries.py",
+    }

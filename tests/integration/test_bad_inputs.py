@@ -179,6 +179,7 @@ def _taken_port() -> socket.socket:
 # scale.yml with one bad variable on the running lab: refused by a preflight before anything changes.
 PLAYBOOK_CASES = [
     ({"scale_scenario": "bogus"}, "value of scale_scenario must be one of: clusters, hosts, metal3, got: bogus"),
+    ({"binaries_build_jobs": 0}, "binaries_build_jobs=0 must be a whole number from 1 to 8"),
     ({"scale_hosts": 2, "scale_hosts_provisioned": 5}, "scale_hosts_provisioned=5 must be <= scale_hosts=2"),
     (
         {"management_cluster_backend": "bogus"},

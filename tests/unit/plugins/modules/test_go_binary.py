@@ -114,3 +114,31 @@ def test_one_binary_or_a_list_not_both_nor_half(tmp_path, wrapper, run_module, o
     res = run_module("go_binary", **a)
     assert res.get("failed") is True and all(w in res["msg"] for w in words), res
     assert not os.path.exists(tmp_path / "bin")
+
+
+def _items(wrapper, tmp_path, *packages: str) -> list[dict]:
+    return [
+        {"name": f"b{i}", "src": str(wrapper), "package": pkg, "dest": str(tmp_path / "bin" / f"b{i}"), "version": "v1"}
+        for i, pkg in enumerate(packages)
+    ]
+
+
+def test_builds_run_two_at_a_time_and_results_keep_their_order(tmp_path, wrapper, run_module):
+    items = _items(wrapper, tmp_path, ".", ".", ".")
+    res = run_module("go_binary", binaries=items, mod="mod")
+    assert [b["name"] for b in res["binaries"]] == ["b0", "b1", "b2"] and all(b["changed"] for b in res["binaries"])
+    assert all(os.access(i["dest"], os.X_OK) for i in items)
+
+
+def test_after_a_failed_build_none_starts_and_the_failed_one_is_named(tmp_path, wrapper, run_module):
+    items = _items(wrapper, tmp_path, ".", "./missing", ".")
+    res = run_module("go_binary", binaries=items, mod="mod", jobs=1)
+    assert res["failed"] is True and "package=./missing: go build failed" in res["msg"], res
+    assert os.path.exists(items[0]["dest"]) and not os.path.exists(items[2]["dest"])
+
+
+def test_jobs_below_one_is_refused_before_any_build(tmp_path, wrapper, run_module):
+    items = _items(wrapper, tmp_path, ".")
+    res = run_module("go_binary", binaries=items, mod="mod", jobs=0)
+    assert res["failed"] is True and res["msg"] == "jobs=0 must be >= 1", res
+    assert not os.path.exists(tmp_path / "bin")

@@ -15,8 +15,8 @@ description:
     the binary's digest. Nothing is compiled when they all match, so a second run reports C(changed=false).
   - The binary is written to a temporary file and renamed, so an interrupted build never leaves a half-written O(dest).
   - O(binaries) checks or builds several binaries in one task (one toolchain probe, one module run), O(jobs) at a
-    time; once a build fails no other starts (those running finish), and the first failed one in O(binaries)'
-    order is the task's error. Results are in O(binaries)' order.
+    time; once a build fails no other starts (those running finish), and the first failed one in the order of
+    O(binaries) is the task's error. Results are in that order.
 author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes

@@ -349,3 +349,18 @@ def files_leaking(root: str, material: dict[str, list[str]], also: tuple[str, ..
         if hit:
             found[os.path.relpath(path, root)] = hit
     return found
+
+
+def molecule_verify(scenario: str, lab: dict) -> None:
+    """A Molecule scenario's verify (testinfra) on a lab made otherwise, the lab named by SCALELAB_VERIFY (JSON of the
+    keys molecule/<scenario>/tests reads): CI converges no separate Molecule lab."""
+    proc = subprocess.run(
+        [os.path.join(BIN, "pytest"), "-p", "no:cacheprovider", "-q", "--hosts=local://", f"molecule/{scenario}/tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, SCALELAB_VERIFY=json.dumps(lab)),
+        check=False,
+    )
+    print(proc.stdout[-3000:])
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]

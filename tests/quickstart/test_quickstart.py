@@ -1,7 +1,8 @@
 """The quick start, as a new user runs it: the README's own commands, read from README.md (a README that changes
 without this test breaks it), on the default inventory, from empty scalelab directories (hack/test binds fresh
-ones over ~/.cache/scalelab and ~/.local/share/scalelab). First the clusters scenario, then the metal3 scenario on
-a lab of its own; each ends with the README's teardown. CI runs this file first."""
+ones over ~/.cache/scalelab and ~/.local/share/scalelab): the clusters scenario, Molecule's verify of it, a re-run
+that changes nothing, the README's teardown. CI runs this file first. (The metal3 scenario from empty directories,
+with Molecule's verify of it, is tests/integration/test_farm.py's, on the Cluster API v1.7 lab.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+from integration.lab import molecule_verify  # tests/ is on sys.path: both are packages in it
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = os.path.expanduser("~/.local/share/scalelab/scalelab")
@@ -124,21 +126,6 @@ def test_binaries_cache_starts_empty_in_ci():
     assert not os.path.exists(LAB)
 
 
-def verify(scenario: str, lab: dict) -> None:
-    """A Molecule scenario's verify (testinfra), on the lab a user gets: CI converges no separate Molecule lab."""
-    proc = subprocess.run(
-        [os.path.join(ROOT, ".venv", "bin", "pytest"), "-p", "no:cacheprovider", "-q", "--hosts=local://"]
-        + [f"molecule/{scenario}/tests"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, SCALELAB_VERIFY=json.dumps(lab)),
-        check=False,
-    )
-    print(proc.stdout[-3000:])
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-
-
 def rerun_changes_nothing(log: str, *extra: str) -> None:
     """The README says a re-run changes nothing."""
     _dummy, job = quick_start()
@@ -164,20 +151,8 @@ def test_quick_start_clusters(log):
     try:
         assert doc["kinds"]["Cluster"]["count"] == n and doc["kinds"]["Cluster"]["ready"] == n, doc["kinds"]["Cluster"]
         assert doc["summary"]["clusters_ready"] == n, doc["summary"]
-        verify("default", CLUSTERS_DEFAULT_LAB | {"clusters": n})
+        molecule_verify("default", CLUSTERS_DEFAULT_LAB | {"clusters": n})
         rerun_changes_nothing(log)
-    finally:
-        teardown(log)
-
-
-def test_quick_start_metal3(log):
-    n = inventory_clusters()
-    proc, doc = main_job(log, "-e scale_scenario=metal3")
-    assert doc["kinds"]["Cluster"]["ready"] == n and doc["kinds"]["Metal3Machine"]["ready"] == n, doc["kinds"]
-    assert doc["summary"]["clusters_ready"] == n and doc["summary"]["hosts"] == n
-    try:
-        verify("metal3", METAL3_DEFAULT_LAB | {"clusters": n})
-        rerun_changes_nothing(log, "-e scale_scenario=metal3")
     finally:
         teardown(log)
 
@@ -191,16 +166,4 @@ CLUSTERS_DEFAULT_LAB = {
     "capi_base": 9400,
     "set": "scale",
     "observability_base": 9490,
-}
-METAL3_DEFAULT_LAB = {
-    "name": "scalelab",
-    "api": "https://127.0.0.1:6443",
-    "metal3_base": 9450,
-    "capi_base": 9400,
-    "farm_base": 9480,
-    "farm_port_min": 30000,
-    "observability_base": 9490,
-    "namespace": "metal3",
-    "set": "scale",
-    "spare_hosts": 0,
 }

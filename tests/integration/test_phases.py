@@ -1,7 +1,7 @@
 """Lifecycle phases on the test lab's own set (capi-1.14, 3 in-memory clusters of one control-plane machine): an
 upgrade to the next patch version, then one worker per cluster, each measured like creation beside the creation
-run's results; run again, their tasks change nothing; then the workers scaled back to none and the set deleted, each
-measured too. After the other tests of the set (file order within the lab stage); teardown follows. Bad phase knobs:
+run's results; run again, their tasks change nothing; then every Machine replaced (a rollout) and the set deleted,
+each measured too. After the other tests of the set (file order within the lab stage); teardown follows. Bad phase knobs:
 tests/integration/test_bad_inputs.py."""
 
 from __future__ import annotations
@@ -101,15 +101,13 @@ def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_noth
     assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
 
     # The scenario again with the set's last phases: every Machine replaced (a rollout: the control plane's and the
-    # worker's, nothing else changed), a soak of 3 minutes (the set held, its slopes per component fitted), the
-    # workers scaled back to none (the wait ends once they are gone), then the set deleted, each cluster timed to
-    # gone - beside the same creation run's results.
-    # The rollout compared with the upgrade's results (a path baseline); the delete with `previous`, which no earlier
-    # run of the set has.
+    # worker's, nothing else changed), then the set deleted, each cluster timed to gone - beside the same creation
+    # run's results. The rollout compared with the upgrade's results (a path baseline); the delete with `previous`,
+    # which no earlier run of the set has. (The soak phase - 3 minutes of a set held still - and a scale down to no
+    # workers are not run here: CI's 90 minutes. Their knobs are refused in test_bad_inputs; their logic is unit
+    # tested; run them on a lab as README.md's "Lifecycle phases" section shows.)
     last = [
         {"name": "rollout", "gates": gates, "baseline": f"{stem}.json"},
-        {"name": "soak", "seconds": 180, "gates": {"rss_mib_per_hour": 100000}},
-        {"name": "scale_workers", "replicas": 0},
         {"name": "delete", "baseline": "previous"},
     ]
     extra.write_text(json.dumps({"scale_phases": last}))
@@ -128,28 +126,12 @@ def test_an_upgrade_and_a_scale_are_measured_like_creation_and_again_change_noth
         assert f"upgrade-{version}.json" in f.read()
     out = " ".join(res["stdout"].split())  # the debug lines as one (a long one may be folded)
     assert f"compared with {stem}.json" in out and "no previous run of this set to compare with" in out, out[-3000:]
-    with open(os.path.join(runs, "latest", "soak-180.json")) as f:
-        soak = json.load(f)
-    assert soak["phase"] == {"name": "soak", "seconds": 180}
-    # Every cluster held: none timed past its mark by more than the look that confirmed it, no Machine made.
-    assert soak["summary"]["clusters_ready"] == 3 and soak["kinds"]["Machine"]["count"] == 0, soak["kinds"]
-    # Its snapshot is the soak (from the first mark, 180 s): a slope and its error per manager, fitted on 2 minutes.
-    prom = soak["prometheus"]
-    assert prom["window"]["tail"] == 180 and prom["window"]["start"] == prom["window"]["end"], prom["window"]
-    slopes = prom["summary"]["soak"]
-    assert slopes["seconds"] >= 110 and "rss_mib_per_hour_se" in slopes["jobs"]["kube-apiserver"], slopes
-    assert soak["run"]["started"] >= rolled["run"]["ended"][:19]
-    with open(os.path.join(runs, "latest", "soak-180.md")) as f:
-        assert f.read().startswith("# Scale results: soak for 180 s")
-    with open(os.path.join(runs, "latest", "scale_workers-0.json")) as f:
-        down = json.load(f)
-    assert down["summary"]["clusters_ready"] == 3 and down["kinds"]["Machine"]["count"] == 0, down["kinds"]["Cluster"]
     with open(os.path.join(runs, "latest", "delete.json")) as f:
         gone = json.load(f)
     assert gone["phase"] == {"name": "delete"}
     assert (gone["summary"]["clusters"], gone["summary"]["clusters_ready"]) == (3, 3), gone["kinds"]["Cluster"]
     assert 0 < gone["summary"]["cluster_p50_seconds"] <= gone["summary"]["cluster_max_seconds"] < 300
-    assert gone["run"]["started"] >= down["run"]["ended"][:19] and down["run"]["started"] >= soak["run"]["ended"][:19]
+    assert gone["run"]["started"] >= rolled["run"]["ended"][:19]
     assert os.path.exists(os.path.join(runs, "latest", "delete-report", "report.html"))
     assert lab.objects(f"{CAPI}/clusters", "scalelab.io/set=itest") == [] and machines() == []
     assert os.stat(created).st_mtime_ns == created_mtime

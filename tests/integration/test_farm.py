@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from .conftest import PORTS17, VARS17
-from .lab import listeners_of, molecule_verify
+from .lab import listeners_of, molecule_verify, said
 
 pytestmark = pytest.mark.stage("lab17-farm")
 
@@ -115,6 +115,11 @@ def test_molecule_verify_of_the_metal3_scenario_passes_on_this_lab(m3_lab):
             "spare_hosts": 0,
         },
     )
+
+
+def test_a_second_run_of_the_metal3_scenario_changes_nothing(m3_lab):
+    again = m3_lab.playbook("scale.yml")
+    assert again["rc"] == 0 and again["recap"]["changed"] == 0, said(again)
 
 
 def test_farm_serves_each_cluster_with_its_own_ca_on_loopback(m3_lab, tmp_path):

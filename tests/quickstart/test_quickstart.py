@@ -157,7 +157,7 @@ def test_quick_start_clusters(log):
         teardown(log)
 
 
-# The default inventory's labs, as molecule/{default,metal3}/tests read them (SCALELAB_VERIFY).
+# The default inventory's lab, as molecule/default/tests reads it (SCALELAB_VERIFY).
 CLUSTERS_DEFAULT_LAB = {
     "name": "scalelab",
     "etcd_ports": [2379, 2380, 2381],

@@ -71,7 +71,7 @@ CAPI = {
     "observability_port_base": 11490,
     # Scrapes and rule evaluations every 5 s (the default 10 s): two evaluations past the run's end are a 10 s tail
     # (the default, a minute, would add one per run) and a settle longer than one interval 8 s (the default 25 s) -
-    # 17 s less per snapshot than with 10 s, and the test labs take ~20 of them.
+    # 17 s less per snapshot than with 10 s, and the test labs take about a dozen of them.
     "observability_scrape_interval": "5s",
     "scale_snapshot_tail": 10,
     "scale_snapshot_settle": 8,

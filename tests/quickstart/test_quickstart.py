@@ -101,10 +101,10 @@ def fail(proc: subprocess.CompletedProcess) -> str:
     return proc.stdout[-6000:] + proc.stderr[-3000:]
 
 
-def main_job(log: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+def main_job(log: str) -> tuple[subprocess.CompletedProcess, dict]:
     assert not os.path.exists(LAB), f"{LAB} exists: the quick start must start without a lab"
     setup, job = quick_start()
-    proc = run(f"{setup} && {' '.join([job, *extra])}", log)
+    proc = run(f"{setup} && {job}", log)
     assert proc.returncode == 0, fail(proc)
     md, path = printed_report(proc.stdout)
     assert os.path.isfile(md), md
@@ -126,10 +126,10 @@ def test_binaries_cache_starts_empty_in_ci():
     assert not os.path.exists(LAB)
 
 
-def rerun_changes_nothing(log: str, *extra: str) -> None:
+def rerun_changes_nothing(log: str) -> None:
     """The README says a re-run changes nothing."""
     _dummy, job = quick_start()
-    again = run(" ".join([job, *extra]), log)
+    again = run(job, log)
     assert again.returncode == 0, fail(again)
     assert recap(again.stdout)["changed"] == 0, "changed: " + "; ".join(changed_tasks(again.stdout))
 

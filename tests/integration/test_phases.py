@@ -1,8 +1,8 @@
 """Lifecycle phases on the test lab's own set (capi-1.14, 3 in-memory clusters of one control-plane machine): an
 upgrade to the next patch version, then one worker per cluster, each measured like creation beside the creation
 run's results; run again, their tasks change nothing; then every Machine replaced (a rollout) and the set deleted,
-each measured too. After the other tests of the set (file order within the lab stage); teardown follows. Bad phase knobs:
-tests/integration/test_bad_inputs.py."""
+each measured too. After the other tests of the set (file order within the lab stage); teardown follows. Bad phase
+knobs: tests/integration/test_bad_inputs.py."""
 
 from __future__ import annotations
 

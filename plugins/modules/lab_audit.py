@@ -38,6 +38,13 @@ options:
     description: Fail when anything is left, with one line per leftover.
     type: bool
     default: false
+  keep:
+    description: Entries of O(dir) a teardown keeps on purpose (the management cluster's
+      C(management_cluster_keep), the runs' results by default). With it, O(dir) itself is no leftover, its other
+      entries are.
+    type: list
+    elements: str
+    default: []
   kubeconfig:
     description: A management cluster that outlives the lab (the C(existing) backend), to look for objects of
       O(sets). A kubeconfig that is gone (the lab's own) is reported as such, not as an error.
@@ -67,6 +74,7 @@ EXAMPLES = r"""
     ports: >-
       {{ before.processes | map(attribute='listening') | flatten
          | map('regex_replace', '^.*:', '') | map('int') | list }}
+    keep: [results]  # the teardown keeps the runs' results (management_cluster_keep)
     fail_on_leftovers: true
 
 - name: A lab on an existing management cluster leaves none of its objects there
@@ -98,7 +106,7 @@ foreign:
   returned: always
   sample: [{address: "127.0.0.1:6443", port: 6443, pid: 777, cmdline: "python3 -m http.server 6443"}]
 paths:
-  description: O(dir) when it still exists.
+  description: O(dir) when it still exists; with O(keep), its entries but those.
   type: list
   elements: str
   returned: always
@@ -130,6 +138,7 @@ ARGUMENT_SPEC = {
     "context": {"type": "str", "default": ""},
     "dir": {"type": "path", "required": True},
     "fail_on_leftovers": {"type": "bool", "default": False},
+    "keep": {"type": "list", "elements": "str", "default": []},
     "kubeconfig": {"type": "path"},
     "ports": {"type": "list", "elements": "int", "default": []},
     "sets": {"type": "list", "elements": "str", "default": []},
@@ -144,6 +153,9 @@ def main() -> None:
     bad = [port for port in p["ports"] if not 0 < port < 65536]
     if bad:
         module.fail_json(msg=f"ports={bad}: a port is 1-65535")
+    odd = [name for name in p["keep"] if name in ("", ".", "..") or "/" in name]
+    if odd:
+        module.fail_json(msg=f"keep={odd}: an entry is a plain name in dir (no '/', not '.' or '..')")
     if os.path.realpath(p["dir"]) in ("/", os.path.realpath(pathlib.Path.home())):
         module.fail_json(msg=f"dir={p['dir']}: the root or home directory is not a lab directory")
     # This module's own process and its parents name the directory in their arguments: not leftovers.

@@ -125,4 +125,5 @@ VARS17 = {
 @pytest.fixture(scope="session")
 def lab17(tmp_path_factory):
     lab = yield from _session_lab(tmp_path_factory, "itest17", "lab17", PORTS17, VARS17)
-    assert lab.processes() == [] and not os.path.exists(lab.dir)
+    # The teardown keeps the runs' results (management_cluster_keep), nothing else.
+    assert lab.processes() == [] and lab.left() == ["results"], lab.left()

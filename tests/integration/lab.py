@@ -199,6 +199,10 @@ class Lab:
         out = self.supervisorctl("pid", program).stdout.strip()
         return int(out) if out.isdigit() else 0
 
+    def left(self) -> list[str]:
+        """The entries of the lab's directory ([] when it is gone): a teardown keeps only results/ (the runs)."""
+        return sorted(os.listdir(self.dir)) if os.path.isdir(self.dir) else []
+
     def processes(self) -> list[int]:
         """Every live process whose command line mentions the lab directory."""
         pids = []
@@ -218,7 +222,7 @@ class Lab:
 def running_lab(name: str, tmp_dir: str, ports: dict[str, int], extra_vars: dict):
     """A real lab made by playbooks/scale.yml (after clearing one an interrupted run left), torn down after."""
     lab = Lab(name, tmp_dir, ports, extra_vars)
-    if os.path.exists(lab.dir):  # an interrupted run's lab (on a clean machine: nothing to clear, ~20 s saved)
+    if set(lab.left()) - {"results"}:  # an interrupted run's lab (a clean machine has none: ~20 s saved)
         lab.playbook("teardown.yml")
     # A run killed with its supervisord (a stopped session) can leave managers behind, orphaned: they hold the lab's
     # ports and the new ones exit "address already in use". The teardown's audit names them; here they go.

@@ -118,6 +118,7 @@ MODULE_CASES = [
     ("cluster_phase", {"phase": "scale_workers", "replicas": -2}, "replicas=-2: phase=scale_workers needs"),
     ("lab_audit", {"ports": [70000]}, "ports=[70000]: a port is 1-65535"),
     ("lab_audit", {"dir": "/"}, "dir=/: the root or home directory is not a lab directory"),
+    ("lab_audit", {"keep": ["results", ".."]}, "keep=['..']: an entry is a plain name in dir"),
 ]
 
 
@@ -420,6 +421,13 @@ KNOB_CASES = [
         {"scale_phases": [{"name": "upgrade", "version": "v1.35.5", "gates": {"p99": 1}}]},
         "phases run on scale_scenario=clusters (got clusters), their gates on the metrics of the results",
     ),
+    # The teardown's management cluster goes last: its bad option stops the teardown before the clusters go.
+    (
+        "teardown.yml",
+        {"management_cluster_keep": ["results", "../etc"]},
+        'management_cluster_keep=["results", "../etc"] must be a list of plain names of entries',
+    ),
+    ("teardown.yml", {"management_cluster_keep": "results"}, 'management_cluster_keep="results" must be a list'),
     (
         "capacity.yml",
         {"scale_observability": False},

@@ -1,8 +1,9 @@
 """Stage lab-teardown (after every test of the itest lab): teardown removes clusters, the Cluster API stack and
-the management cluster."""
+the management cluster, and keeps the runs' results."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,7 +28,12 @@ def test_teardown_leaves_no_process_port_or_directory(lab):
     assert seconds < 120, f"teardown took {seconds:.0f} s"
     print(f"TEARDOWN with the API stopped: {seconds:.1f} s")
     assert lab.processes() == []
-    assert not os.path.exists(lab.dir)
+    # The runs' results outlive the lab (management_cluster_keep): every run this session made is still listed.
+    assert lab.left() == ["results"], lab.left()
+    runs_dir = os.path.join(lab.dir, "results", lab.vars["scale_set_name"])
+    with open(os.path.join(runs_dir, "runs.jsonl")) as f:
+        runs = [json.loads(line) for line in f]
+    assert runs and all(os.path.isfile(os.path.join(runs_dir, run["path"])) for run in runs), runs
     base = lab.vars["capi_stack_port_base"]
     ours = set(lab.ports.values()) | set(range(base, base + 40))
     addrs = [a for found in listening_sockets().values() for a in found]
@@ -41,7 +47,7 @@ def test_teardown_leaves_no_process_port_or_directory(lab):
 def test_teardown_audit_names_what_survived(lab):
     """A process of the lab that no role knows of (listening on a port) survives the teardown: the audit names it,
     its port and the directory it keeps, and the teardown fails."""
-    os.makedirs(lab.dir, mode=0o700)
+    os.makedirs(lab.dir, mode=0o700, exist_ok=True)  # the results of the test before are in it
     code = "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); time.sleep(300)"
     stray = subprocess.Popen([sys.executable, "-c", code, f"{lab.dir}/stray"])
     try:
@@ -58,4 +64,9 @@ def test_teardown_audit_names_what_survived(lab):
         stray.kill()
         stray.wait()
     res = lab.playbook("teardown.yml")
-    assert res["rc"] == 0 and not os.path.exists(lab.dir), res["stdout"][-3000:]
+    assert res["rc"] == 0 and lab.left() == ["results"], res["stdout"][-3000:]
+
+
+def test_teardown_with_nothing_kept_removes_the_whole_directory(lab):
+    res = lab.playbook("teardown.yml", "-e", '{"management_cluster_keep": []}')
+    assert res["rc"] == 0 and not os.path.exists(lab.dir), said(res)

@@ -102,7 +102,8 @@ def fail(proc: subprocess.CompletedProcess) -> str:
 
 
 def main_job(log: str) -> tuple[subprocess.CompletedProcess, dict]:
-    assert not os.path.exists(LAB), f"{LAB} exists: the quick start must start without a lab"
+    # A quick start before this one leaves its runs' results, nothing else (the teardown keeps them).
+    assert set(lab_left()) <= {"results"}, f"{LAB} holds {lab_left()}: the quick start must start without a lab"
     setup, job = quick_start()
     proc = run(f"{setup} && {job}", log)
     assert proc.returncode == 0, fail(proc)
@@ -112,10 +113,16 @@ def main_job(log: str) -> tuple[subprocess.CompletedProcess, dict]:
         return proc, json.load(f)
 
 
-def teardown(log: str) -> None:
+def lab_left() -> list[str]:
+    return sorted(os.listdir(LAB)) if os.path.isdir(LAB) else []
+
+
+def teardown(log: str, report: str) -> None:
+    """The README's teardown: nothing of the lab is left but its runs' results - the report it printed among them."""
     proc = run(teardown_command(), log)
     assert proc.returncode == 0, fail(proc)
-    assert not os.path.exists(LAB) and lab_processes() == []
+    assert lab_left() == ["results"] and lab_processes() == [], lab_left()
+    assert os.path.isfile(report), f"the teardown removed the report the main job printed: {report}"
 
 
 def test_binaries_cache_starts_empty_in_ci():
@@ -148,13 +155,14 @@ def changed_tasks(stdout: str) -> list[str]:
 def test_quick_start_clusters(log):
     n = inventory_clusters()
     proc, doc = main_job(log)
+    report, _json = printed_report(proc.stdout)
     try:
         assert doc["kinds"]["Cluster"]["count"] == n and doc["kinds"]["Cluster"]["ready"] == n, doc["kinds"]["Cluster"]
         assert doc["summary"]["clusters_ready"] == n, doc["summary"]
         molecule_verify("default", CLUSTERS_DEFAULT_LAB | {"clusters": n})
         rerun_changes_nothing(log)
     finally:
-        teardown(log)
+        teardown(log, report)
 
 
 # The default inventory's lab, as molecule/default/tests reads it (SCALELAB_VERIFY).

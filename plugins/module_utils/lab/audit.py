@@ -168,13 +168,22 @@ def set_objects(kubeconfig: str, context: str, sets: list[str]) -> list[dict]:
     return out
 
 
+def paths_left(directory: str, keep: list[str]) -> list[str]:
+    """The directory when it exists; with keep (what a teardown leaves on purpose), only its other entries."""
+    if not os.path.lexists(directory):
+        return []
+    if not keep or not os.path.isdir(directory):
+        return [directory]
+    return sorted(os.path.join(directory, name) for name in os.listdir(directory) if name not in keep)
+
+
 def audit(p: dict, skip: tuple[int, ...] = ()) -> dict:
     """Every leftover of the lab at p['dir'] (and p['ports'], p['sets'] in p['kubeconfig'] when given)."""
     found = {
         "processes": processes(p["dir"], skip=skip),
         "ports": ports_in_use(p["ports"]),
         "foreign": foreign(p["dir"], p["ports"]),
-        "paths": [p["dir"]] if os.path.lexists(p["dir"]) else [],
+        "paths": paths_left(p["dir"], p.get("keep") or []),
         "objects": [],
         "api": "not asked",
     }

@@ -120,3 +120,28 @@ def test_a_child_of_a_lab_process_is_the_labs_even_when_its_arguments_do_not_say
     finally:
         os.kill(child, 9)
         parent.wait()
+
+
+@pytest.mark.parametrize(
+    ("entries", "keep", "left"),
+    [
+        ([], [], ["."]),  # an empty directory is still the lab's
+        (["results", "etcd", ".hidden"], [], ["."]),
+        (["results"], ["results"], []),  # what a teardown keeps is not a leftover
+        (["results", "etcd", ".hidden"], ["results"], [".hidden", "etcd"]),
+        (["etcd"], ["results"], ["etcd"]),
+        ([], ["results"], []),
+    ],
+)
+def test_kept_entries_of_the_directory_are_not_leftovers(tmp_path, entries, keep, left):
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    for name in entries:
+        (lab / name).mkdir()
+    found = audit.audit({"dir": str(lab), "ports": [], "sets": [], "keep": keep})
+    assert found["paths"] == [os.path.normpath(str(lab / name)) for name in left]
+    assert found["leftovers"] == len(left)
+
+
+def test_keep_says_nothing_of_a_directory_that_is_gone(tmp_path):
+    assert audit.audit({"dir": str(tmp_path / "gone"), "ports": [], "sets": [], "keep": ["results"]})["paths"] == []

@@ -22,6 +22,11 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "aside: needs no lab; hack/test runs these beside the quick start (pytest -m aside), the rest after"
     )
+    config.addinivalue_line(
+        "markers",
+        "netns: the stage netns (network namespaces of its own, no port or lab shared); hack/test runs it (pytest -m"
+        " netns) beside the other stages",
+    )
 
 
 def _stage(item) -> str:
@@ -29,6 +34,9 @@ def _stage(item) -> str:
     name = marker.args[0] if marker else "lab"
     if name not in STAGES:
         raise pytest.UsageError(f"{item.nodeid}: stage({name!r}) is not one of {', '.join(STAGES)}")
+    # The marker selects what hack/test runs beside the labs: only the namespaces' stage may have it, and all of it.
+    if (name == "netns") != bool(item.get_closest_marker("netns")):
+        raise pytest.UsageError(f"{item.nodeid}: stage {name!r} and the netns marker go together (both or neither)")
     for fixture, stages in FIXTURE_STAGES.items():
         if fixture in item.fixturenames and item.get_closest_marker("aside"):
             raise pytest.UsageError(f"{item.nodeid}: marked aside (run beside the quick start) but uses {fixture}")

@@ -4,8 +4,9 @@ on one host is seen on another or here): two management clusters run the metal3 
 each with its apiserver on its own address, three farm hosts without a management cluster serve their clusters
 (dealt round-robin: mgmt-1 <- farm-1, farm-3; mgmt-2 <- farm-2), and the two results are merged on the controller.
 
-Runs between the two single-host labs (after test_teardown, before the lab17 stages): nothing here listens outside
-the namespaces, and the in-memory provider's fixed ports are per namespace."""
+Its stage shares nothing with the single-host labs' (nothing here listens outside the namespaces, the in-memory
+provider's fixed ports are per namespace): hack/test runs it (`pytest -m netns`) beside them; in one session it runs
+between them (after test_teardown, before the lab17 stages)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import yaml
 
 from .lab import BIN, ROOT, Lab, listeners_of
 
-pytestmark = pytest.mark.stage("netns")
+pytestmark = [pytest.mark.stage("netns"), pytest.mark.netns]
 
 NETNS = os.path.join(ROOT, "hack", "netns-hosts")
 # Not under /tmp, /var/tmp or /root: those are private on each host (up.sh refuses them).

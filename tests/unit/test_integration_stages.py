@@ -75,10 +75,23 @@ def test_the_aside_tests_and_the_rest_are_the_whole_suite():
         assert proc.returncode in (0, 5), proc.stdout[-3000:] + proc.stderr[-2000:]
         return {line for line in proc.stdout.splitlines() if "::" in line}
 
-    # Counts, not ids: an id may hold a time (test_bad_inputs' future end).
-    aside, rest = ids("-m", "aside"), ids("-m", "not aside")
-    assert aside and len(aside) + len(rest) == len(ids()), sorted(aside)
+    # Counts, not ids: an id may hold a time (test_bad_inputs' future end). hack/test's three selections.
+    aside, netns, rest = ids("-m", "aside"), ids("-m", "netns"), ids("-m", "not aside and not netns")
+    assert aside and netns and len(aside) + len(netns) + len(rest) == len(ids()), (sorted(aside), sorted(netns))
+    assert all("test_netns_hosts.py" in i for i in netns), sorted(netns)
     assert {i.split("::")[0] for i in aside} == {
         "tests/integration/test_openstack_vms.py",
         "tests/integration/test_binaries.py",
     }
+
+
+def test_the_netns_marker_and_stage_go_together():
+    bad = os.path.join(INTEGRATION, "test_unit_probe_netns.py")
+    try:
+        with open(bad, "w") as f:
+            f.write("import pytest\n\n@pytest.mark.netns\ndef test_marked_but_in_the_lab_stage():\n    pass\n")
+        proc = collect(bad)
+    finally:
+        os.unlink(bad)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "stage 'lab' and the netns marker go together" in out, out

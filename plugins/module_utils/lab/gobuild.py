@@ -10,6 +10,7 @@ moved: hashing every cached binary cost ~1 s per converge).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -168,7 +169,14 @@ def build(
 
 
 def write_stamp(dest: str, stamp: dict) -> None:
-    tmp = dest + STAMP_SUFFIX + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(stamp, f, indent=2, sort_keys=True)
-    os.replace(tmp, dest + STAMP_SUFFIX)
+    # A temporary file of its own: two converges building one binary at once must not rename each other's.
+    fd, tmp = tempfile.mkstemp(prefix=".stamp-", dir=os.path.dirname(dest) or ".")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(stamp, f, indent=2, sort_keys=True)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest + STAMP_SUFFIX)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -145,3 +145,25 @@ def test_stamp_roundtrip(tmp_path):
     gobuild.write_stamp(dest, {"a": 1})
     assert json.loads(open(dest + gobuild.STAMP_SUFFIX).read()) == {"a": 1}
     assert gobuild.read_stamp(str(tmp_path / "none")) is None
+
+
+def test_two_builds_of_one_binary_writing_their_stamps_at_once_both_succeed(tmp_path):
+    # Two labs' converges on one controller may build the same binary at once: each stamp goes through a file of
+    # its own (one temporary name for both made one writer's rename find nothing).
+    import threading
+
+    dest, errors = str(tmp_path / "etcd"), []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(300):
+                gobuild.write_stamp(dest, {"writer": n, "i": i})
+        except OSError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(os.listdir(tmp_path)) == ["etcd" + gobuild.STAMP_SUFFIX]

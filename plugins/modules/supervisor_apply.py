@@ -36,6 +36,15 @@ options:
     description: The lab's C(supervisorctl); the C(python) beside it runs the client.
     type: path
     required: true
+  restart:
+    description:
+      - Programs to restart whatever their files say (a handler's restart after a certificate or kubeconfig
+        changed). They are stopped at once with those the files change, then started one after the other in the
+        order given (each once supervisord sees it running, its C(startsecs)), so a later one finds the earlier up.
+      - A name supervisord does not know is refused before anything is stopped.
+    type: list
+    elements: str
+    default: []
   missing_ok:
     description:
       - When supervisord does not run (or its virtualenv, O(ctl)'s directory, is gone), report nothing changed
@@ -56,6 +65,12 @@ EXAMPLES = r"""
     ctl: /root/.local/share/scalelab/scalelab/venv/bin/supervisorctl
     conf: /root/.local/share/scalelab/scalelab/supervisor/supervisord.conf
 
+- name: Restart the management cluster's programs (a handler) - stopped at once, started in this order
+  scalelab.capi.supervisor_apply:
+    ctl: /root/.local/share/scalelab/scalelab/venv/bin/supervisorctl
+    conf: /root/.local/share/scalelab/scalelab/supervisor/supervisord.conf
+    restart: [etcd, kube-apiserver, kube-controller-manager]
+
 - name: Stop the programs whose files a removal deleted (nothing to do when supervisord is gone)
   scalelab.capi.supervisor_apply:
     ctl: /root/.local/share/scalelab/scalelab/venv/bin/supervisorctl
@@ -70,6 +85,11 @@ running:
   type: bool
 added:
   description: Programs added (and started when C(autostart)).
+  returned: always
+  type: list
+  elements: str
+restarted:
+  description: The programs of O(restart), restarted (in check mode, to be restarted).
   returned: always
   type: list
   elements: str
@@ -94,17 +114,18 @@ ARGUMENT_SPEC = {
     "conf": {"type": "path", "required": True},
     "ctl": {"type": "path", "required": True},
     "missing_ok": {"type": "bool", "default": False},
+    "restart": {"type": "list", "elements": "str", "default": []},
     "timeout": {"type": "int", "default": 90},
 }
 
-# Runs in the lab's virtualenv: argv conf, apply (0/1), timeout. Prints one JSON line.
+# Runs in the lab's virtualenv: argv conf, apply (0/1), timeout, restart (a JSON list). Prints one JSON line.
 CLIENT = r"""
 import json, socket, sys, time
 from supervisor.options import ClientOptions
 from supervisor.xmlrpc import Faults
 import xmlrpc.client
 
-conf, apply, timeout = sys.argv[1], sys.argv[2] == "1", float(sys.argv[3])
+conf, apply, timeout, restart = sys.argv[1], sys.argv[2] == "1", float(sys.argv[3]), json.loads(sys.argv[4])
 opts = ClientOptions()
 opts.realize(["-c", conf], doc="")
 rpc = opts.getServerProxy().supervisor
@@ -114,8 +135,14 @@ except (OSError, socket.error, xmlrpc.client.ProtocolError) as e:
     print(json.dumps({"running": False, "error": str(e)}))
     raise SystemExit(0)
 out = {"running": True, "added": sorted(added), "changed": sorted(changed), "removed": sorted(removed)}
+known = {p["group"] for p in rpc.getAllProcessInfo()} | set(added)
+unknown = [g for g in restart if g not in known or g in removed]
+if unknown:
+    print(json.dumps(dict(out, unknown=unknown)))
+    raise SystemExit(0)
+out["restarted"] = restart
 if apply:
-    going = set(changed) | set(removed)
+    going = set(changed) | set(removed) | set(restart)
     for group in going:
         try:
             rpc.stopProcessGroup(group, False)
@@ -132,10 +159,13 @@ if apply:
             print(json.dumps(dict(out, error="still running after %ss: %s" % (timeout, ", ".join(left)))))
             raise SystemExit(0)
         time.sleep(0.1)
-    for group in going:
+    for group in set(changed) | set(removed):
         rpc.removeProcessGroup(group)
     for group in sorted(set(added) | set(changed)):
         rpc.addProcessGroup(group)
+    for group in restart:
+        if group not in added and group not in changed:  # those started when added again
+            rpc.startProcessGroup(group, True)
 print(json.dumps(out))
 """
 
@@ -143,7 +173,7 @@ print(json.dumps(out))
 def apply(module: AnsibleModule) -> dict:
     p = module.params
     python = os.path.join(os.path.dirname(p["ctl"]), "python")
-    gone = {"changed": False, "running": False, "added": [], "changed_programs": [], "removed": []}
+    gone = {"changed": False, "running": False, "added": [], "changed_programs": [], "removed": [], "restarted": []}
     if not os.access(python, os.X_OK):
         if p["missing_ok"] and not os.path.exists(p["ctl"]):
             return gone  # the lab's virtualenv is gone with its supervisord
@@ -152,7 +182,15 @@ def apply(module: AnsibleModule) -> dict:
         if p["missing_ok"]:
             return gone
         module.fail_json(msg=f"conf={p['conf']}: no such file")
-    argv = [python, "-c", CLIENT, p["conf"], "0" if module.check_mode else "1", str(p["timeout"])]
+    argv = [
+        python,
+        "-c",
+        CLIENT,
+        p["conf"],
+        "0" if module.check_mode else "1",
+        str(p["timeout"]),
+        json.dumps(p["restart"]),
+    ]
     rc, stdout, stderr = module.run_command(argv)
     try:
         res = json.loads(stdout.strip().splitlines()[-1])
@@ -162,9 +200,11 @@ def apply(module: AnsibleModule) -> dict:
         if p["missing_ok"]:
             return gone
         module.fail_json(msg=f"conf={p['conf']}: supervisord does not answer: {res['error']}")
+    if res.get("unknown"):
+        module.fail_json(msg=f"restart={res['unknown']}: not a program of conf={p['conf']}; nothing was restarted")
     if res.get("error"):
         module.fail_json(msg=f"conf={p['conf']}: {res['error']}", **res)
-    changed = bool(res["added"] or res["changed"] or res["removed"])
+    changed = bool(res["added"] or res["changed"] or res["removed"] or p["restart"])
     before = sorted(set(res["changed"]) | set(res["removed"]))
     after = sorted(set(res["changed"]) | set(res["added"]))
     return {
@@ -173,6 +213,7 @@ def apply(module: AnsibleModule) -> dict:
         "added": res["added"],
         "changed_programs": res["changed"],
         "removed": res["removed"],
+        "restarted": res.get("restarted", []),
         "diff": {"before": "".join(f"{g}\n" for g in before), "after": "".join(f"{g}\n" for g in after)},
     }
 

@@ -136,3 +136,40 @@ def test_a_supervisord_that_does_not_run(run_module, supervisor, missing_ok):
 def test_bad_input_is_refused_naming_it(run_module, supervisor, args, msg):
     res = run_module("supervisor_apply", **({"ctl": supervisor["ctl"], "conf": supervisor["conf"]} | args))
     assert res.get("failed") and res["msg"].startswith(msg), res
+
+
+def test_restart_stops_all_at_once_then_starts_them_in_order(run_module, supervisor, tmp_path):
+    # A handler's restart (a changed certificate): each program takes a second to exit after TERM and logs when it
+    # got TERM, exited and started; all are stopped together, then started in the order given.
+    log, script = tmp_path / "events", tmp_path / "slow.sh"
+    script.write_text(
+        f'echo start "$1" $(date +%s.%N) >> {log}\n'
+        f"trap 'echo term $(date +%s.%N) >> {log}; sleep 1; echo exit $(date +%s.%N) >> {log}; exit 0' TERM\n"
+        "while :; do sleep 0.1; done\n"
+    )
+    for name in ("r1", "r2", "r3"):
+        # started = running for a second (the lab's programs: 3), so each has logged its start before the next
+        program(supervisor, name, f"sh {script} {name}", "startsecs=1")
+    sv = {"ctl": supervisor["ctl"], "conf": supervisor["conf"]}
+    run_module("supervisor_apply", **sv)
+    before = {name: wait_running(supervisor, name) for name in ("r1", "r2", "r3")}
+    log.write_text("")
+    dry = run_module("supervisor_apply", check=True, restart=["r3", "r1", "r2"], **sv)
+    assert dry["changed"] is True and dry["restarted"] == ["r3", "r1", "r2"], dry
+    assert {name: wait_running(supervisor, name) for name in before} == before and log.read_text() == ""
+    res = run_module("supervisor_apply", restart=["r3", "r1", "r2"], **sv)
+    assert res["changed"] is True and res["restarted"] == ["r3", "r1", "r2"] and res["changed_programs"] == [], res
+    events = [line.split() for line in log.read_text().splitlines()]
+    terms = [float(e[1]) for e in events if e[0] == "term"]
+    exits = [float(e[1]) for e in events if e[0] == "exit"]
+    starts = [e[1] for e in events if e[0] == "start"]
+    assert len(terms) == len(exits) == 3 and max(terms) < min(exits), events  # stopped together
+    assert starts == ["r3", "r1", "r2"], events
+    assert all(wait_running(supervisor, name) != before[name] for name in before)
+    assert status(supervisor)["up"][0] == "RUNNING"  # not named: left alone
+
+
+def test_restart_of_a_program_supervisord_does_not_know_is_refused(run_module, supervisor):
+    res = run_module("supervisor_apply", ctl=supervisor["ctl"], conf=supervisor["conf"], restart=["up", "nope"])
+    assert res.get("failed") and res["msg"].startswith("restart=['nope']: "), res
+    assert status(supervisor)["up"][0] == "RUNNING"

@@ -36,6 +36,12 @@ options:
     description: The lab's C(supervisorctl); the C(python) beside it runs the client.
     type: path
     required: true
+  missing_ok:
+    description:
+      - When supervisord does not run (or its virtualenv, O(ctl)'s directory, is gone), report nothing changed
+        instead of failing (a removal on a lab whose supervisord is already gone).
+    type: bool
+    default: false
   restart:
     description:
       - Programs to restart whatever their files say (a handler's restart after a certificate or kubeconfig
@@ -45,12 +51,6 @@ options:
     type: list
     elements: str
     default: []
-  missing_ok:
-    description:
-      - When supervisord does not run (or its virtualenv, O(ctl)'s directory, is gone), report nothing changed
-        instead of failing (a removal on a lab whose supervisord is already gone).
-    type: bool
-    default: false
   timeout:
     description: Seconds to wait for the stopped programs to exit (supervisord kills one after its C(stopwaitsecs)).
     type: int

@@ -1,13 +1,15 @@
 # Copyright: scalelab contributors
 # Apache-2.0
 """The lab's layout, defined once for every role and playbook: where a lab lives, the files of its supervisord,
-the managers' readiness URLs and the digest of a role's files that the converge stamps keep (documented in the
-<filter>.yml files beside this one)."""
+the managers' readiness URLs, what may name an entry of its directory and the digest of a role's files that the
+converge stamps keep (documented in the <filter>.yml files beside this one)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+
+from ansible_collections.scalelab.capi.plugins.module_utils.lab.audit import not_entry_names
 
 # The role every process-running role shares; its files are part of each of their stamps.
 SHARED_ROLE = "supervisor"
@@ -49,4 +51,10 @@ def role_digest(role_path: str) -> str:
 
 class FilterModule:
     def filters(self):
-        return {"lab_dir": lab_dir, "lab_supervisor": lab_supervisor, "readyz": readyz, "role_digest": role_digest}
+        return {
+            "lab_dir": lab_dir,
+            "lab_supervisor": lab_supervisor,
+            "not_entry_names": not_entry_names,
+            "readyz": readyz,
+            "role_digest": role_digest,
+        }

@@ -153,7 +153,7 @@ def main() -> None:
     bad = [port for port in p["ports"] if not 0 < port < 65536]
     if bad:
         module.fail_json(msg=f"ports={bad}: a port is 1-65535")
-    odd = [name for name in p["keep"] if name in ("", ".", "..") or "/" in name]
+    odd = audit.not_entry_names(p["keep"])
     if odd:
         module.fail_json(msg=f"keep={odd}: an entry is a plain name in dir (no '/', not '.' or '..')")
     if os.path.realpath(p["dir"]) in ("/", os.path.realpath(pathlib.Path.home())):

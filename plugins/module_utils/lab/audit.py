@@ -168,6 +168,14 @@ def set_objects(kubeconfig: str, context: str, sets: list[str]) -> list[dict]:
     return out
 
 
+def not_entry_names(names) -> list:
+    """What of names is no plain entry name of a directory (a string, not "", "." or "..", no "/"): the kept entries'
+    one rule (lab_audit's keep, management_cluster_keep). A value that is no list is returned whole, as [names]."""
+    if isinstance(names, (str, bytes, dict)) or not isinstance(names, (list, tuple)):
+        return [names]
+    return [n for n in names if not isinstance(n, str) or n in ("", ".", "..") or "/" in n or "\0" in n]
+
+
 def paths_left(directory: str, keep: list[str]) -> list[str]:
     """The directory when it exists; with keep (what a teardown leaves on purpose), only its other entries."""
     if not os.path.lexists(directory):

@@ -145,3 +145,19 @@ def test_kept_entries_of_the_directory_are_not_leftovers(tmp_path, entries, keep
 
 def test_keep_says_nothing_of_a_directory_that_is_gone(tmp_path):
     assert audit.audit({"dir": str(tmp_path / "gone"), "ports": [], "sets": [], "keep": ["results"]})["paths"] == []
+
+
+@pytest.mark.parametrize(
+    ("names", "refused"),
+    [
+        (["results"], []),
+        ([], []),
+        ([".hidden", "results-2026"], []),
+        (["results", "..", ".", "", "a/b", "/results", 3, None], ["..", ".", "", "a/b", "/results", 3, None]),
+        ("results", ["results"]),  # not a list: refused whole
+        ({"results": 1}, [{"results": 1}]),
+        (None, [None]),
+    ],
+)
+def test_only_plain_names_may_name_a_kept_entry(names, refused):
+    assert audit.not_entry_names(names) == refused

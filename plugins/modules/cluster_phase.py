@@ -16,7 +16,8 @@ description:
     adds or removes worker Machines. O(phase=rollout) replaces every Machine with nothing else changed - the
     topology's C(controlPlane.rollout.after) and every worker pool's C(rollout.after) set to when it was written
     (what C(clusterctl alpha rollout restart) does to a KubeadmControlPlane or MachineDeployment), once per set;
-    Cluster API v1beta2 contract only (v1beta1's C(rolloutAfter) does nothing, refused). O(phase=soak) changes
+    a ClusterClass set needs the Cluster API v1beta2 contract (the v1beta1 topology's C(rolloutAfter) does nothing,
+    refused). O(phase=soak) changes
     nothing but the mark - the set is held as it is, and M(scalelab.capi.cluster_wait) with
     O(scalelab.capi.cluster_wait#module:soak) waits out the soak from the marks.
   - Each Cluster it changes gets the annotation C(scalelab.io/<phase>-started) (when the change was written, RFC 3339
@@ -28,8 +29,13 @@ description:
     O(scalelab.capi.cluster_wait#module:version), O(scalelab.capi.cluster_wait#module:rollout) and
     O(scalelab.capi.cluster_wait#module:shape) waits for that.
   - A Cluster already as wanted is left alone, so a re-run changes nothing and an interrupted run resumes.
-  - Only ClusterClass sets change here (C(spec.topology)); a set of template clusters is refused, naming one, before
-    anything is written.
+  - A set of template clusters (no C(spec.topology) - a KubeadmControlPlane and MachineDeployments made from a
+    M(scalelab.capi.cluster_bulk) template, as the metal3 scenario's) changes in those objects instead - O(phase=upgrade)
+    their C(spec.version) and C(spec.template.spec.version), O(phase=rollout) their C(spec.rolloutAfter) (v1beta1,
+    where it works on them) or C(spec.rollout.after) (v1beta2), O(phase=scale_workers) the MachineDeployments'
+    C(spec.replicas) - each object written before its Cluster's mark. Each changed object keeps the values it had
+    in its annotation C(scalelab.io/created-shape), once. A template Cluster whose KubeadmControlPlane is missing
+    is refused, naming it, before anything is written.
   - Writes share one client-side token bucket (O(qps), O(burst)) over O(concurrency) threads, in batches of
     O(batch_size) O(batch_pause) seconds apart (the upgrade's own pace, since Cluster API's rollouts start as each is
     written).
@@ -44,7 +50,7 @@ attributes:
     details: Counts the clusters it would change, writes nothing.
   diff_mode:
     support: full
-    details: Clusters per topology version (or per worker replicas, or rolled out or soaked or not) before and after.
+    details: Clusters per version (or per worker replicas, or rolled out or soaked or not) before and after.
 options:
   batch_pause:
     description: Seconds between two batches.
@@ -67,7 +73,8 @@ options:
     type: str
     required: true
   phase:
-    description: What changes. C(upgrade) - the topology version, to O(version). C(rollout) - nothing but every
+    description: What changes. C(upgrade) - the version (the topology's, or a template set's control plane and pools),
+      to O(version). C(rollout) - nothing but every
       Machine (rollout.after). C(scale_workers) - the replicas of every worker pool, to O(replicas). C(soak) -
       nothing (the mark only; the phases are one table, module_utils/sets/phases.py).
     type: str
@@ -147,6 +154,12 @@ EXAMPLES = r"""
     name: scale
     count: 200
     shape: true
+
+- name: Upgrade a Metal3 set (template clusters - their KubeadmControlPlanes and MachineDeployments change)
+  scalelab.capi.cluster_phase:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: m3
+    version: v1.35.5
 """
 
 RETURN = r"""

@@ -419,7 +419,24 @@ KNOB_CASES = [
     (
         "scale.yml",
         {"scale_phases": [{"name": "upgrade", "version": "v1.35.5", "gates": {"p99": 1}}]},
-        "phases run on scale_scenario=clusters (got clusters), their gates on the metrics of the results",
+        "phases run on scale_scenario=clusters or metal3 (got clusters), their gates on the metrics of the results",
+    ),
+    (
+        "scale.yml",
+        {"scale_scenario": "hosts", "binaries_stack": "capi-1.7", "scale_phases": [{"name": "rollout"}]},
+        "phases run on scale_scenario=clusters or metal3 (got hosts)",
+    ),
+    # A Metal3 set's upgrade makes each replacement Machine on a spare host first: none, and it would wait forever.
+    (
+        "scale.yml",
+        {
+            "scale_scenario": "metal3",
+            "binaries_stack": "capi-1.7",
+            "scale_clusters": 2,
+            "scale_phases": [{"name": "upgrade", "version": "v1.35.5"}, {"name": "scale_workers", "replicas": 1}],
+        },
+        'scale_metal3_hosts=0 must be >= 5 for scale_phases=[{"name": "upgrade", "version": "v1.35.5"}, {"name": '
+        '"scale_workers", "replicas": 1}]: a host per Machine of the set\'s largest shape, and one spare',
     ),
     # The teardown's management cluster goes last: its bad option stops the teardown before the clusters go.
     (

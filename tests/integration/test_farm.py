@@ -1,6 +1,7 @@
 """The metal3 scenario on the Cluster API v1.7 lab: the API server farm serving Metal3 clusters end to end (CAPM3
 provisions a BareMetalHost per machine, the farm makes its node, Cluster API sees the cluster ready), each cluster
-with its own CA, faults injected per cluster, a farm restart survived, and deletion that leaves nothing behind."""
+with its own CA, faults injected per cluster, a farm restart survived, the lifecycle phases (upgrade, scale of the
+workers, delete) measured, and deletion that leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -433,14 +434,69 @@ def test_profile_top_reads_the_captures_and_is_idempotent(m3_lab, tmp_path):
     assert bad["rc"] != 0 and "go=/nonexistent/go" in bad["msg"], bad
 
 
+def _bump(version: str) -> str:
+    major, minor, patch = version.lstrip("v").split(".")
+    return f"v{major}.{minor}.{int(patch) + 1}"
+
+
+def _phase_doc(lab, stem: str) -> dict:
+    with open(os.path.join(lab.dir, "results", SET, "latest", f"{stem}.json")) as f:
+        return json.load(f)
+
+
+def test_metal3_phases_upgrade_scale_and_delete_are_measured_like_creation(m3_lab, tmp_path):
+    """The metal3 scenario's clusters are template clusters (a KubeadmControlPlane and a MachineDeployment each, no
+    topology): an upgrade changes both and CAPM3 re-provisions every Machine on a spare host (BMO in test mode), the
+    farm serving the new nodes at the new version; then a worker per cluster; then the set deleted - each measured."""
+    version = _bump(machines(m3_lab)[0]["spec"]["version"])
+    extra = tmp_path / "phases.json"
+    # Two clusters of one control-plane Machine, then one worker each: 4 Machines, and a spare host for the upgrade.
+    phases = [{"name": "upgrade", "version": version}, {"name": "scale_workers", "replicas": 1}]
+    extra.write_text(json.dumps({"scale_metal3_hosts": 5, "scale_phases": phases}))
+    res = m3_lab.playbook("scale.yml", "-e", f"@{extra}")
+    assert res["rc"] == 0, res["stdout"][-4000:] + res["stderr"][-2000:]
+    up = _phase_doc(m3_lab, f"upgrade-{version}")
+    assert up["phase"] == {"name": "upgrade", "version": version}
+    assert (up["summary"]["clusters"], up["summary"]["clusters_ready"]) == (2, 2), up["kinds"]["Cluster"]
+    assert 0 < up["summary"]["cluster_p50_seconds"] <= up["summary"]["cluster_max_seconds"] < 600, up["summary"]
+    assert (up["kinds"]["Machine"]["count"], up["kinds"]["Machine"]["ready"]) == (2, 2)
+    scaled = _phase_doc(m3_lab, "scale_workers-1")
+    assert (scaled["summary"]["clusters"], scaled["summary"]["clusters_ready"]) == (2, 2), scaled["kinds"]["Cluster"]
+    assert (scaled["kinds"]["Machine"]["count"], scaled["kinds"]["Machine"]["ready"]) == (2, 2)
+    assert scaled["run"]["started"] >= up["run"]["ended"][:19]
+    # Every Machine at the version on a host of its own, its node (served by the farm) at the version too.
+    ms = machines(m3_lab)
+    assert len(ms) == 4 and {m["spec"]["version"] for m in ms} == {version}
+    assert {m["status"]["nodeInfo"]["kubeletVersion"] for m in ms} == {version}
+    hosts = m3_lab.objects(f"{BMH}/namespaces/{NS}/baremetalhosts", f"scalelab.io/set={HOSTS_SET}")
+    consumers = [h["spec"]["consumerRef"]["name"] for h in hosts if h.get("spec", {}).get("consumerRef")]
+    assert len(hosts) == 5 and len(consumers) == 4, [h["status"]["provisioning"]["state"] for h in hosts]
+    # The same phase again changes nothing: the control planes and pools are as wanted.
+    again = m3_lab.module("cluster_phase", kubeconfig=m3_lab.kubeconfig, name=SET, version=version)
+    assert again["rc"] == 0 and not again["changed"] and again["clusters"]["unchanged"] == 2, again
+
+    # The scenario again, its set known as the one it created (the created shape the phases kept), then deleted.
+    extra.write_text(json.dumps({"scale_metal3_hosts": 5, "scale_phases": [{"name": "delete"}]}))
+    res = m3_lab.playbook("scale.yml", "-e", f"@{extra}")
+    assert res["rc"] == 0, res["stdout"][-4000:] + res["stderr"][-2000:]
+    gone = _phase_doc(m3_lab, "delete")
+    assert (gone["summary"]["clusters"], gone["summary"]["clusters_ready"]) == (2, 2), gone["kinds"]["Cluster"]
+    assert 0 < gone["summary"]["cluster_p50_seconds"] <= gone["summary"]["cluster_max_seconds"] < 300
+
+
 def test_deleting_the_set_leaves_nothing(m3_lab):
+    # The set went in the metal3 phases' delete (above): a delete again finds nothing to do.
     gone = m3_lab.module("cluster_bulk", kubeconfig=m3_lab.kubeconfig, name=SET, state="absent", delete_timeout=600)
-    assert gone["rc"] == 0 and gone["changed"], gone
+    assert gone["rc"] == 0 and not gone["changed"], gone
     assert m3_lab.objects(f"{CAPI}/namespaces/{NS}/clusters", f"scalelab.io/set={SET}") == []
     assert machines(m3_lab) == []
+    for kind in ("kubeadmcontrolplanes", "machinedeployments"):
+        group = "controlplane.cluster.x-k8s.io" if kind.startswith("kubeadm") else "cluster.x-k8s.io"
+        assert m3_lab.objects(f"/apis/{group}/v1beta1/namespaces/{NS}/{kind}", f"scalelab.io/set={SET}") == []
+    assert m3_lab.objects(f"{INFRA}/namespaces/{NS}/metal3machinetemplates", f"scalelab.io/set={SET}") == []
     # CAPM3 gave the hosts back (deprovisioned, no consumer) and the farm dropped both servers.
     hosts = m3_lab.objects(f"{BMH}/namespaces/{NS}/baremetalhosts", f"scalelab.io/set={HOSTS_SET}")
-    assert [h.get("spec", {}).get("consumerRef") for h in hosts] == [None, None]
+    assert len(hosts) == 5 and [h.get("spec", {}).get("consumerRef") for h in hosts] == [None] * 5
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and farm_servers(m3_lab):
         time.sleep(0.5)

@@ -3,8 +3,8 @@
 """A phase after creation, timed like creation: per Cluster, from when cluster_phase touched it (its
 scalelab.io/<phase>-started mark) to when it was back in shape - for an upgrade, every Machine it should have at the
 new version and ready, none at another version left; for a rollout, every Machine it should have made after the mark
-and ready, none from before left; for a scale of its workers, as many Machines as its topology
-asks for and ready; the Cluster itself ready. The Machines the phase made are timed from creation to ready. Both come
+and ready, none from before left; for a scale of its workers, as many Machines as its shape (its topology, or a
+template Cluster's control plane and pools) asks for and ready; the Cluster itself ready. The Machines the phase made are timed from creation to ready. Both come
 out as timeline.Accumulator results, so the report, drift, gates and baselines read a phase's document as they read
 creation's.
 
@@ -28,8 +28,8 @@ from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline imp
     parse_time,
     ready_time,
 )
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import expected_machines
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import PHASES, TABLE, mark_time
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import Shapes, machines_wanted
 
 
 class PhaseError(ScalelabError, ValueError):
@@ -57,19 +57,23 @@ def _latest_transition(cluster: dict, start: float) -> float:
     return max([start, *(t for t in times if t is not None and t >= start)])
 
 
-def back_in_shape(cluster: dict, machines: list[dict], phase: dict) -> tuple[Timeline, list[dict]]:
+def back_in_shape(
+    cluster: dict, machines: list[dict], phase: dict, shapes: Shapes | None = None
+) -> tuple[Timeline, list[dict]]:
     """One Cluster's phase (its timeline: created = touched, ready = back in shape) and the Machines it made after
-    it was touched (an upgrade's replacements at the new version, a scale up's new workers)."""
+    it was touched (an upgrade's replacements at the new version, a scale up's new workers). `shapes` holds a
+    template set's control planes and pools (a ClusterClass set's shape is its topology)."""
     start = mark_time(cluster, phase["name"])
     kind = TABLE[phase["name"]]
-    differs = kind.differs((cluster.get("spec") or {}).get("topology") or {}, phase)
+    shape = (shapes or Shapes()).of(cluster)
+    differs = kind.differs(shape, phase)
     if start is None or differs:
         why = f"{differs or 'as wanted'}, not touched by this phase" if start is None else differs
         return _record(cluster, None, None, {"type": "Phase", "reason": "NotChanged", "message": why}), []
     new = kind.outcome(machines, phase, start)
     made = [m for m in new if made_since(m, start)]
     old = len(machines) - len(new)
-    want = expected_machines(cluster)
+    want = machines_wanted(shape)
     ready = [ready_time(m, "Machine") for m in new]
     failing = next((f for at, f in ready if at is None), None)
     if failing is None and (old or len(new) != want):
@@ -102,7 +106,9 @@ def deleted(timed: list[dict]) -> dict:
     return {"Cluster": per_cluster.result()}
 
 
-def timed(clusters: list[dict], machines_of: dict[tuple[str, str], list[dict]], phase: dict) -> dict:
+def timed(
+    clusters: list[dict], machines_of: dict[tuple[str, str], list[dict]], phase: dict, shapes: Shapes | None = None
+) -> dict:
     """{"Cluster": the phase per Cluster, "Machine": the Machines it made} as Accumulator results."""
     if phase.get("name") not in PHASES:
         raise PhaseError(f"phase.name={phase.get('name')!r} must be one of {', '.join(PHASES)}")
@@ -114,7 +120,9 @@ def timed(clusters: list[dict], machines_of: dict[tuple[str, str], list[dict]], 
     per_cluster, made = Accumulator("Cluster"), Accumulator("Machine")
     for c in clusters:
         md = c.get("metadata") or {}
-        record, new = back_in_shape(c, machines_of.get((md.get("namespace", ""), md.get("name", "")), []), phase)
+        record, new = back_in_shape(
+            c, machines_of.get((md.get("namespace", ""), md.get("name", "")), []), phase, shapes
+        )
         per_cluster.records.append(record)
         for m in new:
             made.add(m)

@@ -29,6 +29,9 @@ CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
 CREATED_VERSION = "scalelab.io/created-version"
 # ... and the worker pools it was created with (name and replicas, as _shape compares them), written by scale_workers.
 CREATED_WORKERS = "scalelab.io/created-workers"
+# On a template set's KubeadmControlPlane and MachineDeployments (no topology): {path: value it was created with} for
+# each shaping path a phase changed there (sets/shapes.py), read like the two above.
+CREATED_SHAPE = "scalelab.io/created-shape"
 PHASE_STARTED = "scalelab.io/{phase}-started"
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 # ${VAR}, or with clusterctl's defaults: ${VAR:=default} / ${VAR:-default} (unset or empty), ${VAR=default} /
@@ -288,14 +291,6 @@ def _shape(value):
     return str(value)
 
 
-def expected_machines(cluster: dict) -> int:
-    """Machines a topology Cluster should have: its control plane's replicas and its worker pools'."""
-    topo = (cluster.get("spec") or {}).get("topology") or {}
-    cp = (topo.get("controlPlane") or {}).get("replicas") or 0
-    workers = (topo.get("workers") or {}).get("machineDeployments") or []
-    return int(cp) + sum(int(md.get("replicas") or 0) for md in workers)
-
-
 def workers_shape(pools) -> str:
     """The worker pools as CREATED_WORKERS keeps them (and shape_differences compares them)."""
     return json.dumps(_shape(pools or []))
@@ -307,6 +302,10 @@ def shape_differences(wanted: dict, found: dict) -> list[str]:
     out = []
     annotations = (found.get("metadata") or {}).get("annotations") or {}
     created_at = annotations.get(CREATED_VERSION)
+    try:
+        created = json.loads(annotations.get(CREATED_SHAPE) or "{}")
+    except ValueError:
+        created = {}
     for path in SHAPE_PATHS:
         want = _at(wanted, path)
         if want is None:
@@ -318,6 +317,8 @@ def shape_differences(wanted: dict, found: dict) -> list[str]:
             want
         ):
             continue  # scaled by a phase after it was created with the wanted pools: the same set
+        if isinstance(created, dict) and created.get(path) == _shape(want):
+            continue  # a template set's control plane or pool changed by a phase after it was created as wanted
         if _shape(want) != _shape(have):
             out.append(f"{path} is {json.dumps(have)}, wanted {json.dumps(want)}")
     return out

@@ -1,9 +1,10 @@
 # Copyright: scalelab contributors
 # Apache-2.0
-"""cluster_phase's logic: change every Cluster of a set after creation - an upgrade (a new topology version), a
-rollout (every Machine replaced, nothing else changed: the topology's rollout.after), a scale of its worker pools
-(new replicas) or a soak (nothing changed: the mark only) - marking when each was touched, so scale_results can
-time each one back to its new shape. The phases themselves are the table in phases.py. Returns (changed, state)."""
+"""cluster_phase's logic: change every Cluster of a set after creation - an upgrade (a new version), a rollout (every
+Machine replaced, nothing else changed: rollout.after), a scale of its worker pools (new replicas) or a soak (nothing
+changed: the mark only) - marking when each was touched, so scale_results can time each one back to its new shape.
+A ClusterClass Cluster changes in its topology; a template Cluster in its KubeadmControlPlane and MachineDeployments
+(shapes.py). The phases themselves are the table in phases.py. Returns (changed, state)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     rfc3339,
 )
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import TABLE
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import (
+    CONTROL_PLANE_GROUP,
+    Shapes,
+    patches,
+    templated,
+)
 
 __all__ = ["BulkFailed", "SetError", "after", "plan", "run"]
 
@@ -29,54 +36,61 @@ def _name(c: dict) -> str:
     return f"{md.get('namespace', '')}/{md['name']}"
 
 
-def _topology(c: dict, phase: str) -> dict:
-    topo = (c.get("spec") or {}).get("topology") or {}
-    if not topo.get("version"):
-        raise SetError(
-            f"phase={phase}: Cluster {_name(c)} has no spec.topology - only ClusterClass sets change here (a "
-            "template set's KubeadmControlPlane and MachineDeployments are not changed)"
-        )
-    return topo
-
-
-def have(c: dict, p: dict):
+def have(c: dict, p: dict, shapes: Shapes):
     """What the phase changes, as the Cluster has it (phases.Phase.have)."""
-    return TABLE[p["phase"]].have(c, _topology(c, p["phase"]))
+    return TABLE[p["phase"]].have(c, shapes.of(c))
 
 
 def want(p: dict):
     return TABLE[p["phase"]].want(p)
 
 
-def plan(clusters: list[dict], p: dict) -> tuple[list[dict], dict[str, int]]:
-    """(the Clusters to change, {what they have: clusters} before): a Cluster already as wanted is left alone. A set
-    of template clusters is refused, naming one, before anything is written."""
+def plan(clusters: list[dict], p: dict, shapes: Shapes) -> tuple[list[dict], dict[str, int]]:
+    """(the Clusters to change, {what they have: clusters} before): a Cluster already as wanted is left alone. A
+    template Cluster whose control plane is not there is refused, naming it, before anything is written."""
     before: Counter = Counter()
     todo = []
     for c in clusters:
-        value = have(c, p)
+        value = have(c, p, shapes)
         before[str(value)] += 1
         if value != want(p):
             todo.append(c)
     return todo, dict(sorted(before.items()))
 
 
-def after(before: dict[str, int], todo: list[dict], p: dict) -> dict[str, int]:
+def after(before: dict[str, int], todo: list[dict], p: dict, shapes: Shapes) -> dict[str, int]:
     """{what they have: clusters} once the Clusters to change are changed."""
     counts = Counter(before)
-    counts.subtract(str(have(c, p)) for c in todo)
+    counts.subtract(str(have(c, p, shapes)) for c in todo)
     counts[str(want(p))] += len(todo)
     return dict(sorted((+counts).items()))
 
 
-def _patch(c: dict, p: dict, now: float) -> dict:
-    """The merge patch of one Cluster: the change, the phase's mark, and once what it was created with."""
-    kind, topo = TABLE[p["phase"]], c["spec"]["topology"]
+def _patch(c: dict, p: dict, now: float, shapes: Shapes) -> dict:
+    """The merge patch of one Cluster: the change (a topology's; a template Cluster's is on its own objects), the
+    phase's mark, and once what it was created with."""
+    kind, shape = TABLE[p["phase"]], shapes.of(c)
     annotations = c["metadata"].get("annotations") or {}
     marks = {PHASE_STARTED.format(phase=p["phase"]): rfc3339(now)}
-    marks.update({k: v for k, v in kind.kept(topo).items() if k not in annotations})
-    spec = kind.spec(topo, p, rfc3339(now))
+    marks.update({k: v for k, v in kind.kept(shape).items() if k not in annotations})
+    spec = None if templated(c) else kind.spec(shape, p, rfc3339(now))
     return {"metadata": {"annotations": marks}, **({"spec": {"topology": spec}} if spec else {})}
+
+
+def _shapes(bulk, p: dict, clusters: list[dict]) -> tuple[Shapes, dict[str, str]]:
+    """The set's shapes, and {kind: apiVersion} of the template Clusters' control planes and pools (listed only when
+    the set has template Clusters)."""
+    if not any(templated(c) for c in clusters):
+        return Shapes(), {}
+    cp_versions = bulk.client.served_versions(CONTROL_PLANE_GROUP)
+    if not cp_versions:
+        raise SetError(f"name={p['name']}: its Clusters have no topology and the API serves no {CONTROL_PLANE_GROUP}")
+    api_versions = {
+        "KubeadmControlPlane": f"{CONTROL_PLANE_GROUP}/{cp_versions[0]}",
+        "MachineDeployment": capi_version(bulk.client),
+    }
+    listed = {kind: list(bulk.listed(v, kind, p["name"])) for kind, v in api_versions.items()}
+    return Shapes(listed["KubeadmControlPlane"], listed["MachineDeployment"]), api_versions
 
 
 def _check(p: dict) -> None:
@@ -91,20 +105,23 @@ def _check(p: dict) -> None:
 def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
     _check(p)
     with connected(p, capi_version) as (bulk, api_version):
-        if p["phase"] == "rollout" and api_version.endswith("/v1beta1"):
-            raise SetError(
-                f"phase=rollout: the API serves Cluster API {api_version}, whose topology has no rollout.after (its "
-                "rolloutAfter does nothing); a rollout needs the v1beta2 contract (Cluster API 1.11 or later)"
-            )
         clusters = list(bulk.listed(api_version, "Cluster", p["name"]))
         if not clusters:
             raise SetError(f"name={p['name']}: no Cluster of that set exists: create it first (cluster_bulk)")
+        topology = [c for c in clusters if not templated(c)]
+        if p["phase"] == "rollout" and topology and api_version.endswith("/v1beta1"):
+            raise SetError(
+                f"phase=rollout: the API serves Cluster API {api_version}, whose topology has no rollout.after (its "
+                "rolloutAfter does nothing); a rollout of a ClusterClass set needs the v1beta2 contract (Cluster API "
+                "1.11 or later)"
+            )
         for c in clusters:
             c.setdefault("kind", "Cluster")
-        todo, before = plan(clusters, p)
+        shapes, api_versions = _shapes(bulk, p, clusters)
+        todo, before = plan(clusters, p, shapes)
         state = {
             "clusters": {"total": len(clusters), "changed": len(todo), "unchanged": len(clusters) - len(todo)},
-            "diff": {"before": {p["phase"]: before}, "after": {p["phase"]: after(before, todo, p)}},
+            "diff": {"before": {p["phase"]: before}, "after": {p["phase"]: after(before, todo, p, shapes)}},
             "api_version": api_version,
             "calls": {},
         }
@@ -116,7 +133,15 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
             md = c["metadata"]
             key = ("Cluster", md.get("namespace", ""), md["name"])
             acquire()  # the limiter first: the mark says when the change was written, not when it was queued
-            return [bulk.patch(key, api_version, _patch(c, p, time.time()), lambda: None)]
+            now = time.time()
+            # A template Cluster's control plane and pools first, its mark last: the mark never precedes the change.
+            calls = [
+                bulk.patch((kind, ns, name), version, body, acquire)
+                for kind, ns, name, version, body in (
+                    patches(shapes, c, p["phase"], p, rfc3339(now), api_versions) if templated(c) else ()
+                )
+            ]
+            return [*calls, bulk.patch(key, api_version, _patch(c, p, now, shapes), lambda: None)]
 
         total = bulk.batches(todo, change, lambda c: f"Cluster {_name(c)}", p["batch_size"], p["batch_pause"])
         state["calls"] = call_report(total, bulk.policy)

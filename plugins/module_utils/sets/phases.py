@@ -1,7 +1,8 @@
 # Copyright: scalelab contributors
 # Apache-2.0
 """The lifecycle phases after creation, one class each: what a scale_phases item may say, what the phase changes on
-a Cluster's topology, and which Machines show it back in shape. cluster_phase (phase_ops), scale_results
+a Cluster's shape (its topology, or a template Cluster's read into that form by shapes.py), and which Machines show
+it back in shape. cluster_phase (phase_ops), scale_results
 (results/phase), the reports' titles and the scale role's check of scale_phases (the phase_problems filter) read
 this table: a new phase is one class here."""
 
@@ -136,7 +137,7 @@ class Upgrade(Phase):
         return {CREATED_VERSION: topo["version"]}
 
     def differs(self, topo: dict, p: dict) -> str | None:
-        return None if topo.get("version") == p["version"] else f"topology at {topo.get('version')}"
+        return None if topo.get("version") == p["version"] else f"at {topo.get('version')}"
 
     def outcome(self, machines: list[dict], p: dict, start: float) -> list[dict]:
         return [m for m in machines if (m.get("spec") or {}).get("version") == p["version"]]
@@ -332,3 +333,14 @@ def measures(item: dict) -> str:
 def forms() -> str:
     """Every phase's item as the check's message shows it."""
     return " or ".join(k.form for k in TABLE.values() if k.changes)
+
+
+def hosts_needed(items: list, clusters: int, control_plane: int, workers: int) -> int:
+    """Hosts a set of one host per Machine (the metal3 scenario) needs through its phases: its largest shape (a
+    scale_workers up adds a host per new Machine), and one spare while an upgrade or rollout makes each replacement
+    before its old Machine's host is freed (with one spare the replacements queue for it; with none they wait
+    forever)."""
+    items = [i for i in items if isinstance(i, dict)]
+    most = max([workers, *(int(i.get("replicas") or 0) for i in items if i.get("name") == "scale_workers")])
+    surge = any(i.get("name") in ("upgrade", "rollout") for i in items)
+    return clusters * (control_plane + most) + int(surge)

@@ -12,13 +12,14 @@ from ansible_collections.scalelab.capi.plugins.module_utils.kube.checks import b
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError, require_libs
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import CONN_ERRORS
 from ansible_collections.scalelab.capi.plugins.module_utils.results import timeline
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
-    CLUSTER_NAME_LABEL,
-    SET_LABEL,
-    SetError,
-    expected_machines,
-)
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL, SET_LABEL, SetError
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import mark_time
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import (
+    CONTROL_PLANE_GROUP,
+    Shapes,
+    machines_wanted,
+    templated,
+)
 
 GROUP = "cluster.x-k8s.io"
 
@@ -30,10 +31,10 @@ def after_phase(p: dict) -> bool:
 
 def snapshot(client: KubeClient, p: dict) -> dict:
     """The set's (option name) Clusters ready and its Machines ready (listed when option machines > 0 or a phase
-    needs them). With option `version` (an upgrade): a Cluster is ready once its topology is at it, a Machine counts
-    only at it, and the Machines at another version are counted apart. With `shape`: the Machines the topologies ask
-    for (machines_wanted) and every Machine there is (machines_total, those being deleted too), so a scale down is
-    done only once the removed ones are gone. With `rollout`: a Cluster is ready once marked rolled out, a Machine
+    needs them). With option `version` (an upgrade): a Cluster is ready once its shape (its topology, or a template
+    Cluster's control plane and pools: shapes.py) is at it, a Machine counts only at it, and the Machines at another
+    version are counted apart. With `shape`: the Machines the shapes ask for (machines_wanted) and every Machine there
+    is (machines_total, those being deleted too), so a scale down is done only once the removed ones are gone. With `rollout`: a Cluster is ready once marked rolled out, a Machine
     counts only if made after its Cluster's mark, the older ones apart. With `soak` (seconds): how long the soak
     still holds from the first Cluster's mark (soak_left). After any phase, in_shape counts the Clusters back in
     shape."""
@@ -51,29 +52,34 @@ def snapshot(client: KubeClient, p: dict) -> dict:
     # Per Cluster (a phase's progress): ready as the phase wants it, and the Machines its topology asks for.
     cluster_ready: dict[tuple[str, str], bool] = {}
     cluster_wants: dict[tuple[str, str], int] = {}
-    for page in client.list_pages(client.path(api_version, "Cluster"), label_selector=f"{SET_LABEL}={set_name}"):
-        for c in page:
-            md = c["metadata"]
-            key = (md.get("namespace", ""), md["name"])
-            names.add(key)
-            cluster_wants[key] = expected_machines(c)
-            wanted += cluster_wants[key]
-            at, failing = timeline.ready_time(c, "Cluster")
-            have = ((c.get("spec") or {}).get("topology") or {}).get("version")
-            if version and have and have != version:
-                at, failing = None, {"type": "Phase", "reason": "NotChanged", "message": f"topology at {have}"}
-            if marks is not None:
-                mark = mark_time(c, "rollout")
-                marks[key] = mark or 0.0
-                if mark is None:
-                    at, failing = None, {"type": "Phase", "reason": "NotChanged", "message": "no rollout mark"}
-            if soak:
-                soak_marks.append(mark_time(c, "soak"))
-            cluster_ready[key] = at is not None
-            if at is not None:
-                ready += 1
-            elif len(not_ready) < 10:
-                not_ready.append({"name": md["name"], "namespace": md.get("namespace", ""), "condition": failing})
+    selector = f"{SET_LABEL}={set_name}"
+    pages = client.list_pages(client.path(api_version, "Cluster"), label_selector=selector)
+    clusters = [c for page in pages for c in page]
+    # Shapes (a template set's are its control planes' and pools') only for a phase's wait.
+    shapes = set_shapes(client, api_version, selector, clusters) if after_phase(p) or shape else None
+    for c in clusters:
+        md = c["metadata"]
+        key = (md.get("namespace", ""), md["name"])
+        names.add(key)
+        cluster_shape = shapes.of(c) if shapes else {}
+        cluster_wants[key] = machines_wanted(cluster_shape)
+        wanted += cluster_wants[key]
+        at, failing = timeline.ready_time(c, "Cluster")
+        have = cluster_shape.get("version")
+        if version and have and have != version:
+            at, failing = None, {"type": "Phase", "reason": "NotChanged", "message": f"at {have}"}
+        if marks is not None:
+            mark = mark_time(c, "rollout")
+            marks[key] = mark or 0.0
+            if mark is None:
+                at, failing = None, {"type": "Phase", "reason": "NotChanged", "message": "no rollout mark"}
+        if soak:
+            soak_marks.append(mark_time(c, "soak"))
+        cluster_ready[key] = at is not None
+        if at is not None:
+            ready += 1
+        elif len(not_ready) < 10:
+            not_ready.append({"name": md["name"], "namespace": md.get("namespace", ""), "condition": failing})
     pools_left = 0
     if version and names:
         # The topology bumps each worker pool after its control plane: a pool not at the version (or not yet seen so
@@ -106,6 +112,20 @@ def snapshot(client: KubeClient, p: dict) -> dict:
     if soak:
         snap["soak_left"] = soak_left(soak_marks, soak, time.time())
     return snap
+
+
+def set_shapes(client: KubeClient, api_version: str, selector: str, clusters: list[dict]) -> Shapes:
+    """The Clusters' shapes: a template set's control planes and pools are listed (by the set's label, which
+    cluster_bulk gives every object it makes), a ClusterClass set needs no list."""
+    if not any(templated(c) for c in clusters):
+        return Shapes()
+    cp_versions = client.served_versions(CONTROL_PLANE_GROUP)
+    if not cp_versions:
+        raise KubeError(f"{client.server} serves no {CONTROL_PLANE_GROUP} API: is the Cluster API stack installed?")
+    kcp_path = client.path(f"{CONTROL_PLANE_GROUP}/{cp_versions[0]}", "KubeadmControlPlane")
+    kcps = [k for page in client.list_pages(kcp_path, label_selector=selector) for k in page]
+    mds = client.list_pages(client.path(api_version, "MachineDeployment"), label_selector=selector)
+    return Shapes(kcps, [d for page in mds for d in page])
 
 
 def soak_left(marks: list[float | None], seconds: float, now: float) -> float:

@@ -119,22 +119,33 @@ func (r *MachineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	store := r.Farm.manager.GetResourceGroup(key).GetClient()
 	providerID, _, _ := unstructured.NestedString(m3m.Object, "spec", "providerID")
 	cp := isControlPlane(m3m)
-	if err := ensureNode(ctx, store, node, string(bmh.GetUID()), providerID, cp); err != nil {
+	// The Machine's version, read (uncached) at most once here: a new node's kubelet and kube-proxy's image.
+	version, read := "", false
+	machineVersion := func() (string, error) {
+		if read {
+			return version, nil
+		}
+		var err error
+		version, err = r.machineVersion(ctx, m3m)
+		read = err == nil
+		return version, err
+	}
+	if err := ensureNode(ctx, store, node, string(bmh.GetUID()), providerID, cp, machineVersion); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.Farm.AddNode(key, node)
 	if !cp {
 		return ctrl.Result{}, nil
 	}
-	// The version only names kube-proxy's image: read the Machine (uncached) once, while kube-proxy is missing.
-	version := ""
+	// The version only names kube-proxy's image here: read while kube-proxy is missing.
+	proxyVersion := ""
 	proxy := &appsv1.DaemonSet{}
 	if err := store.Get(ctx, client.ObjectKey{Namespace: metav1.NamespaceSystem, Name: "kube-proxy"}, proxy); apierrors.IsNotFound(err) {
-		if version, err = r.machineVersion(ctx, m3m); err != nil {
+		if proxyVersion, err = machineVersion(); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
-	return r.controlPlane(ctx, store, key, clusterName, m3m.GetNamespace(), node, version)
+	return r.controlPlane(ctx, store, key, clusterName, m3m.GetNamespace(), node, proxyVersion)
 }
 
 // controlPlane brings up etcd, then the API server (which opens the listener), then the rest.
@@ -295,13 +306,18 @@ func faultsOf(m3c *unstructured.Unstructured, defaults Faults) Faults {
 	return f
 }
 
-func ensureNode(ctx context.Context, store inmemoryclient.Client, name, uid, providerID string, cp bool) error {
+// ensureNode creates the machine's node once, its kubelet at the Machine's version (version is called only then).
+func ensureNode(ctx context.Context, store inmemoryclient.Client, name, uid, providerID string, cp bool, version func() (string, error)) error {
 	node := &corev1.Node{}
 	err := store.Get(ctx, client.ObjectKey{Name: name}, node)
 	if err == nil {
 		return nil
 	}
 	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	kubelet, err := version()
+	if err != nil {
 		return err
 	}
 	labels := map[string]string{uuidLabel: uid, "kubernetes.io/hostname": name}
@@ -314,6 +330,7 @@ func ensureNode(ctx context.Context, store inmemoryclient.Client, name, uid, pro
 		Spec: corev1.NodeSpec{ProviderID: providerID},
 		Status: corev1.NodeStatus{
 			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+			NodeInfo:   corev1.NodeSystemInfo{KubeletVersion: kubelet},
 		},
 	}
 	return createIfMissing(ctx, store, node)

@@ -217,7 +217,7 @@ func TestWorkerMachine(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(c, m3c, m3m, bmh)
 			}
-			r := newMachineReconciler(newManagement(c, m3c, m3m, bmh), f)
+			r := newMachineReconciler(newManagement(c, m3c, m3m, bmh, machine("c1-w1-m", "v1.35.5")), f)
 			res, err := reconcileMachine(t, r, "c1-w1")
 			if err != nil || !res.IsZero() {
 				t.Fatalf("Reconcile = %+v, %v", res, err)
@@ -242,6 +242,10 @@ func TestWorkerMachine(t *testing.T) {
 			want := map[string]string{uuidLabel: "uid-host-1", "kubernetes.io/hostname": "host-1"}
 			if !equalMaps(node.Labels, want) || node.Spec.ProviderID != "" {
 				t.Errorf("node labels %v providerID %q, want %v and none", node.Labels, node.Spec.ProviderID, want)
+			}
+			// The node's kubelet at its Machine's version: an upgrade's new nodes show the new one.
+			if node.Status.NodeInfo.KubeletVersion != "v1.35.5" {
+				t.Errorf("node kubelet version %q, want the Machine's v1.35.5", node.Status.NodeInfo.KubeletVersion)
 			}
 			if len(node.Status.Conditions) != 1 || node.Status.Conditions[0].Type != corev1.NodeReady || node.Status.Conditions[0].Status != corev1.ConditionTrue {
 				t.Errorf("node conditions %v, want Ready", node.Status.Conditions)

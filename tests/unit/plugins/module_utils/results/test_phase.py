@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.scalelab.capi.plugins.module_utils.results import phase
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import Shapes
 
 V1, V2 = "v1.35.4", "v1.35.5"
 API = "cluster.x-k8s.io/v1beta2"
@@ -202,3 +203,33 @@ def test_a_delete_is_timed_from_what_cluster_bulk_saw_one_still_there_not_ready(
 def test_a_delete_entry_not_from_cluster_bulk_is_refused_naming_it(entry):
     with pytest.raises(ValueError, match="phase.deleted: .* is not an entry of cluster_bulk's deletion.timed"):
         phase.timed([], {}, {"name": "delete", "deleted": [entry]})
+
+
+def template_cluster(touched=5.0):
+    c = cluster(touched=touched)
+    c["spec"] = {"controlPlaneRef": {"kind": "KubeadmControlPlane", "name": "c1"}}
+    return c
+
+
+@pytest.mark.parametrize(
+    ("kcp_version", "pool_version", "workers", "machines", "seconds", "reason"),
+    [
+        (V2, V2, 0, [machine(created=10, ready=40)], 35.0, None),
+        # The pool still behind: the Cluster is not as the phase wants it yet.
+        (V2, V1, 0, [machine(created=10, ready=40)], None, "NotChanged"),
+        # A worker wanted by the pool's replicas and not there yet.
+        (V2, V2, 1, [machine(created=10, ready=40)], None, "MachinesNotInShape"),
+        (V2, V2, 1, [machine(created=10, ready=40), machine(created=12, ready=60, name="w")], 55.0, None),
+    ],
+)
+def test_a_template_clusters_upgrade_reads_its_control_plane_and_pools(
+    kcp_version, pool_version, workers, machines, seconds, reason
+):
+    kcp = {"metadata": {"name": "c1", "namespace": "ns"}, "spec": {"replicas": 1, "version": kcp_version}}
+    md = {
+        "metadata": {"name": "c1-md-0", "namespace": "ns"},
+        "spec": {"clusterName": "c1", "replicas": workers, "template": {"spec": {"version": pool_version}}},
+    }
+    record, _new = phase.back_in_shape(template_cluster(), machines, UP, Shapes([kcp], [md]))
+    assert record.seconds_to_ready == seconds
+    assert (record.failing or {}).get("reason") == reason

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import phase_ops
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import SetError
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import Shapes
 
 
 def cluster(name="c1", version="v1.35.4", pools=(("md-0", 0),), annotations=None, topology=True):
@@ -38,38 +39,38 @@ ROLLED = {"scalelab.io/rollout-started": "2026-12-06T06:00:00.000000Z"}
     ],
 )
 def test_plan_changes_only_the_clusters_not_as_wanted(p, clusters, todo, before):
-    got, seen = phase_ops.plan(clusters, p)
+    got, seen = phase_ops.plan(clusters, p, Shapes())
     assert [c["metadata"]["name"] for c in got] == todo and seen == before
     # The diff's after: every cluster as wanted, the counts kept.
-    assert phase_ops.after(seen, got, p) == {str(phase_ops.want(p)): len(clusters)}
+    assert phase_ops.after(seen, got, p, Shapes()) == {str(phase_ops.want(p)): len(clusters)}
 
 
 @pytest.mark.parametrize(
     ("p", "c", "message"),
     [
-        (UP, cluster(topology=False), "phase=upgrade: Cluster ns/c1 has no spec.topology"),
+        (UP, cluster(topology=False), "Cluster ns/c1 has neither spec.topology nor its control plane object"),
         (SCALE, cluster(pools=()), "phase=scale_workers: Cluster ns/c1 has no worker pool"),
     ],
 )
 def test_plan_refuses_a_set_it_cannot_change_naming_a_cluster(p, c, message):
     with pytest.raises(SetError, match=message):
-        phase_ops.plan([c], p)
+        phase_ops.plan([c], p, Shapes())
 
 
 def test_the_patch_marks_the_phase_and_keeps_what_the_cluster_was_created_with_once():
-    body = phase_ops._patch(cluster(pools=(("md-0", 0), ("md-1", 1))), SCALE, 0.0)
+    body = phase_ops._patch(cluster(pools=(("md-0", 0), ("md-1", 1))), SCALE, 0.0, Shapes())
     pools = body["spec"]["topology"]["workers"]["machineDeployments"]
     assert pools == [{"class": "w", "name": "md-0", "replicas": 2}, {"class": "w", "name": "md-1", "replicas": 2}]
     marks = body["metadata"]["annotations"]
     assert marks == {"scalelab.io/scale_workers-started": "1970-01-01T00:00:00.000000Z",
                      "scalelab.io/created-workers": '[["md-0", "0"], ["md-1", "1"]]'}  # fmt: skip
     # Scaled again later: the created shape stays the first one.
-    again = phase_ops._patch(cluster(annotations={"scalelab.io/created-workers": "x"}), SCALE, 0.0)
+    again = phase_ops._patch(cluster(annotations={"scalelab.io/created-workers": "x"}), SCALE, 0.0, Shapes())
     assert "scalelab.io/created-workers" not in again["metadata"]["annotations"]
     # A rollout: the control plane's and every pool's rollout.after (whole seconds, a pool's strategy kept).
     c = cluster(pools=(("md-0", 1), ("md-1", 0)))
     c["spec"]["topology"]["workers"]["machineDeployments"][0]["rollout"] = {"strategy": {"type": "OnDelete"}}
-    roll = phase_ops._patch(c, ROLL, 0.5)
+    roll = phase_ops._patch(c, ROLL, 0.5, Shapes())
     at = "1970-01-01T00:00:00Z"
     assert roll["spec"]["topology"]["controlPlane"] == {"rollout": {"after": at}}
     assert [md["rollout"] for md in roll["spec"]["topology"]["workers"]["machineDeployments"]] == [
@@ -77,8 +78,8 @@ def test_the_patch_marks_the_phase_and_keeps_what_the_cluster_was_created_with_o
         {"after": at},
     ]
     assert roll["metadata"]["annotations"] == {"scalelab.io/rollout-started": "1970-01-01T00:00:00.500000Z"}
-    assert "workers" not in phase_ops._patch(cluster(pools=()), ROLL, 0.0)["spec"]["topology"]
-    up = phase_ops._patch(cluster(), UP, 0.0)
+    assert "workers" not in phase_ops._patch(cluster(pools=()), ROLL, 0.0, Shapes())["spec"]["topology"]
+    up = phase_ops._patch(cluster(), UP, 0.0, Shapes())
     assert up["spec"] == {"topology": {"version": "v1.35.5"}}
     assert up["metadata"]["annotations"]["scalelab.io/created-version"] == "v1.35.4"
 
@@ -103,3 +104,43 @@ def test_a_soak_mark_takes_no_seconds_so_none_are_checked_here():
         phase_ops.run({"name": "s", "phase": "soak", "kubeconfig": "/nonexistent", "batch_size": 0, "batch_pause": 0,
                        "version": "", "replicas": None}, check_mode=False)  # fmt: skip
     assert "seconds" not in str(e.value)
+
+
+def kcp(name="c1", version="v1.35.4", replicas=1, **spec):
+    return {"metadata": {"name": name, "namespace": "ns"}, "spec": {"replicas": replicas, "version": version, **spec}}
+
+
+def md(cluster_name="c1", name="md-0", version="v1.35.4", replicas=0):
+    spec = {"clusterName": cluster_name, "replicas": replicas, "template": {"spec": {"version": version}}}
+    return {"metadata": {"name": f"{cluster_name}-{name}", "namespace": "ns"}, "spec": spec}
+
+
+def template(name="c1"):
+    c = cluster(name, topology=False)
+    c["spec"]["controlPlaneRef"] = {"kind": "KubeadmControlPlane", "name": name}
+    return c
+
+
+@pytest.mark.parametrize(
+    ("p", "kcps", "mds", "todo", "before"),
+    [
+        # The control plane or a pool behind is an upgrade to do; the versions each named.
+        (UP, [kcp(), kcp("c2", "v1.35.5")], [md(), md("c2", version="v1.35.4")], ["c1", "c2"],
+         {"v1.35.4": 1, "v1.35.4 and v1.35.5": 1}),
+        (UP, [kcp(version="v1.35.5")], [md(version="v1.35.5")], [], {"v1.35.5": 1}),
+        (SCALE, [kcp()], [md(replicas=2), md(name="md-1", replicas=1)], ["c1"], {"[1, 2]": 1}),
+        (SCALE, [kcp()], [md(replicas=2)], [], {"2": 1}),
+    ],
+)  # fmt: skip
+def test_a_template_set_is_planned_from_its_control_planes_and_pools(p, kcps, mds, todo, before):
+    clusters = [template(k["metadata"]["name"]) for k in kcps]
+    got, seen = phase_ops.plan(clusters, p, Shapes(kcps, mds))
+    assert [c["metadata"]["name"] for c in got] == todo and seen == before
+
+
+def test_a_template_clusters_own_patch_is_its_mark_and_what_it_was_created_with():
+    shapes = Shapes([kcp()], [md()])
+    up = phase_ops._patch(template(), UP, 0.0, shapes)
+    assert "spec" not in up  # the change is on its control plane and pools (shapes.patches)
+    assert up["metadata"]["annotations"] == {"scalelab.io/upgrade-started": "1970-01-01T00:00:00.000000Z",
+                                             "scalelab.io/created-version": "v1.35.4"}  # fmt: skip

@@ -97,3 +97,17 @@ def test_marks_are_read_from_the_started_annotations_only():
     assert phases.mark_time(c, "rollout") is None and phases.mark_time({}, "upgrade") is None
     assert phases.marks(c) == {"upgrade": 10.5, "soak": None}
     assert phases.marked(c, "soak") and not phases.marked(c, "rollout")
+
+
+@pytest.mark.parametrize(
+    ("items", "workers", "hosts"),
+    [
+        ([], 0, 4),  # no phase: a host per Machine
+        ([{"name": "soak", "seconds": 180}, {"name": "delete"}], 1, 8),
+        ([{"name": "upgrade", "version": "v1.35.5"}], 0, 5),  # one spare for the replacements to queue on
+        ([{"name": "rollout"}, {"name": "scale_workers", "replicas": 2}], 1, 13),  # the largest shape, and a spare
+        ([{"name": "scale_workers", "replicas": 0}], 2, 12),  # a scale down needs what creation needed
+    ],
+)
+def test_hosts_a_metal3_sets_phases_need(items, workers, hosts):
+    assert phases.hosts_needed(items, 4, 1, workers) == hosts

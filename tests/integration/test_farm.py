@@ -293,11 +293,14 @@ def test_results_hold_the_runs_metrics_and_top_profile_functions(m3_lab):
     assert spent["steady_seconds"] == 0 and "steady_cpu_seconds_per_hour" not in per_cluster
     assert snap["summary"]["soak"] == {}  # no soak either: that needs two minutes of steady state
     assert {s["labels"]["job"] for s in snap["queries"]["goroutines"]["series"]} >= {"capi-core", "metal3-capm3"}
-    # Per controller, queue wait against reconcile time: KCP reconciled every control plane, with its workers. The
-    # run is seconds long (a 26 s window with the tail): a few items, so only their presence is certain.
-    kcp = snap["summary"]["controllers"]["capi-control-plane/kubeadmcontrolplane"]
-    assert kcp["items"] >= 5 and kcp["workers"] >= 1 and kcp["busy_workers"] > 0, kcp
-    assert kcp["queue_wait_seconds"] is not None and 0 < kcp["utilization"] <= 1, kcp
+    # Per controller, queue wait against reconcile time. The run is seconds long (clusters ready in ~4 s, a ~16 s
+    # window with the tail): which controllers reach the 5 items a mean needs varies from run to run (KCP's two
+    # control planes did in some, not in others), so the busiest controller is the one measured here.
+    controllers = snap["summary"]["controllers"]
+    assert any(k.startswith("capi-") for k in controllers) and any(k.startswith("metal3-") for k in controllers)
+    busiest = max(controllers.values(), key=lambda c: c["items"])
+    assert busiest["items"] >= 5 and busiest["workers"] >= 1 and busiest["busy_workers"] > 0, controllers
+    assert busiest["queue_wait_seconds"] is not None and 0 < busiest["utilization"] <= 1, controllers
     # Where the clusters' time went (v1beta1): the stages of each ready cluster add up to its time to ready.
     stages = doc["kinds"]["Cluster"]["stages"]
     drift = doc["kinds"]["Cluster"]["drift"]

@@ -30,10 +30,10 @@ description:
     O(scalelab.capi.cluster_wait#module:shape) waits for that.
   - A Cluster already as wanted is left alone, so a re-run changes nothing and an interrupted run resumes.
   - A set of template clusters (no C(spec.topology) - a KubeadmControlPlane and MachineDeployments made from a
-    M(scalelab.capi.cluster_bulk) template, as the metal3 scenario's) changes in those objects instead - O(phase=upgrade)
-    their C(spec.version) and C(spec.template.spec.version), O(phase=rollout) their C(spec.rolloutAfter) (v1beta1,
-    where it works on them) or C(spec.rollout.after) (v1beta2), O(phase=scale_workers) the MachineDeployments'
-    C(spec.replicas) - each object written before its Cluster's mark. Each changed object keeps the values it had
+    M(scalelab.capi.cluster_bulk) template, as the metal3 scenario's) changes in those objects instead -
+    O(phase=upgrade) their C(spec.version) and C(spec.template.spec.version), O(phase=rollout) their
+    C(spec.rolloutAfter) (v1beta1, where it works on them) or C(spec.rollout.after) (v1beta2),
+    O(phase=scale_workers) the MachineDeployments' C(spec.replicas) - each object written before its Cluster's mark. Each changed object keeps the values it had
     in its annotation C(scalelab.io/created-shape), once. A template Cluster whose KubeadmControlPlane is missing
     is refused, naming it, before anything is written.
   - Writes share one client-side token bucket (O(qps), O(burst)) over O(concurrency) threads, in batches of

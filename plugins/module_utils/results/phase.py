@@ -4,9 +4,9 @@
 scalelab.io/<phase>-started mark) to when it was back in shape - for an upgrade, every Machine it should have at the
 new version and ready, none at another version left; for a rollout, every Machine it should have made after the mark
 and ready, none from before left; for a scale of its workers, as many Machines as its shape (its topology, or a
-template Cluster's control plane and pools) asks for and ready; the Cluster itself ready. The Machines the phase made are timed from creation to ready. Both come
-out as timeline.Accumulator results, so the report, drift, gates and baselines read a phase's document as they read
-creation's.
+template Cluster's control plane and pools) asks for and ready; the Cluster itself ready. The Machines the phase
+made are timed from creation to ready. Both come out as timeline.Accumulator results, so the report, drift, gates
+and baselines read a phase's document as they read creation's.
 
 A delete is timed per Cluster from its delete's answer to the first look that found it gone, as cluster_bulk saw
 them (deleted() - the objects are gone, there is nothing to list).

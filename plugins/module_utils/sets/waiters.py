@@ -34,8 +34,9 @@ def snapshot(client: KubeClient, p: dict) -> dict:
     needs them). With option `version` (an upgrade): a Cluster is ready once its shape (its topology, or a template
     Cluster's control plane and pools: shapes.py) is at it, a Machine counts only at it, and the Machines at another
     version are counted apart. With `shape`: the Machines the shapes ask for (machines_wanted) and every Machine there
-    is (machines_total, those being deleted too), so a scale down is done only once the removed ones are gone. With `rollout`: a Cluster is ready once marked rolled out, a Machine
-    counts only if made after its Cluster's mark, the older ones apart. With `soak` (seconds): how long the soak
+    is (machines_total, those being deleted too), so a scale down is done only once the removed ones are gone. With
+    `rollout`: a Cluster is ready once marked rolled out, a Machine counts only if made after its Cluster's mark, the
+    older ones apart. With `soak` (seconds): how long the soak
     still holds from the first Cluster's mark (soak_left). After any phase, in_shape counts the Clusters back in
     shape."""
     set_name, version, shape, rollout = p["name"], p.get("version") or "", bool(p.get("shape")), bool(p.get("rollout"))

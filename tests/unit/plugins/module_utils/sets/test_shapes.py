@@ -90,7 +90,8 @@ def test_a_template_cluster_without_its_control_plane_is_refused_naming_it(c, na
         ("rollout", {}, V2, {"spec": {"rollout": {"after": "2026-12-07T08:00:00Z"}}},
          {"spec": {"rollout": {"after": "2026-12-07T08:00:00Z"}}}),
         ("scale_workers", {"replicas": 3}, V1, None,
-         {"spec": {"replicas": 3}, "metadata": {"annotations": {"scalelab.io/created-shape": '{"spec.replicas": "2"}'}}}),
+         {"spec": {"replicas": 3},
+          "metadata": {"annotations": {"scalelab.io/created-shape": '{"spec.replicas": "2"}'}}}),
         ("soak", {"seconds": 180}, V1, None, None),
     ],
 )  # fmt: skip

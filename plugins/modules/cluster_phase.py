@@ -33,9 +33,9 @@ description:
     M(scalelab.capi.cluster_bulk) template, as the metal3 scenario's) changes in those objects instead -
     O(phase=upgrade) their C(spec.version) and C(spec.template.spec.version), O(phase=rollout) their
     C(spec.rolloutAfter) (v1beta1, where it works on them) or C(spec.rollout.after) (v1beta2),
-    O(phase=scale_workers) the MachineDeployments' C(spec.replicas) - each object written before its Cluster's mark. Each changed object keeps the values it had
-    in its annotation C(scalelab.io/created-shape), once. A template Cluster whose KubeadmControlPlane is missing
-    is refused, naming it, before anything is written.
+    O(phase=scale_workers) the MachineDeployments' C(spec.replicas) - each object written before its Cluster's
+    mark. Each changed object keeps the values it had in its annotation C(scalelab.io/created-shape), once. A
+    template Cluster whose KubeadmControlPlane is missing is refused, naming it, before anything is written.
   - Writes share one client-side token bucket (O(qps), O(burst)) over O(concurrency) threads, in batches of
     O(batch_size) O(batch_pause) seconds apart (the upgrade's own pace, since Cluster API's rollouts start as each is
     written).

@@ -108,13 +108,13 @@ def test_each_phase_patches_the_control_plane_and_pools_it_changes(phase, p, api
 def test_an_object_already_as_wanted_is_left_alone_and_the_created_shape_is_kept_once():
     # The pool upgraded already (a resumed run): only the control plane is patched.
     got = sh.patches(sh.Shapes([kcp()], [md(version="v1.31.1")]), cluster(), "upgrade", {"version": "v1.31.1"}, AT, V1)
-    assert [k for k, *_ in got] == ["KubeadmControlPlane"]
+    assert [patch[0] for patch in got] == ["KubeadmControlPlane"]
     # Scaled after an upgrade: the created version stays, the created replicas join it.
     upgraded = {"scalelab.io/created-shape": '{"spec.template.spec.version": "v1.30.0"}'}
     pool = md(version="v1.31.1")
     pool["metadata"]["annotations"] = upgraded
-    [(_, _, _, _, patch)] = sh.patches(sh.Shapes([kcp()], [pool]), cluster(), "scale_workers", {"replicas": 3}, AT, V1)
-    created = json.loads(patch["metadata"]["annotations"]["scalelab.io/created-shape"])
+    [scaled] = sh.patches(sh.Shapes([kcp()], [pool]), cluster(), "scale_workers", {"replicas": 3}, AT, V1)
+    created = json.loads(scaled[-1]["metadata"]["annotations"]["scalelab.io/created-shape"])
     assert created == {"spec.template.spec.version": "v1.30.0", "spec.replicas": "2"}
 
 

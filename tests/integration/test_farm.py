@@ -447,14 +447,16 @@ def _phase_doc(lab, stem: str) -> dict:
         return json.load(f)
 
 
-def test_metal3_phases_upgrade_scale_and_delete_are_measured_like_creation(m3_lab, tmp_path):
+def test_metal3_phases_upgrade_scale_rollout_and_delete_are_measured_like_creation(m3_lab, tmp_path):
     """The metal3 scenario's clusters are template clusters (a KubeadmControlPlane and a MachineDeployment each, no
     topology): an upgrade changes both and CAPM3 re-provisions every Machine on a spare host (BMO in test mode), the
-    farm serving the new nodes at the new version; then a worker per cluster; then the set deleted - each measured."""
+    farm serving the new nodes at the new version; then a worker per cluster; then every Machine replaced (a
+    rollout); then the set deleted - each measured."""
     version = _bump(machines(m3_lab)[0]["spec"]["version"])
     extra = tmp_path / "phases.json"
-    # Two clusters of one control-plane Machine, then one worker each: 4 Machines, and a spare host for the upgrade.
-    phases = [{"name": "upgrade", "version": version}, {"name": "scale_workers", "replicas": 1}]
+    # Two clusters of one control-plane Machine, then one worker each: 4 Machines, and a spare host the upgrade's and
+    # the rollout's replacements queue for (the rollout's four, one at a time).
+    phases = [{"name": "upgrade", "version": version}, {"name": "scale_workers", "replicas": 1}, {"name": "rollout"}]
     extra.write_text(json.dumps({"scale_metal3_hosts": 5, "scale_phases": phases}))
     res = m3_lab.playbook("scale.yml", "-e", f"@{extra}")
     assert res["rc"] == 0, res["stdout"][-4000:] + res["stderr"][-2000:]
@@ -467,6 +469,10 @@ def test_metal3_phases_upgrade_scale_and_delete_are_measured_like_creation(m3_la
     assert (scaled["summary"]["clusters"], scaled["summary"]["clusters_ready"]) == (2, 2), scaled["kinds"]["Cluster"]
     assert (scaled["kinds"]["Machine"]["count"], scaled["kinds"]["Machine"]["ready"]) == (2, 2)
     assert scaled["run"]["started"] >= up["run"]["ended"][:19]
+    # The rollout (v1beta1's rolloutAfter on the control planes and pools): every Machine replaced.
+    rolled = _phase_doc(m3_lab, "rollout")
+    assert (rolled["summary"]["clusters"], rolled["summary"]["clusters_ready"]) == (2, 2), rolled["kinds"]["Cluster"]
+    assert (rolled["kinds"]["Machine"]["count"], rolled["kinds"]["Machine"]["ready"]) == (4, 4)
     # Every Machine at the version on a host of its own, its node (served by the farm) at the version too.
     ms = machines(m3_lab)
     assert len(ms) == 4 and {m["spec"]["version"] for m in ms} == {version}

@@ -57,11 +57,12 @@ options:
     default: false
   shape:
     description:
-      - Wait for every cluster's own shape too - the Machines its topology asks for (control plane replicas and every
-        worker pool's replicas, RV(machines_wanted)), all ready, and no more Machines than that
+      - Wait for every cluster's own shape too - the Machines its shape asks for (control plane replicas and every
+        worker pool's replicas, RV(machines_wanted); a ClusterClass Cluster's topology, a template Cluster's
+        KubeadmControlPlane and MachineDeployments), all ready, and no more Machines than that
         (RV(machines_total)), so after a scale down (M(scalelab.capi.cluster_phase) with
         O(scalelab.capi.cluster_phase#module:phase=scale_workers)) the wait ends once the removed Machines are gone.
-        O(machines) stays a floor. Only for ClusterClass sets (a template set's Clusters ask for no Machine here).
+        O(machines) stays a floor.
     type: bool
     default: false
   soak:
@@ -80,10 +81,11 @@ options:
   version:
     description:
       - After an upgrade (M(scalelab.capi.cluster_phase)) - the version it went to. A Cluster counts as ready once
-        its topology is at this version, a Machine only at this version, and the wait is not done while any Machine
-        at another version is left (RV(machines_other_version)) or any MachineDeployment of the set's clusters is
-        not at it yet (RV(pools_not_at_version); the topology bumps the worker pools after the control plane, even
-        those with no replica).
+        its topology (a template Cluster - its KubeadmControlPlane and MachineDeployments) is at this version, a
+        Machine only at this version, and the wait is not done while any Machine at another version is left
+        (RV(machines_other_version)) or any MachineDeployment of the set's clusters is not at it yet
+        (RV(pools_not_at_version); a topology bumps the worker pools after the control plane, even those with no
+        replica).
       - With O(version), O(rollout), O(shape) or O(soak), a wait that finds the set done looks again O(interval)
         seconds later and is done only if that look agrees (a Cluster's Available condition drops for a second as its
         worker pools are bumped).
@@ -158,7 +160,7 @@ pools_not_at_version:
   returned: when O(version) is set
 in_shape:
   description: After a phase (O(version), O(shape), O(rollout) or O(soak)) - clusters back in shape, each ready as
-    the phase wants it with as many of the phase's Machines ready as its topology asks for and none left over (from
+    the phase wants it with as many of the phase's Machines ready as its shape asks for and none left over (from
     before the phase, or removed and not gone yet). The progress line counts these, and its rate and ETA are theirs.
   type: int
   returned: when O(version), O(shape), O(rollout) or O(soak) is set
@@ -172,7 +174,8 @@ machines_before_rollout:
   type: int
   returned: when O(rollout) is true
 machines_wanted:
-  description: With O(shape) - the Machines the set's Cluster topologies ask for.
+  description: With O(shape) - the Machines the set's Clusters ask for (their topologies, or a template set's
+    KubeadmControlPlanes and MachineDeployments).
   type: int
   returned: when O(shape) is true
 machines_total:

@@ -104,7 +104,8 @@ options:
         each Cluster). Per Cluster, from that mark to when it is back in shape - for C(upgrade), every Machine it
         should have at O(phase.version) and ready, none at another version left; for C(rollout), every Machine it
         should have made after the mark and ready, none from before left; for C(scale_workers), as many
-        Machines as its topology asks for with O(phase.replicas) per worker pool, all ready; the Cluster ready -
+        Machines as its topology (a template Cluster - its KubeadmControlPlane and MachineDeployments) asks for with
+        O(phase.replicas) per worker pool, all ready; the Cluster ready -
         with the same percentiles, drift (first 10% touched against the last) and not-ready list as creation; and the
         Machines the phase made, from creation to ready. O(kinds) and O(run_started) are not used.
       - C(delete) - per Cluster from its delete to gone, as M(scalelab.capi.cluster_bulk) with C(state=absent) saw

@@ -438,6 +438,17 @@ KNOB_CASES = [
         'scale_metal3_hosts=0 must be >= 5 for scale_phases=[{"name": "upgrade", "version": "v1.35.5"}, {"name": '
         '"scale_workers", "replicas": 1}]: a host per Machine of the set\'s largest shape, and one spare',
     ),
+    (
+        "scale.yml",
+        {
+            "scale_scenario": "metal3",
+            "binaries_stack": "capi-1.7",
+            "scale_clusters": 4,
+            "scale_metal3_hosts": 4,
+            "scale_phases": [{"name": "rollout"}],
+        },
+        'scale_metal3_hosts=4 must be >= 5 for scale_phases=[{"name": "rollout"}]',
+    ),
     # The teardown's management cluster goes last: its bad option stops the teardown before the clusters go.
     (
         "teardown.yml",

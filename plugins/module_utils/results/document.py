@@ -9,6 +9,7 @@ same document and a second run changes nothing.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -17,7 +18,11 @@ from ansible_collections.scalelab.capi.plugins.module_utils.errors import Scalel
 from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeClient, KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.results import phase, runs, stages
 from ansible_collections.scalelab.capi.plugins.module_utils.results.host_timeline import HostAccumulator
-from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import Accumulator, parse_time
+from ansible_collections.scalelab.capi.plugins.module_utils.results.timeline import (
+    Accumulator,
+    format_time,
+    parse_time,
+)
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import marks as phase_marks
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import measures as phase_measures
@@ -492,9 +497,11 @@ def window(doc: dict) -> tuple[str, str]:
     ends = [k[f] for k in kinds for f in ("last_ready", "last_available") if k.get(f)]
     started = (doc.get("run") or {}).get("started") if isinstance(doc.get("run"), dict) else ""
     start, end = started or (min(starts) if starts else ""), max(ends) if ends else ""
-    # Kubernetes keeps whole seconds: a run done in its first write's second reads as ending before it started.
-    if start and end and (parse_time(end) or 0) < (parse_time(start) or 0):
-        end = start
+    # Kubernetes keeps whole seconds: a run done in its first write's second reads as ending before it started; it
+    # ended by the next whole second.
+    first, last = parse_time(start), parse_time(end)
+    if first is not None and last is not None and last < first:
+        end = format_time(math.ceil(first))
     return start, end
 
 

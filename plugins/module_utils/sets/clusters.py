@@ -296,16 +296,23 @@ def workers_shape(pools) -> str:
     return json.dumps(_shape(pools or []))
 
 
+def created_shape(obj: dict) -> dict:
+    """{path: value} an object's CREATED_SHAPE annotation holds ({} when absent or not such a mapping)."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    try:
+        created = json.loads(annotations.get(CREATED_SHAPE) or "{}")
+    except ValueError:
+        return {}
+    return created if isinstance(created, dict) else {}
+
+
 def shape_differences(wanted: dict, found: dict) -> list[str]:
     """'<path> is <found>, wanted <wanted>' for each shaping field the wanted object sets and the found one lacks
     or differs in."""
     out = []
     annotations = (found.get("metadata") or {}).get("annotations") or {}
     created_at = annotations.get(CREATED_VERSION)
-    try:
-        created = json.loads(annotations.get(CREATED_SHAPE) or "{}")
-    except ValueError:
-        created = {}
+    created = created_shape(found)
     for path in SHAPE_PATHS:
         want = _at(wanted, path)
         if want is None:
@@ -317,7 +324,7 @@ def shape_differences(wanted: dict, found: dict) -> list[str]:
             want
         ):
             continue  # scaled by a phase after it was created with the wanted pools: the same set
-        if isinstance(created, dict) and created.get(path) == _shape(want):
+        if created.get(path) == _shape(want):
             continue  # a template set's control plane or pool changed by a phase after it was created as wanted
         if _shape(want) != _shape(have):
             out.append(f"{path} is {json.dumps(have)}, wanted {json.dumps(want)}")

@@ -20,10 +20,11 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     connected,
     rfc3339,
 )
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import TABLE
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import TABLE, marked
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import (
     CONTROL_PLANE_GROUP,
     Shapes,
+    changed_unmarked,
     patches,
     templated,
 )
@@ -53,7 +54,8 @@ def plan(clusters: list[dict], p: dict, shapes: Shapes) -> tuple[list[dict], dic
     for c in clusters:
         value = have(c, p, shapes)
         before[str(value)] += 1
-        if value != want(p):
+        # A template Cluster changed by an interrupted run but not marked yet is as wanted, and still to mark.
+        if value != want(p) or (not marked(c, p["phase"]) and changed_unmarked(shapes, c, p["phase"])):
             todo.append(c)
     return todo, dict(sorted(before.items()))
 
@@ -132,15 +134,15 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
         def change(c: dict, acquire) -> list[tuple[str, float]]:
             md = c["metadata"]
             key = ("Cluster", md.get("namespace", ""), md["name"])
-            acquire()  # the limiter first: the mark says when the change was written, not when it was queued
+            # The limiter first, a token per write: the mark says when the change was written, not when it was
+            # queued. A template Cluster's control plane and pools are written before its mark (a run stopped
+            # between them leaves the Cluster unmarked: plan() finds it again).
+            writes = len(patches(shapes, c, p["phase"], p, rfc3339(time.time()), api_versions)) if templated(c) else 0
+            for _token in range(writes + 1):
+                acquire()
             now = time.time()
-            # A template Cluster's control plane and pools first, its mark last: the mark never precedes the change.
-            calls = [
-                bulk.patch((kind, ns, name), version, body, acquire)
-                for kind, ns, name, version, body in (
-                    patches(shapes, c, p["phase"], p, rfc3339(now), api_versions) if templated(c) else ()
-                )
-            ]
+            objects = patches(shapes, c, p["phase"], p, rfc3339(now), api_versions) if templated(c) else []
+            calls = [bulk.patch((kind, ns, name), v, body, lambda: None) for kind, ns, name, v, body in objects]
             return [*calls, bulk.patch(key, api_version, _patch(c, p, now, shapes), lambda: None)]
 
         total = bulk.batches(todo, change, lambda c: f"Cluster {_name(c)}", p["batch_size"], p["batch_pause"])

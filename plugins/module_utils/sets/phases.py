@@ -199,7 +199,7 @@ class ScaleWorkers(Phase):
 
     def measures(self, p: dict) -> str:
         return (
-            f"from when the scale touched a cluster to as many Machines as its topology asks for ({p.get('replicas')} "
+            f"from when the scale touched a cluster to as many Machines as its shape asks for ({p.get('replicas')} "
             "per worker pool) ready and no more (a scale down that made none: to its newest condition transition "
             "after that)"
         )
@@ -215,7 +215,7 @@ class ScaleWorkers(Phase):
             md = cluster.get("metadata") or {}
             raise SetError(
                 f"phase=scale_workers: Cluster {md.get('namespace', '')}/{md.get('name')} has no worker pool "
-                "(spec.topology.workers)"
+                "(spec.topology.workers, or a MachineDeployment of a template Cluster)"
             )
         return replicas[0] if len(replicas) == 1 else replicas
 

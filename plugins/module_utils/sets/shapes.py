@@ -14,6 +14,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import
     CLUSTER_NAME_LABEL,
     CREATED_SHAPE,
     SetError,
+    created_shape,
 )
 
 CONTROL_PLANE_GROUP = "controlplane.cluster.x-k8s.io"
@@ -101,20 +102,19 @@ def machines_wanted(shape: dict) -> int:
     return int(cp) + sum(int(md.get("replicas") or 0) for md in workers)
 
 
-# What each phase writes on a template set's objects: (path kept in CREATED_SHAPE, the merge patch's spec).
-def _changes(phase: str, p: dict, at: str, api_version: str) -> tuple[dict, dict]:
-    """({path: value} on the KubeadmControlPlane, the same on each MachineDeployment); api_version is the
-    contract served (v1beta1: spec.rolloutAfter; v1beta2: spec.rollout.after)."""
+def _changes(phase: str, p: dict, at: str, kind: str, api_version: str) -> dict:
+    """{dotted path: value} a phase writes on a template set's KubeadmControlPlane or MachineDeployment (`kind`);
+    api_version is the kind's served contract (v1beta1: spec.rolloutAfter; v1beta2: spec.rollout.after)."""
+    pool = kind == "MachineDeployment"
     if phase == "upgrade":
-        return {"spec.version": p["version"]}, {"spec.template.spec.version": p["version"]}
+        return {"spec.template.spec.version" if pool else "spec.version": p["version"]}
     if phase == "rollout":
         path = "spec.rollout.after" if api_version.endswith("v1beta2") else "spec.rolloutAfter"
-        after = at[:19] + "Z"  # metav1.Time keeps whole seconds
-        return {path: after}, {path: after}
+        return {path: at[:19] + "Z"}  # metav1.Time keeps whole seconds
     if phase == "scale_workers":
-        return {}, {"spec.replicas": p["replicas"]}
+        return {"spec.replicas": p["replicas"]} if pool else {}
     if phase == "soak":
-        return {}, {}
+        return {}
     raise SetError(f"phase={phase}: not a phase that changes a template set")
 
 
@@ -139,25 +139,40 @@ def _patch(obj: dict, changes: dict, kept: bool) -> dict | None:
             node = node.setdefault(part, {})
         node[last] = value
     if kept:
-        annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        created = json.loads(annotations.get(CREATED_SHAPE) or "{}")
+        created = created_shape(obj)
         new = {path: str(_at(obj, path)) for path in todo if path not in created and _at(obj, path) is not None}
         if new:
             patch["metadata"] = {"annotations": {CREATED_SHAPE: json.dumps({**created, **new}, sort_keys=True)}}
     return patch
 
 
+def _objects(shapes: Shapes, cluster: dict) -> list[tuple[str, dict]]:
+    return [("KubeadmControlPlane", shapes.control_plane(cluster))] + [
+        ("MachineDeployment", md) for md in shapes.deployments(cluster)
+    ]
+
+
 def patches(shapes: Shapes, cluster: dict, phase: str, p: dict, at: str, api_versions: dict) -> list[tuple]:
     """[(kind, namespace, name, apiVersion, merge patch)] a phase writes on a template Cluster's control plane and
-    pools (those already as wanted left out). api_versions: {kind: apiVersion served}."""
-    kcp_changes, md_changes = _changes(phase, p, at, api_versions["MachineDeployment"])
+    pools (those already as wanted left out). api_versions: {kind: apiVersion served}. A rollout.after already set
+    is kept: an interrupted run wrote it, and a new one would replace the Machines it replaced again."""
     kept = phase != "rollout"  # a rollout changes no shape: nothing for cluster_bulk to know
     out = []
-    for kind, obj, changes in (
-        ("KubeadmControlPlane", shapes.control_plane(cluster), kcp_changes),
-        *(("MachineDeployment", md, md_changes) for md in shapes.deployments(cluster)),
-    ):
+    for kind, obj in _objects(shapes, cluster):
+        changes = _changes(phase, p, at, kind, api_versions[kind])
+        if phase == "rollout":
+            changes = {path: v for path, v in changes.items() if _at(obj, path) is None}
         patch = _patch(obj, changes, kept) if changes else None
         if patch is not None:
             out.append((kind, *_key(obj), api_versions[kind], patch))
     return out
+
+
+def changed_unmarked(shapes: Shapes, cluster: dict, phase: str) -> bool:
+    """Whether an earlier run changed the template Cluster's control plane or pools for this phase (its
+    CREATED_SHAPE holds a path the phase writes) and stopped before the Cluster's mark: it is as wanted, and still
+    to be marked."""
+    if not templated(cluster) or phase not in ("upgrade", "scale_workers"):
+        return False
+    paths = {"upgrade": ("spec.version", "spec.template.spec.version"), "scale_workers": ("spec.replicas",)}[phase]
+    return any(path in created_shape(obj) for _kind, obj in _objects(shapes, cluster) for path in paths)

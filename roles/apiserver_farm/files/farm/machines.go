@@ -68,7 +68,7 @@ type placed struct {
 // MachineReconciler keeps each served cluster's fake nodes and control plane in step with its Metal3Machines.
 type MachineReconciler struct {
 	Client client.Client // cached: Metal3Machines, Metal3Clusters, BareMetalHosts, Clusters
-	Reader client.Reader // uncached: the CA secrets and Machines, read once per control-plane machine
+	Reader client.Reader // uncached: the CA secrets (once per control-plane machine) and Machines (once per new node)
 	Farm   *Farm
 
 	mu     sync.Mutex

@@ -29,3 +29,9 @@ def test_the_filters_are_the_tables():
     assert forms.startswith("{name: upgrade, version: like v1.35.5} or ") and forms.endswith(
         " or {name: soak, seconds: 180 to 86400}"
     )
+
+
+def test_phase_hosts_takes_the_checks_strings():
+    # The check passes its knobs as they come from the inventory (strings from -e, numbers from files).
+    upgrade = [{"name": "upgrade", "version": "v1.35.5"}]
+    assert phases.FilterModule().filters()["phase_hosts"](upgrade, "20", 1, "0") == 21

@@ -712,9 +712,10 @@ def test_a_phase_says_what_its_seconds_measure(phase, says):
 
 def test_a_run_done_within_its_first_writes_second_ends_no_earlier_than_it_started():
     # Kubernetes keeps whole seconds: hosts available in the second the run's first write began (microseconds)
-    # read as ready before it started, and the metrics' and profiles' window [start, end] was refused.
+    # read as ready before it started, and the metrics' and profiles' window [start, end] was refused: it ended by
+    # the next whole second.
     kinds = {"BareMetalHost": {"first_created": "2026-12-07T09:34:52Z", "last_available": "2026-12-07T09:34:52Z"}}
     started = "2026-12-07T09:34:52.259429Z"
-    assert document.window({"run": {"started": started}, "kinds": kinds}) == (started, started)
+    assert document.window({"run": {"started": started}, "kinds": kinds}) == (started, "2026-12-07T09:34:53Z")
     later = {"BareMetalHost": {**kinds["BareMetalHost"], "last_available": "2026-12-07T09:34:53Z"}}
     assert document.window({"run": {"started": started}, "kinds": later}) == (started, "2026-12-07T09:34:53Z")

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeError
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import RetryPolicy
 from ansible_collections.scalelab.capi.plugins.module_utils.sets import phase_ops
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import SetError
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import BulkResult
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import Shapes
 
 
@@ -144,3 +149,93 @@ def test_a_template_clusters_own_patch_is_its_mark_and_what_it_was_created_with(
     assert "spec" not in up  # the change is on its control plane and pools (shapes.patches)
     assert up["metadata"]["annotations"] == {"scalelab.io/upgrade-started": "1970-01-01T00:00:00.000000Z",
                                              "scalelab.io/created-version": "v1.35.4"}  # fmt: skip
+
+
+class FakeClient:
+    server = "https://fake"
+
+    def served_versions(self, group):
+        return ["v1beta1"]
+
+
+class FakeBulk:
+    """Bulk's surface phase_ops.run uses, over objects in memory: every write recorded with the tokens taken before
+    it (the limiter's acquire)."""
+
+    def __init__(self, objects: dict[str, list[dict]], fail_kind: str = ""):
+        self.client, self.objects, self.fail_kind = FakeClient(), objects, fail_kind
+        self.policy = RetryPolicy()
+        self.tokens, self.writes = 0, []
+
+    def listed(self, api_version, kind, set_name):
+        return [dict(o) for o in self.objects.get(kind, [])]
+
+    def patch(self, key, api_version, body, acquire):
+        acquire()
+        if key[0] == self.fail_kind:
+            raise KubeError(f"{key[0]} refused")
+        self.writes.append((key, api_version, body, self.tokens))
+        return "patched", 0.001
+
+    def batches(self, jobs, fn, label, size, pause):
+        total = BulkResult()
+
+        def take():
+            self.tokens += 1
+
+        for job in jobs:
+            try:
+                total.record(fn(job, take))
+            except KubeError as e:
+                total.fail(label(job), str(e))
+        return total
+
+    def first_write(self):
+        return ""
+
+
+def run_on(monkeypatch, bulk, p):
+    @contextlib.contextmanager
+    def connected(params, probe):
+        yield bulk, "cluster.x-k8s.io/v1beta1"
+
+    monkeypatch.setattr(phase_ops, "connected", connected)
+    return phase_ops.run({"name": "s", "batch_size": 0, "batch_pause": 0, **p}, check_mode=False)
+
+
+def test_a_template_cluster_is_written_control_plane_and_pools_first_its_mark_last(monkeypatch):
+    bulk = FakeBulk({"Cluster": [template()], "KubeadmControlPlane": [kcp()], "MachineDeployment": [md()]})
+    changed, state = run_on(monkeypatch, bulk, UP)
+    assert changed and state["clusters"]["changed"] == 1
+    kinds = [(key[0], api) for key, api, _body, _tokens in bulk.writes]
+    assert kinds == [("KubeadmControlPlane", "controlplane.cluster.x-k8s.io/v1beta1"),
+                     ("MachineDeployment", "cluster.x-k8s.io/v1beta1"),
+                     ("Cluster", "cluster.x-k8s.io/v1beta1")]  # fmt: skip
+    # Every token taken before the first write: the mark's time is after the limiter let all three through.
+    assert [tokens for *_rest, tokens in bulk.writes] == [3, 3, 3]
+    assert "scalelab.io/upgrade-started" in bulk.writes[-1][2]["metadata"]["annotations"]
+
+
+def test_a_template_set_rolls_out_on_v1beta1_and_a_run_stopped_before_the_mark_resumes(monkeypatch):
+    # The first run's mark write fails: the control plane and pool are upgraded, the Cluster is not marked.
+    objects = {"Cluster": [template()], "KubeadmControlPlane": [kcp()], "MachineDeployment": [md()]}
+    bulk = FakeBulk(objects, fail_kind="Cluster")
+    with pytest.raises(phase_ops.BulkFailed):
+        run_on(monkeypatch, bulk, UP)
+    # What the API now holds: both at the version, with what they had kept.
+    done_kcp = kcp(version="v1.35.5")
+    done_kcp["metadata"]["annotations"] = {"scalelab.io/created-shape": '{"spec.version": "v1.35.4"}'}
+    done_md = md(version="v1.35.5")
+    again = FakeBulk({"Cluster": [template()], "KubeadmControlPlane": [done_kcp], "MachineDeployment": [done_md]})
+    changed, state = run_on(monkeypatch, again, UP)
+    # Only the mark is written: nothing to change, the Cluster still to mark.
+    assert changed and [w[0][0] for w in again.writes] == ["Cluster"], again.writes
+    # A rollout of a template set (v1beta1 rolloutAfter on both), where a ClusterClass set's would be refused; a
+    # rolloutAfter an interrupted run wrote is kept (a new one would replace the Machines again).
+    rolled_kcp = kcp(rolloutAfter="2026-12-07T08:00:00Z")
+    roll = FakeBulk({"Cluster": [template()], "KubeadmControlPlane": [rolled_kcp], "MachineDeployment": [md()]})
+    run_on(monkeypatch, roll, ROLL)
+    assert [w[0][0] for w in roll.writes] == ["MachineDeployment", "Cluster"]
+    assert set(roll.writes[0][2]["spec"]) == {"rolloutAfter"}
+    with pytest.raises(SetError, match="a rollout of a ClusterClass set needs the v1beta2 contract"):
+        run_on(monkeypatch, FakeBulk({"Cluster": [cluster()]}), ROLL)

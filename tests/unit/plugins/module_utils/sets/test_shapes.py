@@ -129,8 +129,41 @@ def test_a_re_run_of_the_scenario_knows_the_set_a_phase_changed():
     }
     assert shape_differences(wanted, found) == []
     assert shape_differences(md(replicas=5), found) == ["spec.replicas is 3, wanted 5"]
+    # An annotation edited into something else is no created shape: the set differs, nothing breaks.
+    for bad in ("not json", '["spec.replicas"]'):
+        found["metadata"]["annotations"]["scalelab.io/created-shape"] = bad
+        assert len(shape_differences(wanted, found)) == 2
+        [scaled] = sh.patches(sh.Shapes([kcp()], [found]), cluster(), "scale_workers", {"replicas": 4}, AT, V1)
+        assert json.loads(scaled[-1]["metadata"]["annotations"]["scalelab.io/created-shape"]) == {"spec.replicas": "3"}
 
 
 def test_an_unknown_phase_is_refused():
     with pytest.raises(SetError, match="phase=delete"):
         sh.patches(sh.Shapes([kcp()], [md()]), cluster(), "delete", {}, AT, V1)
+
+
+def test_each_kind_rolls_out_in_its_own_contract_and_a_written_rollout_after_is_kept():
+    mixed = {**V1, "KubeadmControlPlane": V2["KubeadmControlPlane"]}
+    got = sh.patches(sh.Shapes([kcp()], [md()]), cluster(), "rollout", {}, AT, mixed)
+    assert [(kind, patch["spec"]) for kind, _ns, _name, _api, patch in got] == [
+        ("KubeadmControlPlane", {"rollout": {"after": "2026-12-07T08:00:00Z"}}),
+        ("MachineDeployment", {"rolloutAfter": "2026-12-07T08:00:00Z"}),
+    ]
+    written = sh.Shapes([kcp(rolloutAfter="2026-12-07T07:00:00Z")], [md(rolloutAfter="2026-12-07T07:00:00Z")])
+    assert sh.patches(written, cluster(), "rollout", {}, AT, V1) == []
+
+
+@pytest.mark.parametrize(
+    ("phase", "created", "unmarked"),
+    [
+        ("upgrade", '{"spec.version": "v1.30.0"}', True),  # a stopped run upgraded it
+        ("upgrade", None, False),  # created at the version: nothing was changed
+        ("scale_workers", '{"spec.version": "v1.30.0"}', False),  # an upgrade's, not a scale's
+        ("scale_workers", '{"spec.replicas": "2"}', True),
+        ("upgrade", "not json", False),
+        ("rollout", '{"spec.version": "v1.30.0"}', False),  # a rollout is marked once, read from the mark
+    ],
+)
+def test_a_template_cluster_changed_by_a_stopped_run_is_still_to_mark(phase, created, unmarked):
+    control_plane = kcp(annotations={"scalelab.io/created-shape": created} if created else None)
+    assert sh.changed_unmarked(sh.Shapes([control_plane], [md()]), cluster(), phase) is unmarked

@@ -698,7 +698,7 @@ def test_a_phase_is_gathered_like_creation(tmp_path, monkeypatch):
             "to all its Machines at v1.35.5 and ready, none at another version",
         ),
         ({"name": "rollout"}, "to every Machine it should have made after that ready, none from before left"),
-        ({"name": "scale_workers", "replicas": 1}, "as many Machines as its topology asks for (1 per worker pool)"),
+        ({"name": "scale_workers", "replicas": 1}, "as many Machines as its shape asks for (1 per worker pool)"),
         ({"name": "soak", "seconds": 180}, "from when the soak marked a cluster to its last change after that"),
         ({"name": "delete"}, "from a cluster's delete to the first look that found it gone"),
     ],

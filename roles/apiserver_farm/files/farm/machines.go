@@ -85,7 +85,7 @@ func (r *MachineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	if m3m.GetDeletionTimestamp() != nil {
-		// The host is being deprovisioned: its static pods stop; Cluster API deletes the Node itself.
+		// The host is being deprovisioned: its static pods and node go.
 		r.forget(ctx, req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
@@ -196,10 +196,15 @@ func (r *MachineReconciler) forget(ctx context.Context, name types.NamespacedNam
 		return
 	}
 	store := r.Farm.manager.GetResourceGroup(p.cluster).GetClient()
+	// The node goes too: Cluster API drained it before deleting the Metal3Machine and finds it gone later; left for
+	// Cluster API, a host provisioned again for the cluster's next machine first would keep the old node.
+	objects := []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: p.node}}}
 	for _, component := range []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager"} {
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: component + "-" + p.node}}
-		if err := store.Delete(ctx, pod); err != nil && !apierrors.IsNotFound(err) {
-			ctrl.LoggerFrom(ctx).Error(err, "Deleting a static pod", "cluster", p.cluster, "pod", pod.Name)
+		objects = append(objects, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: component + "-" + p.node}})
+	}
+	for _, o := range objects {
+		if err := store.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
+			ctrl.LoggerFrom(ctx).Error(err, "Deleting a machine's object", "cluster", p.cluster, "name", o.GetName())
 		}
 	}
 }

@@ -278,7 +278,8 @@ func equalMaps(a, b map[string]string) bool {
 
 // TestControlPlaneMachines: a control-plane machine waits for its cluster's CAs, then gets its etcd member, static
 // pods, API server (the listener opens) and kubeadm's objects, served over HTTPS and etcd's gRPC; a second member
-// joins the first's etcd cluster; a deleted machine's pods go, its node stays for Cluster API to delete.
+// joins the first's etcd cluster; a deleted machine's pods and node go (Cluster API has drained it), so its host,
+// provisioned again for the next machine of the cluster, gets a node of its own at that machine's version.
 func TestControlPlaneMachines(t *testing.T) {
 	f := newTestFarm(t, Faults{})
 	ctx := context.Background()
@@ -404,7 +405,8 @@ func TestControlPlaneMachines(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// c1-cp2 is deleted: its pods go, its node stays (Cluster API deletes it through this API server).
+	// c1-cp2 is deleted: its pods and node go (Cluster API drained the node before it deleted the Metal3Machine, and
+	// finds it gone).
 	m3m := newObject(m3MachineGVK)
 	if err := mgmt.Get(ctx, client.ObjectKey{Namespace: labNS, Name: "c1-cp2"}, m3m); err != nil {
 		t.Fatal(err)
@@ -424,8 +426,11 @@ func TestControlPlaneMachines(t *testing.T) {
 			t.Errorf("pod %s is left", name)
 		}
 	}
-	if !exists(t, f, key, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host-2"}}) || !exists(t, f, key, pod("etcd-host-1")) {
-		t.Error("the node host-2 or the other machine's pods went too")
+	if exists(t, f, key, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host-2"}}) {
+		t.Error("the node host-2 is left")
+	}
+	if !exists(t, f, key, pod("etcd-host-1")) || !exists(t, f, key, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host-1"}}) {
+		t.Error("the other machine's pods or node went too")
 	}
 	if s := serverInfo(t, f, key); !s.Listening || s.APIServers != 1 || s.Etcd != 1 || s.Nodes != 1 {
 		t.Errorf("server after the deletion %+v", s)
@@ -440,6 +445,29 @@ func TestControlPlaneMachines(t *testing.T) {
 	}
 	if res, err := reconcileMachine(t, r, "c1-cp2"); err != nil || !res.IsZero() {
 		t.Fatalf("Reconcile of the gone c1-cp2 = %+v, %v", res, err)
+	}
+
+	// host-2 provisioned again for the cluster's next control-plane machine (an upgrade's replacement): a node of
+	// its own, at the new machine's version.
+	for _, o := range []client.Object{metal3Machine("c1-cp3", "c1", labNS+"/host-2", true, "metal3://lab/host-2/c1-cp3"), machine("c1-cp3-m", "v1.29.6")} {
+		if err := mgmt.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host := newObject(bmhGVK)
+	if err := mgmt.Get(ctx, client.ObjectKey{Namespace: labNS, Name: "host-2"}, host); err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(host.Object, "c1-cp3", "spec", "consumerRef", "name")
+	if err := mgmt.Update(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := reconcileMachine(t, r, "c1-cp3"); err != nil || !res.IsZero() {
+		t.Fatalf("Reconcile of c1-cp3 = %+v, %v", res, err)
+	}
+	again := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host-2"}}
+	if !exists(t, f, key, again) || again.Status.NodeInfo.KubeletVersion != "v1.29.6" || again.Spec.ProviderID != "metal3://lab/host-2/c1-cp3" {
+		t.Errorf("host-2's node for c1-cp3: kubelet %q providerID %q", again.Status.NodeInfo.KubeletVersion, again.Spec.ProviderID)
 	}
 }
 

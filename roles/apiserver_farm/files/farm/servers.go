@@ -364,7 +364,7 @@ func (f *Farm) HasAPIServer(key, pod string) bool {
 }
 
 // RemoveMachine forgets the API server, etcd member and node of a machine that is gone; the listener stays while
-// the cluster exists (Cluster API still deletes the Node through it).
+// the cluster exists (Cluster API still reads and deletes through it).
 func (f *Farm) RemoveMachine(key, node string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -27,7 +27,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import marks as phase_marks
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import measures as phase_measures
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import title as phase_title
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import Shapes, templated
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import read as read_shapes
 
 SCHEMA = 1
 KINDS = ("Cluster", "KubeadmControlPlane", "MachineDeployment", "Machine", "Metal3Machine", "BareMetalHost")
@@ -201,14 +201,8 @@ def _phase(
         owner = owner_cluster(m)
         if owner in names:
             machines_of.setdefault(owner, []).append(m)
-    shapes = Shapes()
-    if any(templated(c) for c in clusters):  # a template set: its shape is in its control planes and pools
-        cp_version = client.served_versions(GROUPS["KubeadmControlPlane"])
-        cp_api = f"{GROUPS['KubeadmControlPlane']}/{cp_version[0]}" if cp_version else None
-        shapes = Shapes(
-            _items(client, cp_api, "KubeadmControlPlane", selector, page_size),
-            _items(client, api_version, "MachineDeployment", selector, page_size),
-        )
+    # A template set's shape is in its control planes and pools (read with the Clusters' selector).
+    shapes = read_shapes(client, api_version, selector, clusters, limit=page_size)[0] if clusters else None
     try:
         return phase.timed(clusters, machines_of, phase_opts, shapes), later_phase(clusters, phase_opts["name"])
     except ValueError as e:

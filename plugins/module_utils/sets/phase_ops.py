@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.cluster_ops import capi_version
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import PHASE_STARTED, SetError
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import PHASE_STARTED, SET_LABEL, SetError
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
     BulkFailed,
     call_report,
@@ -22,10 +23,10 @@ from ansible_collections.scalelab.capi.plugins.module_utils.sets.engine import (
 )
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import TABLE, marked
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import (
-    CONTROL_PLANE_GROUP,
     Shapes,
     changed_unmarked,
     patches,
+    read,
     templated,
 )
 
@@ -79,22 +80,6 @@ def _patch(c: dict, p: dict, now: float, shapes: Shapes) -> dict:
     return {"metadata": {"annotations": marks}, **({"spec": {"topology": spec}} if spec else {})}
 
 
-def _shapes(bulk, p: dict, clusters: list[dict]) -> tuple[Shapes, dict[str, str]]:
-    """The set's shapes, and {kind: apiVersion} of the template Clusters' control planes and pools (listed only when
-    the set has template Clusters)."""
-    if not any(templated(c) for c in clusters):
-        return Shapes(), {}
-    cp_versions = bulk.client.served_versions(CONTROL_PLANE_GROUP)
-    if not cp_versions:
-        raise SetError(f"name={p['name']}: its Clusters have no topology and the API serves no {CONTROL_PLANE_GROUP}")
-    api_versions = {
-        "KubeadmControlPlane": f"{CONTROL_PLANE_GROUP}/{cp_versions[0]}",
-        "MachineDeployment": capi_version(bulk.client),
-    }
-    listed = {kind: list(bulk.listed(v, kind, p["name"])) for kind, v in api_versions.items()}
-    return Shapes(listed["KubeadmControlPlane"], listed["MachineDeployment"]), api_versions
-
-
 def _check(p: dict) -> None:
     kind = TABLE[p["phase"]]
     if kind.target_changes and kind.target and kind.refused(p.get(kind.target)):
@@ -119,7 +104,12 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
             )
         for c in clusters:
             c.setdefault("kind", "Cluster")
-        shapes, api_versions = _shapes(bulk, p, clusters)
+        try:
+            shapes, api_versions = read(
+                bulk.client, api_version, f"{SET_LABEL}={p['name']}", clusters, policy=bulk.policy
+            )
+        except KubeError as e:
+            raise SetError(f"name={p['name']}: {e}") from e
         todo, before = plan(clusters, p, shapes)
         state = {
             "clusters": {"total": len(clusters), "changed": len(todo), "unchanged": len(clusters) - len(todo)},
@@ -137,11 +127,11 @@ def run(p: dict, check_mode: bool) -> tuple[bool, dict]:
             # The limiter first, a token per write: the mark says when the change was written, not when it was
             # queued. A template Cluster's control plane and pools are written before its mark (a run stopped
             # between them leaves the Cluster unmarked: plan() finds it again).
-            writes = len(patches(shapes, c, p["phase"], p, rfc3339(time.time()), api_versions)) if templated(c) else 0
-            for _token in range(writes + 1):
+            # (A rollout.after a limiter's wait older than the mark replaces the same Machines.)
+            objects = patches(shapes, c, p["phase"], p, rfc3339(time.time()), api_versions) if templated(c) else []
+            for _token in range(len(objects) + 1):
                 acquire()
             now = time.time()
-            objects = patches(shapes, c, p["phase"], p, rfc3339(now), api_versions) if templated(c) else []
             calls = [bulk.patch((kind, ns, name), v, body, lambda: None) for kind, ns, name, v, body in objects]
             return [*calls, bulk.patch(key, api_version, _patch(c, p, now, shapes), lambda: None)]
 

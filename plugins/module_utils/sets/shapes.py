@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from ansible_collections.scalelab.capi.plugins.module_utils.kube.client import KubeError
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import (
     CLUSTER_NAME_LABEL,
     CREATED_SHAPE,
@@ -95,6 +96,23 @@ class Shapes:
         }
 
 
+def read(client, cluster_api: str, selector: str, clusters: list[dict], **kw) -> tuple[Shapes, dict[str, str]]:
+    """The Clusters' shapes and {kind: apiVersion} of a template set's control planes and pools, read with one list
+    each by the set's label (cluster_bulk labels every object it makes); a ClusterClass set reads nothing. kw goes to
+    the client's list (a retry policy)."""
+    if not any(templated(c) for c in clusters):
+        return Shapes(), {}
+    cp_versions = client.served_versions(CONTROL_PLANE_GROUP)
+    if not cp_versions:
+        raise KubeError(f"{client.server} serves no {CONTROL_PLANE_GROUP} API, and the set's Clusters have no topology")
+    api_versions = {"KubeadmControlPlane": f"{CONTROL_PLANE_GROUP}/{cp_versions[0]}", "MachineDeployment": cluster_api}
+    listed = {
+        kind: [o for page in client.list_pages(client.path(v, kind), label_selector=selector, **kw) for o in page]
+        for kind, v in api_versions.items()
+    }
+    return Shapes(listed["KubeadmControlPlane"], listed["MachineDeployment"]), api_versions
+
+
 def machines_wanted(shape: dict) -> int:
     """Machines a Cluster of this shape should have: its control plane's replicas and its worker pools'."""
     cp = (shape.get("controlPlane") or {}).get("replicas") or 0
@@ -102,17 +120,23 @@ def machines_wanted(shape: dict) -> int:
     return int(cp) + sum(int(md.get("replicas") or 0) for md in workers)
 
 
+# The shaping paths each phase writes per kind, and the option that gives their value (a rollout's path depends on the
+# contract, its value on the time: _changes).
+_PATHS = {
+    "upgrade": ("version", {"KubeadmControlPlane": "spec.version", "MachineDeployment": "spec.template.spec.version"}),
+    "scale_workers": ("replicas", {"MachineDeployment": "spec.replicas"}),
+}
+
+
 def _changes(phase: str, p: dict, at: str, kind: str, api_version: str) -> dict:
     """{dotted path: value} a phase writes on a template set's KubeadmControlPlane or MachineDeployment (`kind`);
     api_version is the kind's served contract (v1beta1: spec.rolloutAfter; v1beta2: spec.rollout.after)."""
-    pool = kind == "MachineDeployment"
-    if phase == "upgrade":
-        return {"spec.template.spec.version" if pool else "spec.version": p["version"]}
+    if phase in _PATHS:
+        option, paths = _PATHS[phase]
+        return {paths[kind]: p[option]} if kind in paths else {}
     if phase == "rollout":
         path = "spec.rollout.after" if api_version.endswith("v1beta2") else "spec.rolloutAfter"
         return {path: at[:19] + "Z"}  # metav1.Time keeps whole seconds
-    if phase == "scale_workers":
-        return {"spec.replicas": p["replicas"]} if pool else {}
     if phase == "soak":
         return {}
     raise SetError(f"phase={phase}: not a phase that changes a template set")
@@ -172,7 +196,7 @@ def changed_unmarked(shapes: Shapes, cluster: dict, phase: str) -> bool:
     """Whether an earlier run changed the template Cluster's control plane or pools for this phase (its
     CREATED_SHAPE holds a path the phase writes) and stopped before the Cluster's mark: it is as wanted, and still
     to be marked."""
-    if not templated(cluster) or phase not in ("upgrade", "scale_workers"):
+    if not templated(cluster) or phase not in _PATHS:
         return False
-    paths = {"upgrade": ("spec.version", "spec.template.spec.version"), "scale_workers": ("spec.replicas",)}[phase]
+    paths = _PATHS[phase][1].values()
     return any(path in created_shape(obj) for _kind, obj in _objects(shapes, cluster) for path in paths)

@@ -14,12 +14,7 @@ from ansible_collections.scalelab.capi.plugins.module_utils.kube.retry import CO
 from ansible_collections.scalelab.capi.plugins.module_utils.results import timeline
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.clusters import CLUSTER_NAME_LABEL, SET_LABEL, SetError
 from ansible_collections.scalelab.capi.plugins.module_utils.sets.phases import mark_time
-from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import (
-    CONTROL_PLANE_GROUP,
-    Shapes,
-    machines_wanted,
-    templated,
-)
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.shapes import machines_wanted, read
 
 GROUP = "cluster.x-k8s.io"
 
@@ -57,7 +52,7 @@ def snapshot(client: KubeClient, p: dict) -> dict:
     pages = client.list_pages(client.path(api_version, "Cluster"), label_selector=selector)
     clusters = [c for page in pages for c in page]
     # Shapes (a template set's are its control planes' and pools') only for a phase's wait.
-    shapes = set_shapes(client, api_version, selector, clusters) if after_phase(p) or shape else None
+    shapes = read(client, api_version, selector, clusters)[0] if after_phase(p) or shape else None
     for c in clusters:
         md = c["metadata"]
         key = (md.get("namespace", ""), md["name"])
@@ -113,20 +108,6 @@ def snapshot(client: KubeClient, p: dict) -> dict:
     if soak:
         snap["soak_left"] = soak_left(soak_marks, soak, time.time())
     return snap
-
-
-def set_shapes(client: KubeClient, api_version: str, selector: str, clusters: list[dict]) -> Shapes:
-    """The Clusters' shapes: a template set's control planes and pools are listed (by the set's label, which
-    cluster_bulk gives every object it makes), a ClusterClass set needs no list."""
-    if not any(templated(c) for c in clusters):
-        return Shapes()
-    cp_versions = client.served_versions(CONTROL_PLANE_GROUP)
-    if not cp_versions:
-        raise KubeError(f"{client.server} serves no {CONTROL_PLANE_GROUP} API: is the Cluster API stack installed?")
-    kcp_path = client.path(f"{CONTROL_PLANE_GROUP}/{cp_versions[0]}", "KubeadmControlPlane")
-    kcps = [k for page in client.list_pages(kcp_path, label_selector=selector) for k in page]
-    mds = client.list_pages(client.path(api_version, "MachineDeployment"), label_selector=selector)
-    return Shapes(kcps, [d for page in mds for d in page])
 
 
 def soak_left(marks: list[float | None], seconds: float, now: float) -> float:

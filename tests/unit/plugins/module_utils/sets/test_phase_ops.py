@@ -152,10 +152,21 @@ def test_a_template_clusters_own_patch_is_its_mark_and_what_it_was_created_with(
 
 
 class FakeClient:
+    """The client's reads shapes.read makes: a kind's path, its one page by the set's label."""
+
     server = "https://fake"
+
+    def __init__(self, objects: dict[str, list[dict]]):
+        self.objects = objects
 
     def served_versions(self, group):
         return ["v1beta1"]
+
+    def path(self, api_version, kind):
+        return kind
+
+    def list_pages(self, path, label_selector="", **kw):
+        yield [dict(o) for o in self.objects.get(path, [])]
 
 
 class FakeBulk:
@@ -163,7 +174,7 @@ class FakeBulk:
     it (the limiter's acquire)."""
 
     def __init__(self, objects: dict[str, list[dict]], fail_kind: str = ""):
-        self.client, self.objects, self.fail_kind = FakeClient(), objects, fail_kind
+        self.client, self.objects, self.fail_kind = FakeClient(objects), objects, fail_kind
         self.policy = RetryPolicy()
         self.tokens, self.writes = 0, []
 

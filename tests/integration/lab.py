@@ -22,7 +22,9 @@ BIN = os.path.join(ROOT, ".venv", "bin")
 # The Cluster API stack's supervisor programs (roles/capi_stack).
 CAPI_MANAGERS = ("capi-core", "capi-bootstrap", "capi-control-plane", "capi-in-memory")
 
-_JSON_ENV = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+# Without the callbacks SCALELAB_TEST_LOG suggests (profile_tasks prints around the JSON document).
+_JSON_ENV = {k: v for k, v in os.environ.items() if k != "ANSIBLE_CALLBACKS_ENABLED"}
+_JSON_ENV.update(ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
 
 
 def _module_result(module: str, rc: int, stdout: str, stderr: str) -> dict:

@@ -50,6 +50,7 @@ class ActionModule(ActionBase):
             "rollout",
             "shape",
             "soak",
+            "stall_timeout",
             "timeout",
             "version",
             "window",
@@ -79,6 +80,6 @@ class ActionModule(ActionBase):
                 + "); "
                 f"not ready: {r.get('not_ready', [])[:3]}"
             ),
-            stall_check(count, f"set {name}", "clusters"),
+            stall_check(count, f"set {name}", "clusters", float(args.get("stall_timeout", 60.0))),
         )
         return {**result, **res}

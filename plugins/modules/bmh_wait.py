@@ -17,8 +17,8 @@ description:
     has no image.
   - The action plugin of the same name prints one progress line per O(report_every) seconds on the controller
     (hosts per state, hosts per minute, ETA); the module itself polls for at most O(window) seconds per call.
-  - When fewer than O(count) hosts of the set exist and none is added for 60 s, nothing is creating the rest -
-    the wait fails then, naming how many exist, instead of at O(timeout).
+  - When fewer than O(count) hosts of the set exist and none is added for O(stall_timeout) seconds, nothing is
+    creating the rest - the wait fails then, naming how many exist, instead of at O(timeout).
   - On timeout it fails listing the hosts per state and the first hosts with an error (C(status.errorMessage)).
   - Never changes anything (C(changed=false)); in check mode it reports the current state once.
 author: scalelab contributors (!UNKNOWN)
@@ -52,6 +52,13 @@ options:
     description: Seconds between two progress lines (action plugin).
     type: float
     default: 15.0
+  stall_timeout:
+    description:
+      - Seconds with fewer than O(count) hosts in the set and none added, after which the wait fails (nothing
+        is creating the rest). Raise it when another process creates the set slowly (a paced run); at least
+        O(timeout) never fails early.
+    type: float
+    default: 60.0
   timeout:
     description: Seconds to wait in all before failing.
     type: float
@@ -79,6 +86,13 @@ EXAMPLES = r"""
     name: hosts
     provisioning_state: provisioned
     count: 100
+
+- name: Wait for hosts an inventory import registers slowly (fail only after 5 minutes with none new)
+  scalelab.capi.bmh_wait:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: hosts
+    count: 1000
+    stall_timeout: 300
 """
 
 RETURN = r"""
@@ -126,6 +140,7 @@ ARGUMENT_SPEC = {
         "aliases": ["state"],
     },
     "report_every": {"type": "float", "default": 15.0},
+    "stall_timeout": {"type": "float", "default": 60.0},
     "timeout": {"type": "float", "default": 1800.0},
     "window": {"type": "float", "default": 15.0},
 }

@@ -16,8 +16,8 @@ description:
     report be gathered from a settled set.
   - The action plugin of the same name prints one progress line per O(report_every) seconds on the controller
     (ready/total, clusters per minute, ETA); the module itself polls for at most O(window) seconds per call.
-  - When fewer than O(count) Clusters of the set exist and none is added for 60 s, nothing is creating the rest -
-    the wait fails then, naming how many exist, instead of at O(timeout).
+  - When fewer than O(count) Clusters of the set exist and none is added for O(stall_timeout) seconds, nothing is
+    creating the rest - the wait fails then, naming how many exist, instead of at O(timeout).
   - Never changes anything (C(changed=false)); in check mode it reports the current state once.
 author: scalelab contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -74,6 +74,13 @@ options:
         little of the API server. O(timeout) must cover the soak.
     type: int
     default: 0
+  stall_timeout:
+    description:
+      - Seconds with fewer than O(count) clusters in the set and none added, after which the wait fails (nothing
+        is creating the rest). Raise it when another process creates the set slowly (a paced run); at least
+        O(timeout) never fails early.
+    type: float
+    default: 60.0
   timeout:
     description: Seconds to wait in all before failing with the clusters that are not ready and their conditions.
     type: float
@@ -126,6 +133,14 @@ EXAMPLES = r"""
     soak: 1800
     interval: 30
     timeout: 3600
+
+- name: Wait for a set another job creates at one cluster per 5 minutes (fail only after 10 minutes with none new)
+  scalelab.capi.cluster_wait:
+    kubeconfig: ~/.local/share/scalelab/scalelab/admin.kubeconfig
+    name: scale
+    count: 50
+    stall_timeout: 600
+    timeout: 18000
 """
 
 RETURN = r"""
@@ -203,6 +218,7 @@ ARGUMENT_SPEC = {
     "rollout": {"type": "bool", "default": False},
     "shape": {"type": "bool", "default": False},
     "soak": {"type": "int", "default": 0},
+    "stall_timeout": {"type": "float", "default": 60.0},
     "timeout": {"type": "float", "default": 1800.0},
     "version": {"type": "str", "default": ""},
     "window": {"type": "float", "default": 15.0},

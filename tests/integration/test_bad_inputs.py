@@ -80,6 +80,7 @@ MODULE_CASES = [
     ("cluster_bulk", {"count": 1, "kubeconfig": "NOWHERE", "retry_timeout": 2}, "cannot reach https://127.0.0.1:1"),
     ("cluster_wait", {"count": -1}, "count=-1 must be >= 0"),
     ("cluster_wait", {"count": 2, "timeout": 0}, "timeout=0.0 must be > 0 (seconds)"),
+    ("cluster_wait", {"count": 2, "stall_timeout": -5}, "stall_timeout=-5.0 must be > 0 (seconds)"),
     # The test lab has no Metal3 stack: its CRDs are missing.
     ("bmh_bulk", {"count": 2}, "serves no"),
     ("bmh_bulk", {"count": -2}, "count=-2 must be >= 0"),

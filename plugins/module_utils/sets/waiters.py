@@ -255,7 +255,7 @@ def wait_module(module, at_least: dict, probe: Callable[[KubeClient, dict], dict
     (once in check mode) and returned; never a change. An API error fails naming the kubeconfig."""
     require_libs(module)
     p = module.params
-    bad = bounds(p, at_least, ("interval", "timeout", "window"))
+    bad = bounds(p, at_least, ("interval", "stall_timeout", "timeout", "window"))
     if bad:
         module.fail_json(msg=bad)
     window = 0.0 if module.check_mode else min(p["window"], p["timeout"])

@@ -102,3 +102,14 @@ def test_valid_args_are_the_module_options():
 
     aliases = {a for spec in module.ARGUMENT_SPEC.values() for a in spec.get("aliases", ())}
     assert frozenset(bmh_wait.WAIT_ARGS) == frozenset(module.ARGUMENT_SPEC) | aliases
+
+
+def test_a_set_nobody_grows_fails_after_stall_timeout(monkeypatch, scripted_action):
+    from ansible_collections.scalelab.capi.plugins.plugin_utils import windows
+
+    ticks = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(windows, "time", type("Clock", (), {"monotonic": staticmethod(lambda: float(next(ticks)))}))
+    args = {"name": "h", "count": 3, "timeout": 600, "report_every": 0, "stall_timeout": 20}
+    action = scripted_action(bmh_wait, args, [{"reached": 0, "total": 2, "states": {}, "done": False}] * 40)
+    res = action.run(task_vars={})
+    assert res["failed"] is True and "count=3: set h has 2 hosts and no new one for 20 s" in res["msg"], res

@@ -71,3 +71,30 @@ def test_every_module_option_is_accepted_by_the_action():
     from ansible_collections.scalelab.capi.plugins.modules import cluster_wait as module
 
     assert set(module.ARGUMENT_SPEC) <= cluster_wait.ActionModule._VALID_ARGS
+
+
+class TickingClock:
+    """windows' time: each monotonic() is 10 s after the last."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        self.now += 10.0
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("stall_timeout", "fails_with"), [(None, "no new one for 60 s"), (30.0, "no new one for 30 s")]
+)
+def test_a_set_nobody_grows_fails_after_stall_timeout(monkeypatch, scripted_action, stall_timeout, fails_with):
+    from ansible_collections.scalelab.capi.plugins.plugin_utils import windows
+
+    monkeypatch.setattr(windows, "time", TickingClock())
+    args = {"name": "s", "count": 3, "timeout": 600, "report_every": 0}
+    if stall_timeout is not None:
+        args["stall_timeout"] = stall_timeout
+    action = scripted_action(cluster_wait, args, [{"ready": 0, "total": 1, "done": False}] * 40)
+    res = action.run(task_vars={})
+    assert res["failed"] is True and f"count=3: set s has 1 clusters and {fails_with}" in res["msg"], res
+    assert res["seconds"] < 600

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -99,6 +100,18 @@ CAPI = {
 def lab(tmp_path_factory):
     """One real host lab (management cluster, Cluster API stack, 3 clusters) for the session, removed at the end."""
     yield from _session_lab(tmp_path_factory, "itest", "lab", PORTS, CAPI)
+
+
+@pytest.fixture(scope="module")
+def deleting(lab):
+    """Sets a module's tests made, appended once each test is done: their Clusters are deleted at once (Lab.delete_soon)
+    and Cluster API removes them beside the next tests; at the module's end cluster_bulk state=absent deletes what is
+    left of each (namespaces it made too) and waits. One wait per module instead of one per test: ~5 minutes of CI."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        res = lab.module("cluster_bulk", kubeconfig=lab.kubeconfig, name=name, state="absent", delete_timeout=300)
+        assert res["rc"] == 0, f"{res.get('msg')} left: {json.dumps(res.get('left'))}"  # a string: shown whole
 
 
 # The Cluster API v1.7 lab (test_stack_capi17, test_metal3): started after test_teardown removed the first lab, because

@@ -22,8 +22,8 @@ def _names(lab, set_name: str) -> list[str]:
 
 
 @pytest.fixture
-def bulk(lab):
-    """Runs cluster_bulk on the lab; deletes every set a test made afterwards."""
+def bulk(lab, deleting):
+    """Runs cluster_bulk on the lab; every set a test made is deleted afterwards (its wait at the module's end)."""
     made = set()
 
     def run(name: str, check: bool = False, **args):
@@ -33,9 +33,7 @@ def bulk(lab):
         return lab.module("cluster_bulk", check=check, kubeconfig=lab.kubeconfig, name=name, **args)
 
     yield run
-    for name in made:
-        res = lab.module("cluster_bulk", kubeconfig=lab.kubeconfig, name=name, state="absent", delete_timeout=300)
-        assert res["rc"] == 0, f"{res.get('msg')} left: {json.dumps(res.get('left'))}"  # a string: shown whole
+    lab.delete_sets_soon(sorted(made), deleting)
 
 
 def test_create_then_rerun_creates_nothing(lab, bulk):

@@ -61,13 +61,12 @@ def fault_table():
 
 
 @pytest.fixture
-def sets(lab):
-    """Set names a test creates; every one is deleted afterwards (with the admin identity)."""
+def sets(lab, deleting):
+    """Set names a test creates; every one is deleted afterwards (with the admin identity; its wait at the module's
+    end)."""
     made: list[str] = []
     yield made
-    for name in made:
-        res = lab.module("cluster_bulk", kubeconfig=lab.kubeconfig, name=name, state="absent", delete_timeout=300)
-        assert res["rc"] == 0, f"{res.get('msg')} left: {json.dumps(res.get('left'))}"  # a string: shown whole
+    lab.delete_sets_soon(made, deleting)
 
 
 def _wait_for(lab: Lab, set_name: str, at_least: int, proc, timeout: float = 60) -> None:

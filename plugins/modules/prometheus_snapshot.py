@@ -104,8 +104,10 @@ summary:
     etcd_db_size_bytes_max, etcd_wal_fsync_p99_seconds_max and targets_down (jobs whose C(up) was ever 0).
     C(cost) is what one object cost - the window's CPU-seconds per job, memory growth per job, API requests per verb
     and etcd growth, divided by the Clusters, Machines and BareMetalHosts the results at O(path) say the run created
-    (C(per.cluster), C(per.machine), C(per.host)) - and, when O(tail) reaches a minute past O(end), CPU-seconds and
-    API requests per object-hour at steady state; C(totals) holds the undivided sums. C(controllers) is, per
+    (C(per.cluster), C(per.machine), C(per.host)) - and, when O(tail) holds two minutes or more of steady state (from
+    a minute after O(end), less a step; C(steady_seconds) long), CPU-seconds and API requests per object-hour at
+    steady state. A shorter tail gives none - its minute is when the playbook itself lists the set and snapshots
+    Prometheus. C(totals) holds the undivided sums. C(controllers) is, per
     C(<job>/<controller>) that handled at least 5 items over the run (and the minute after it), the mean seconds an
     item waited in the work queue, the mean seconds of one reconcile, the workers busy on average, the
     controller's workers and their share busy (C(utilization)). C(soak), when O(tail) holds two minutes or more of
@@ -118,7 +120,7 @@ summary:
     targets_down: []
     cost:
       totals: {seconds: 412.0, cpu_seconds: {total: 301.2, capi-core: 88.1}}
-      steady_seconds: 60
+      steady_seconds: 135
       per: {cluster: {objects: 30, cpu_seconds: {total: 10.04, capi-core: 2.94}, rss_mib: {total: 3.1},
                       api_requests: {total: 310.5, POST: 21.4}, etcd_kib: 88.2,
                       steady_cpu_seconds_per_hour: {total: 41.0}, steady_api_requests_per_hour: {total: 620.0}}}

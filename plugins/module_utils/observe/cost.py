@@ -23,9 +23,23 @@ METRICS = {
     "api_requests_per_{unit}_hour": "steady_api_requests_per_hour",
 }
 
+# The steady window - the lab at rest after the run - is where steady-state rates (here) and the soak's slopes
+# (soak.py) are read: from a step short of a minute after the run's last object was ready (a one-minute rate there
+# holds none of the run) to the tail's end, and only when it is this long. A shorter one is the minute in which the
+# playbook itself lists the set, snapshots Prometheus and captures profiles: with the default one-minute tail it was
+# one step, and two like runs compared +50% in API requests per cluster-hour.
+MIN_STEADY_SECONDS = 120.0
+
 # Every flat name, and those that also come per part (`.<job>` for CPU and memory, `.<verb>` for API requests).
 NAMES = tuple(p.format(unit=u) for u in UNITS for p in METRICS)
 PARTED = tuple(n for n in NAMES if not n.startswith("etcd_"))
+
+
+def steady_window(w: dict) -> tuple[float, float] | None:
+    """The run window w's steady window (start, stop) in unix seconds, or None when its tail holds none long enough."""
+    end = float(w["end"])
+    start, stop = end + 60.0 - float(w.get("step") or 0), end + float(w.get("tail") or 0)
+    return (start, stop) if stop - start >= MIN_STEADY_SECONDS else None
 
 
 def created(doc: dict) -> dict[str, int]:
@@ -91,9 +105,9 @@ def _with_total(values: dict[str, float], scale: float, digits: int = 4) -> dict
 
 
 def cost(snap: dict, window: dict, counts: dict[str, int], converged: bool = True) -> dict:
-    """The run's totals over its window [start, end] and at steady state (end, end + tail], and each divided by the
+    """The run's totals over its window [start, end] and at steady state (steady_window()), and each divided by the
     objects of every unit the run created: {"totals": ..., "steady_seconds": ..., "per": {unit: {...}}}. No steady
-    state unless the run converged (see converged())."""
+    state unless the run converged (see converged()) and its tail holds a steady window."""
     start, end = float(window["start"]), float(window["end"])
     tail_end = end + float(window.get("tail") or 0)
     # A one-minute rate lags what it counts by up to a minute: its integral over the run and the minute after it
@@ -107,14 +121,12 @@ def cost(snap: dict, window: dict, counts: dict[str, int], converged: bool = Tru
         "etcd_bytes": by(snap, "etcd_db_size_bytes", "", growth, start, end).get(""),
     }
     steady = {}
-    # A one-minute rate a minute after the last object was ready holds none of the run: steady state. Points are a
-    # step apart, so the first one a step short of that minute counts (its rate holds at most a step of the run).
-    settled = end + 60.0 - float(window.get("step") or 0)
-    if converged and tail_end >= settled:
+    span = steady_window(window) if converged else None
+    if span:
         steady = {
-            "seconds": round(tail_end - end, 1),
-            "cpu_cores": by(snap, "process_cpu_cores", "job", mean, settled, tail_end),
-            "api_requests_rate": by(snap, "apiserver_requests_rate", "verb", mean, settled, tail_end),
+            "seconds": round(span[1] - span[0], 1),
+            "cpu_cores": by(snap, "process_cpu_cores", "job", mean, *span),
+            "api_requests_rate": by(snap, "apiserver_requests_rate", "verb", mean, *span),
         }
     per = {}
     for unit, n in sorted(counts.items()):

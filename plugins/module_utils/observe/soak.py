@@ -10,6 +10,7 @@ standard error: a slope within about two errors of zero is no evidence of a leak
 
 from __future__ import annotations
 
+from ansible_collections.scalelab.capi.plugins.module_utils.observe.cost import steady_window
 from ansible_collections.scalelab.capi.plugins.module_utils.report.sizing import SizingError, fit
 
 QUERIES = {"goroutines": "sum by (job) (go_goroutines)"}
@@ -19,22 +20,14 @@ GAUGES = {
     "goroutines": ("goroutines_per_hour", 1.0),
 }
 NAMES = tuple(name for name, _scale in GAUGES.values())
-# A steady window shorter than this, or with fewer points, fits nothing.
-MIN_SECONDS = 120.0
+# A steady window (cost.steady_window: two minutes at least) with fewer points fits nothing.
 MIN_POINTS = 5
-
-
-def window(w: dict) -> tuple[float, float] | None:
-    """The steady window (cost.py's: a step short of a minute after the run, to the tail's end), or None."""
-    end = float(w["end"])
-    start, stop = end + 60.0 - float(w.get("step") or 0), end + float(w.get("tail") or 0)
-    return (start, stop) if stop - start >= MIN_SECONDS else None
 
 
 def slopes(snap: dict, w: dict, converged: bool = True) -> dict:
     """{"seconds": soak length, "jobs": {job: {rss_mib_per_hour, rss_mib_per_hour_se, goroutines_per_hour, ...}}};
     {} when the tail holds no steady window long enough, or the run had not converged (its tail is not at rest)."""
-    span = window(w) if converged else None
+    span = steady_window(w) if converged else None
     if span is None:
         return {}
     start, stop = span

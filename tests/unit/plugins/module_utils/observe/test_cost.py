@@ -38,9 +38,9 @@ def series(labels, points):
     return {"labels": labels, "stats": {}, "points": points}
 
 
-# A 200 s run (T0 .. T0+200) with a 100 s tail at a 10 s step: capi-core at 0.5 cores then 0.1 at rest, KCP at 1
+# A 200 s run (T0 .. T0+200) with a 200 s tail at a 10 s step: capi-core at 0.5 cores then 0.1 at rest, KCP at 1
 # core then 0.2; capi-core's RSS grows 40 MiB; 4 POST and 10 GET per second then 0 and 2; etcd grows 1 MiB.
-RUN, TAIL = 21, 10
+RUN, TAIL = 21, 20
 SNAP = {
     "process_cpu_cores": {
         "series": [
@@ -59,7 +59,7 @@ SNAP = {
     },
     "etcd_db_size_bytes": {"series": [series({}, pts([2**20 + i * 2**20 / 20 for i in range(RUN)]))]},
 }
-WINDOW = {"start": T0, "end": T0 + 200, "tail": 100, "step": 10}
+WINDOW = {"start": T0, "end": T0 + 200, "tail": 200, "step": 10}
 
 
 def test_cost_per_object_divides_the_runs_totals():
@@ -75,8 +75,9 @@ def test_cost_per_object_divides_the_runs_totals():
     assert cluster["rss_mib"] == {"total": 4.0, "capi-core": 4.0}
     assert cluster["api_requests"] == {"total": 298.0, "GET": 216.0, "POST": 82.0}
     assert cluster["etcd_kib"] == 102.4
-    # at rest (from a minute after the last ready, less a step): 0.3 cores and 2 GETs a second for 10 clusters
-    assert c["steady_seconds"] == 100
+    # at rest (from a minute after the last ready, less a step, to the tail's end): 0.3 cores and 2 GETs a second for
+    # 10 clusters
+    assert c["steady_seconds"] == 150
     assert cluster["steady_cpu_seconds_per_hour"] == {"total": 108.0, "capi-control-plane": 72.0, "capi-core": 36.0}
     assert cluster["steady_api_requests_per_hour"] == {"total": 720.0, "GET": 720.0, "POST": 0.0}
 
@@ -86,6 +87,10 @@ def test_cost_per_object_divides_the_runs_totals():
     [
         ({**WINDOW, "tail": 0}, {"cluster": 10}, True, ["cluster"], False),  # no tail: no steady state
         ({**WINDOW, "tail": 40}, {"cluster": 10}, True, ["cluster"], False),  # the tail's rates still hold the run
+        # the default one-minute tail at a 15 s step: one step at rest, the minute the playbook gathers in - none
+        ({**WINDOW, "tail": 60, "step": 15}, {"cluster": 10}, True, ["cluster"], False),
+        ({**WINDOW, "tail": 169}, {"cluster": 10}, True, ["cluster"], False),  # 119 s at rest: two minutes needed
+        ({**WINDOW, "tail": 170}, {"cluster": 10}, True, ["cluster"], True),
         (WINDOW, {}, True, [], True),  # nothing created (a window given by hand): totals only
         (WINDOW, {"host": 5}, True, ["host"], True),
         (WINDOW, {"cluster": 10}, False, ["cluster"], False),  # some still converging: the tail is not at rest
@@ -142,3 +147,19 @@ def test_the_report_says_what_a_cluster_cost():
     page = html.render(doc, [], None, None, "", "t")
     assert "<h2>Cost per object</h2>" in page and "steady CPU-seconds per hour: capi-core" in page
     assert "Cost per object" not in html.render({"summary": {}}, [], None, None, "", "t")
+
+
+def test_two_like_runs_with_the_default_tail_compare_alike():
+    """Two runs alike but for what the playbook asks of the API server in the minute after the last ready (listing
+    the set, snapshotting Prometheus; here 6 GETs a second for one 15 s step in one run, 2 in the other): with the
+    default one-minute tail neither has steady-state numbers, so the comparison flags nothing."""
+    window = {"start": T0, "end": T0 + 200, "tail": 60, "step": 15}
+
+    def snap(gets_after):
+        tail = [gets_after] + [2.0] * 4
+        return {"apiserver_requests_rate": {"series": [series({"verb": "GET"}, pts([10.0] * 14 + tail, step=15))]}}
+
+    quiet, busy = (cost.metrics(cost.cost(snap(g), window, {"cluster": 10})) for g in (2.0, 6.0))
+    assert not any(name.endswith("_hour") or "_hour." in name for name in {*quiet, *busy}), (quiet, busy)
+    rows = gates.compare(busy, quiet, 10.0)
+    assert [r["metric"] for r in rows if r["verdict"] == "regressed"] == [], rows

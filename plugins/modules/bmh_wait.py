@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - scalelab.capi.attributes
   - scalelab.capi.attributes.wait
   - scalelab.capi.kube
+  - scalelab.capi.stall
 options:
   count:
     description: Hosts that must be in O(provisioning_state).
@@ -52,13 +53,6 @@ options:
     description: Seconds between two progress lines (action plugin).
     type: float
     default: 15.0
-  stall_timeout:
-    description:
-      - Seconds with fewer than O(count) hosts in the set and none added, after which the wait fails (nothing
-        is creating the rest). Raise it when another process creates the set slowly (a paced run); at least
-        O(timeout) never fails early.
-    type: float
-    default: 60.0
   timeout:
     description: Seconds to wait in all before failing.
     type: float
@@ -140,7 +134,7 @@ ARGUMENT_SPEC = {
         "aliases": ["state"],
     },
     "report_every": {"type": "float", "default": 15.0},
-    "stall_timeout": {"type": "float", "default": 60.0},
+    **waiters.STALL_ARGUMENT_SPEC,
     "timeout": {"type": "float", "default": 1800.0},
     "window": {"type": "float", "default": 15.0},
 }

@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - scalelab.capi.attributes
   - scalelab.capi.attributes.wait
   - scalelab.capi.kube
+  - scalelab.capi.stall
 options:
   count:
     description: Clusters that must be ready.
@@ -74,13 +75,6 @@ options:
         little of the API server. O(timeout) must cover the soak.
     type: int
     default: 0
-  stall_timeout:
-    description:
-      - Seconds with fewer than O(count) clusters in the set and none added, after which the wait fails (nothing
-        is creating the rest). Raise it when another process creates the set slowly (a paced run); at least
-        O(timeout) never fails early.
-    type: float
-    default: 60.0
   timeout:
     description: Seconds to wait in all before failing with the clusters that are not ready and their conditions.
     type: float
@@ -218,7 +212,7 @@ ARGUMENT_SPEC = {
     "rollout": {"type": "bool", "default": False},
     "shape": {"type": "bool", "default": False},
     "soak": {"type": "int", "default": 0},
-    "stall_timeout": {"type": "float", "default": 60.0},
+    **waiters.STALL_ARGUMENT_SPEC,
     "timeout": {"type": "float", "default": 1800.0},
     "version": {"type": "str", "default": ""},
     "window": {"type": "float", "default": 15.0},

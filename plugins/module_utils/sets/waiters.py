@@ -250,6 +250,10 @@ def probe_clusters(client: KubeClient, p: dict) -> dict:
     return snap
 
 
+# cluster_wait's and bmh_wait's stall option (doc fragment scalelab.capi.stall; plugin_utils.windows.stall_check).
+STALL_ARGUMENT_SPEC = {"stall_timeout": {"type": "float", "default": 60.0}}
+
+
 def wait_module(module, at_least: dict, probe: Callable[[KubeClient, dict], dict], cost_factor: float = 0.0) -> None:
     """A *_wait module's run: options checked, probe(client, params) polled until `done` or for at most `window` seconds
     (once in check mode) and returned; never a change. An API error fails naming the kubeconfig."""

@@ -26,6 +26,7 @@ COLLECTION = "ansible_collections.scalelab.capi"
 FRAGMENT_SPECS = {
     "bulk": ("plugins.module_utils.sets.options", "BULK_ARGUMENT_SPEC"),
     "kube": ("plugins.module_utils.kube.client", "KUBE_ARGUMENT_SPEC"),
+    "stall": ("plugins.module_utils.sets.waiters", "STALL_ARGUMENT_SPEC"),
     "window": ("plugins.module_utils.observe.prometheus", "WINDOW_ARGUMENT_SPEC"),
 }
 

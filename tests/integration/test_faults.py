@@ -61,12 +61,15 @@ def fault_table():
 
 
 @pytest.fixture
-def sets(lab, deleting):
-    """Set names a test creates; every one is deleted afterwards (with the admin identity; its wait at the module's
-    end)."""
+def sets(lab):
+    """Set names a test creates; every one is deleted afterwards (with the admin identity), waiting for it here: a
+    deletion left to run beside the next test would meet its API server or etcd stop, after which Cluster API can sit
+    on it for minutes (below)."""
     made: list[str] = []
     yield made
-    lab.delete_sets_soon(made, deleting)
+    for name in made:
+        res = lab.module("cluster_bulk", kubeconfig=lab.kubeconfig, name=name, state="absent", delete_timeout=300)
+        assert res["rc"] == 0, f"{res.get('msg')} left: {json.dumps(res.get('left'))}"  # a string: shown whole
 
 
 def _wait_for(lab: Lab, set_name: str, at_least: int, proc, timeout: float = 60) -> None:

@@ -245,7 +245,7 @@ class Soak(Phase):
     name, target, keys, target_changes = "soak", "seconds", JUDGED, False
     form = "{name: soak, seconds: 180 to 86400}"
     HELD = "soaked"
-    # The slopes need a steady window of 2 minutes that starts a minute after the marks (observe/soak.py).
+    # The slopes need a steady window of 2 minutes that starts a minute after the marks (observe/cost.steady_window).
     MIN_SECONDS, MAX_SECONDS = 180, 86400
 
     def refused(self, value) -> str:

@@ -151,12 +151,12 @@ def test_the_report_says_what_a_cluster_cost():
 
 def test_two_like_runs_with_the_default_tail_compare_alike():
     """Two runs alike but for what the playbook asks of the API server in the minute after the last ready (listing
-    the set, snapshotting Prometheus; here 6 GETs a second for one 15 s step in one run, 2 in the other): with the
-    default one-minute tail neither has steady-state numbers, so the comparison flags nothing."""
+    the set, snapshotting Prometheus; here 6 GETs a second in the one step the old steady window held, 2 in the
+    other): with the default one-minute tail neither has steady-state numbers, so the comparison flags nothing."""
     window = {"start": T0, "end": T0 + 200, "tail": 60, "step": 15}
 
     def snap(gets_after):
-        tail = [gets_after] + [2.0] * 4
+        tail = [2.0, 2.0, 2.0, gets_after, 2.0]  # T0 + 210 .. 270: the fourth is T0 + 255, a step short of a minute
         return {"apiserver_requests_rate": {"series": [series({"verb": "GET"}, pts([10.0] * 14 + tail, step=15))]}}
 
     quiet, busy = (cost.metrics(cost.cost(snap(g), window, {"cluster": 10})) for g in (2.0, 6.0))

@@ -73,9 +73,10 @@ def test_metal3_clusters_are_ready_with_nodes_served_by_the_farm(m3_lab, tmp_pat
     assert len(ms) == 2
     for m in ms:
         node = m["status"]["nodeRef"]["name"]
-        # CAPM3's new providerID format: metal3://<namespace>/<host>/<Metal3Machine>.
+        # CAPM3's new providerID format: metal3://<namespace>/<host>/<Metal3Machine>; the node is named after the
+        # machine (a host's next machine must not share its node's name), labelled with the host's UID.
         ns, host, m3m = m["spec"]["providerID"].removeprefix("metal3://").split("/")
-        assert (ns, host, m3m) == (NS, node, m["spec"]["infrastructureRef"]["name"])
+        assert (ns, m3m) == (NS, m["spec"]["infrastructureRef"]["name"]) and node == m3m
         assert hosts[host]["status"]["provisioning"]["state"] == "provisioned"
         url, kw = m3_lab.workload(NS, m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"], tmp_path)
         got = requests.get(f"{url}/api/v1/nodes/{node}", **kw)

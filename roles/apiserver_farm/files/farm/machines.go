@@ -111,7 +111,9 @@ func (r *MachineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil || bmh == nil {
 		return ctrl.Result{}, err
 	}
-	node := bmh.GetName()
+	// Named after the machine, not the host, as a Metal3 kubelet's hostname usually is (CAPM3's metadata name): a
+	// host goes to the cluster's next machine before Cluster API deletes the old machine's node by name.
+	node := m3m.GetName()
 	r.mu.Lock()
 	r.placed[req.NamespacedName] = placed{cluster: key, node: node}
 	r.mu.Unlock()

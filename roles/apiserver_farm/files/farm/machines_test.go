@@ -228,7 +228,7 @@ func TestWorkerMachine(t *testing.T) {
 			if !tc.wantRegistered {
 				return
 			}
-			node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host-1"}}
+			node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "c1-w1"}}
 			if got := exists(t, f, "lab/c1", node); got != tc.wantNode {
 				t.Fatalf("node exists %v, want %v", got, tc.wantNode)
 			}
@@ -239,7 +239,7 @@ func TestWorkerMachine(t *testing.T) {
 			if !tc.wantNode {
 				return
 			}
-			want := map[string]string{uuidLabel: "uid-host-1", "kubernetes.io/hostname": "host-1"}
+			want := map[string]string{uuidLabel: "uid-host-1", "kubernetes.io/hostname": "c1-w1"}
 			if !equalMaps(node.Labels, want) || node.Spec.ProviderID != "" {
 				t.Errorf("node labels %v providerID %q, want %v and none", node.Labels, node.Spec.ProviderID, want)
 			}
@@ -250,7 +250,7 @@ func TestWorkerMachine(t *testing.T) {
 			if len(node.Status.Conditions) != 1 || node.Status.Conditions[0].Type != corev1.NodeReady || node.Status.Conditions[0].Status != corev1.ConditionTrue {
 				t.Errorf("node conditions %v, want Ready", node.Status.Conditions)
 			}
-			if exists(t, f, "lab/c1", pod("etcd-host-1")) {
+			if exists(t, f, "lab/c1", pod("etcd-c1-w1")) {
 				t.Error("a worker got an etcd member")
 			}
 			// Reconciled again (the host's watch): nothing changes.
@@ -297,7 +297,7 @@ func TestControlPlaneMachines(t *testing.T) {
 	if err != nil || res.RequeueAfter != 5*time.Second {
 		t.Fatalf("Reconcile without CAs = %+v, %v; want a requeue after 5s", res, err)
 	}
-	if !exists(t, f, key, pod("etcd-host-1")) || f.HasEtcdMember(key, "etcd-host-1") || serverInfo(t, f, key).Listening {
+	if !exists(t, f, key, pod("etcd-c1-cp1")) || f.HasEtcdMember(key, "etcd-c1-cp1") || serverInfo(t, f, key).Listening {
 		t.Fatalf("without CAs: %+v", serverInfo(t, f, key))
 	}
 	if err := mgmt.Create(ctx, caSecret("c1-etcd", sharedCA(t, "etcd"))); err != nil {
@@ -306,7 +306,7 @@ func TestControlPlaneMachines(t *testing.T) {
 	if res, err := reconcileMachine(t, r, "c1-cp1"); err != nil || res.RequeueAfter != 5*time.Second {
 		t.Fatalf("Reconcile with the etcd CA only = %+v, %v", res, err)
 	}
-	if !f.HasEtcdMember(key, "etcd-host-1") || serverInfo(t, f, key).Listening {
+	if !f.HasEtcdMember(key, "etcd-c1-cp1") || serverInfo(t, f, key).Listening {
 		t.Fatalf("with the etcd CA only: %+v", serverInfo(t, f, key))
 	}
 	if err := mgmt.Create(ctx, caSecret("c1-ca", sharedCA(t, "cluster"))); err != nil {
@@ -321,7 +321,7 @@ func TestControlPlaneMachines(t *testing.T) {
 
 	// What the workload cluster holds, read through its API server.
 	kube := kubeClient(t, port)
-	node, err := kube.CoreV1().Nodes().Get(ctx, "host-1", metav1.GetOptions{})
+	node, err := kube.CoreV1().Nodes().Get(ctx, "c1-cp1", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,13 +338,13 @@ func TestControlPlaneMachines(t *testing.T) {
 	names := []string{}
 	for _, p := range pods.Items {
 		ready := len(p.Status.Conditions) == 1 && p.Status.Conditions[0].Type == corev1.PodReady && p.Status.Conditions[0].Status == corev1.ConditionTrue
-		if p.Status.Phase != corev1.PodRunning || !ready || p.Spec.NodeName != "host-1" || p.Labels["tier"] != "control-plane" {
+		if p.Status.Phase != corev1.PodRunning || !ready || p.Spec.NodeName != "c1-cp1" || p.Labels["tier"] != "control-plane" {
 			t.Errorf("pod %s: %+v", p.Name, p.Status)
 		}
 		names = append(names, p.Name)
 	}
 	sort.Strings(names)
-	if got := strings.Join(names, ","); got != "etcd-host-1,kube-apiserver-host-1,kube-controller-manager-host-1,kube-scheduler-host-1" {
+	if got := strings.Join(names, ","); got != "etcd-c1-cp1,kube-apiserver-c1-cp1,kube-controller-manager-c1-cp1,kube-scheduler-c1-cp1" {
 		t.Errorf("kube-system pods %s", got)
 	}
 	proxy, err := kube.AppsV1().DaemonSets(metav1.NamespaceSystem).Get(ctx, "kube-proxy", metav1.GetOptions{})
@@ -362,13 +362,13 @@ func TestControlPlaneMachines(t *testing.T) {
 			t.Errorf("%T %s missing", o, o.GetName())
 		}
 	}
-	etcd1 := pod("etcd-host-1")
+	etcd1 := pod("etcd-c1-cp1")
 	exists(t, f, key, etcd1)
-	members, err := etcdMembers(t, port, "etcd-host-1")
+	members, err := etcdMembers(t, port, "etcd-c1-cp1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(members.Members) != 1 || members.Members[0].Name != "host-1" ||
+	if len(members.Members) != 1 || members.Members[0].Name != "c1-cp1" ||
 		strconv.FormatUint(members.Members[0].ID, 10) != etcd1.Annotations[etcdMemberIDAnno] {
 		t.Errorf("etcd members %v, pod annotations %v", members, etcd1.Annotations)
 	}
@@ -387,7 +387,7 @@ func TestControlPlaneMachines(t *testing.T) {
 	if res, err := reconcileMachine(t, r, "c1-cp2"); err != nil || !res.IsZero() {
 		t.Fatalf("Reconcile c1-cp2 = %+v, %v", res, err)
 	}
-	etcd2 := pod("etcd-host-2")
+	etcd2 := pod("etcd-c1-cp2")
 	exists(t, f, key, etcd2)
 	if etcd2.Annotations[etcdClusterIDAnno] != etcd1.Annotations[etcdClusterIDAnno] || etcd2.Annotations[etcdMemberIDAnno] == etcd1.Annotations[etcdMemberIDAnno] {
 		t.Errorf("second member %v, first %v: same cluster, another member ID expected", etcd2.Annotations, etcd1.Annotations)
@@ -395,7 +395,7 @@ func TestControlPlaneMachines(t *testing.T) {
 	if _, ok := etcd2.Annotations[etcdLeaderFromAnno]; ok {
 		t.Errorf("the second member took the lead: %v", etcd2.Annotations)
 	}
-	if members, err := etcdMembers(t, port, "etcd-host-2"); err != nil || len(members.Members) != 2 {
+	if members, err := etcdMembers(t, port, "etcd-c1-cp2"); err != nil || len(members.Members) != 2 {
 		t.Errorf("etcd-host-2 lists %v (%v), want two members", members, err)
 	}
 	if s := serverInfo(t, f, key); s.APIServers != 2 || s.Etcd != 2 || s.Nodes != 2 {
@@ -421,15 +421,15 @@ func TestControlPlaneMachines(t *testing.T) {
 	if res, err := reconcileMachine(t, r, "c1-cp2"); err != nil || !res.IsZero() {
 		t.Fatalf("Reconcile of the deleting c1-cp2 = %+v, %v", res, err)
 	}
-	for _, name := range []string{"etcd-host-2", "kube-apiserver-host-2", "kube-scheduler-host-2", "kube-controller-manager-host-2"} {
+	for _, name := range []string{"etcd-c1-cp2", "kube-apiserver-c1-cp2", "kube-scheduler-c1-cp2", "kube-controller-manager-c1-cp2"} {
 		if exists(t, f, key, pod(name)) {
 			t.Errorf("pod %s is left", name)
 		}
 	}
-	if exists(t, f, key, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host-2"}}) {
-		t.Error("the node host-2 is left")
+	if exists(t, f, key, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "c1-cp2"}}) {
+		t.Error("the node c1-cp2 is left")
 	}
-	if !exists(t, f, key, pod("etcd-host-1")) || !exists(t, f, key, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host-1"}}) {
+	if !exists(t, f, key, pod("etcd-c1-cp1")) || !exists(t, f, key, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "c1-cp1"}}) {
 		t.Error("the other machine's pods or node went too")
 	}
 	if s := serverInfo(t, f, key); !s.Listening || s.APIServers != 1 || s.Etcd != 1 || s.Nodes != 1 {
@@ -465,9 +465,76 @@ func TestControlPlaneMachines(t *testing.T) {
 	if res, err := reconcileMachine(t, r, "c1-cp3"); err != nil || !res.IsZero() {
 		t.Fatalf("Reconcile of c1-cp3 = %+v, %v", res, err)
 	}
-	again := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host-2"}}
+	again := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "c1-cp3"}}
 	if !exists(t, f, key, again) || again.Status.NodeInfo.KubeletVersion != "v1.29.6" || again.Spec.ProviderID != "metal3://lab/host-2/c1-cp3" {
 		t.Errorf("host-2's node for c1-cp3: kubelet %q providerID %q", again.Status.NodeInfo.KubeletVersion, again.Spec.ProviderID)
+	}
+}
+
+// TestHostReusedBeforeTheOldMachineIsCleanedUp: a rollout frees a host and the cluster's next machine gets it
+// before the farm and Cluster API have finished with the old one (seen in CI: a two-cluster Metal3 rollout stuck at
+// 3/4 Machines for 10 minutes). Cluster API deletes the old Machine's node by name after its Metal3Machine is gone,
+// and the farm forgets the old machine late: neither may take the new machine's node, etcd member or API server.
+func TestHostReusedBeforeTheOldMachineIsCleanedUp(t *testing.T) {
+	f := newTestFarm(t, Faults{})
+	ctx := context.Background()
+	const key = "lab/c1"
+	mgmt := newManagement(
+		cluster("c1", m3ClusterGVK.Kind), metal3Cluster("c1", testHost, freePort(t), nil),
+		caSecret("c1-etcd", sharedCA(t, "etcd")), caSecret("c1-ca", sharedCA(t, "cluster")),
+		metal3Machine("c1-w1", "c1", labNS+"/host-1", false, "metal3://lab/host-1/c1-w1"), machine("c1-w1-m", "v1.29.5"),
+		bareMetalHost("host-1", "c1-w1", "provisioned"),
+	)
+	r := newMachineReconciler(mgmt, f)
+	if _, err := reconcileMachine(t, r, "c1-w1"); err != nil {
+		t.Fatal(err)
+	}
+	nodes := &corev1.NodeList{}
+	if err := storeOf(f, key).List(ctx, nodes); err != nil || len(nodes.Items) != 1 {
+		t.Fatalf("nodes %v, %v: want the worker's", nodes.Items, err)
+	}
+	oldNode := nodes.Items[0].Name // the old Machine's nodeRef
+
+	// The worker's Metal3Machine is gone (the farm has not seen it yet) and host-1 goes to a control-plane machine.
+	if err := mgmt.Delete(ctx, metal3Machine("c1-w1", "c1", "", false, "")); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []client.Object{metal3Machine("c1-cp2", "c1", labNS+"/host-1", true, "metal3://lab/host-1/c1-cp2"), machine("c1-cp2-m", "v1.29.5")} {
+		if err := mgmt.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host := newObject(bmhGVK)
+	if err := mgmt.Get(ctx, client.ObjectKey{Namespace: labNS, Name: "host-1"}, host); err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(host.Object, "c1-cp2", "spec", "consumerRef", "name")
+	if err := mgmt.Update(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := reconcileMachine(t, r, "c1-cp2"); err != nil || !res.IsZero() {
+		t.Fatalf("Reconcile c1-cp2 = %+v, %v", res, err)
+	}
+	// Then Cluster API deletes the old Machine's node, and the farm reconciles the old Metal3Machine's absence.
+	if err := storeOf(f, key).Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: oldNode}}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := reconcileMachine(t, r, "c1-w1"); err != nil || !res.IsZero() {
+		t.Fatalf("Reconcile of the gone c1-w1 = %+v, %v", res, err)
+	}
+
+	if err := storeOf(f, key).List(ctx, nodes); err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.Items) != 1 || nodes.Items[0].Spec.ProviderID != "metal3://lab/host-1/c1-cp2" || nodes.Items[0].Labels[uuidLabel] != "uid-host-1" {
+		t.Fatalf("nodes %v: want c1-cp2's on host-1", nodes.Items)
+	}
+	node := nodes.Items[0].Name
+	if !f.HasEtcdMember(key, "etcd-"+node) || !f.HasAPIServer(key, "kube-apiserver-"+node) || !exists(t, f, key, pod("etcd-"+node)) {
+		t.Errorf("c1-cp2's etcd member, API server or etcd pod went with c1-w1: %+v", serverInfo(t, f, key))
+	}
+	if s := serverInfo(t, f, key); s.Nodes != 1 || s.APIServers != 1 || s.Etcd != 1 {
+		t.Errorf("server %+v, want c1-cp2's node, API server and etcd member", s)
 	}
 }
 

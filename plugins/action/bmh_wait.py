@@ -51,7 +51,7 @@ def wait(action, args: dict, task_vars: dict) -> dict:
         task_vars,
         lambda r, elapsed, first: progress_line(name, target, r, count, elapsed, first.get("reached", 0)),
         lambda r, timeout: timeout_message(name, target, count, r, timeout),
-        stall_check(count, f"set {name}", "hosts", float(args.get("stall_timeout", 60.0))),
+        stall_check(count, f"set {name}", "hosts", args.get("stall_timeout")),
     )
 
 

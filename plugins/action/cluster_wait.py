@@ -80,6 +80,6 @@ class ActionModule(ActionBase):
                 + "); "
                 f"not ready: {r.get('not_ready', [])[:3]}"
             ),
-            stall_check(count, f"set {name}", "clusters", float(args.get("stall_timeout", 60.0))),
+            stall_check(count, f"set {name}", "clusters", args.get("stall_timeout")),
         )
         return {**result, **res}

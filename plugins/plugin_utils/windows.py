@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from ansible.utils.display import Display
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.waiters import STALL_ARGUMENT_SPEC
 
 display = Display()
 
@@ -67,9 +68,14 @@ def wait_in_windows(
             return {**res, "failed": True, "msg": timeout_msg(res, timeout), "seconds": round(elapsed, 1)}
 
 
-def stall_check(count: int, subject: str, what: str, after: float = 60.0) -> Callable[[dict, float], str | None]:
+def stall_check(count: int, subject: str, what: str, after: float | None = None) -> Callable[[dict, float], str | None]:
     """A `stuck` for wait_in_windows: fewer than `count` objects found (result["total"]) and none added for `after`
-    seconds means nothing is creating the rest, so waiting for them to be ready would only run out the timeout."""
+    seconds means nothing is creating the rest, so waiting for them to be ready would only run out the timeout.
+    `after` is the task's stall_timeout; None (not given) takes the modules' default from their argument spec, which
+    an action plugin does not see."""
+    if after is None:
+        after = STALL_ARGUMENT_SPEC["stall_timeout"]["default"]
+    after = float(after)
     seen = {"total": None, "since": 0.0}
 
     def stuck(res: dict, elapsed: float) -> str | None:

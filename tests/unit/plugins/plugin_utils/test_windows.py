@@ -3,6 +3,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from ansible_collections.scalelab.capi.plugins.module_utils.sets.waiters import STALL_ARGUMENT_SPEC
 from ansible_collections.scalelab.capi.plugins.plugin_utils import windows
 
 
@@ -193,6 +194,17 @@ def test_a_wait_for_more_than_exists_fails_once_nothing_is_added(clock, totals, 
             f"count={count}: set scale has {totals[0] if totals[0] == totals[-1] else 4} clusters and no new one for "
             "60 s, so the rest can never be ready: create them first (or wait for fewer)"
         )
+
+
+@pytest.mark.parametrize("default, fails_at", [(60.0, 75.0), (30.0, 45.0)])
+def test_a_task_without_stall_timeout_gets_the_modules_default(clock, monkeypatch, default, fails_at):
+    """An action plugin sees only the task's arguments: the default comes from the modules' argument spec (one
+    place), whatever it is."""
+    monkeypatch.setitem(STALL_ARGUMENT_SPEC["stall_timeout"], "default", default)
+    action = FakeAction([snap(0, total=3)] * 30, clock)
+    stalled = windows.stall_check(5, "s", "x")
+    res = windows.wait_in_windows(action, "m", {"timeout": 300}, {}, line, timeout_msg, stalled)
+    assert (res["failed"], res["seconds"]) == (True, fails_at) and f"for {default:.0f} s" in res["msg"]
 
 
 def test_a_window_the_api_server_did_not_answer_in_is_waited_out(clock, capsys):

@@ -136,18 +136,15 @@ class Lab:
         resp.raise_for_status()
         return resp.json()["items"]
 
-    def delete_soon(self, set_name: str) -> None:
-        """Asks the API server to delete the set's Clusters and returns: Cluster API deletes them and what is under
-        them meanwhile (13-48 s for a test's set, beside whatever runs next). cluster_bulk state=absent finishes."""
-        for cluster in self.objects("/apis/cluster.x-k8s.io/v1beta2/clusters", f"scalelab.io/set={set_name}"):
-            md = cluster["metadata"]
-            path = f"/apis/cluster.x-k8s.io/v1beta2/namespaces/{md['namespace']}/clusters/{md['name']}"
-            assert self.request("DELETE", path).status_code in (200, 202, 404), path
-
-    def delete_sets_soon(self, names, deleting: list[str]) -> None:
-        """delete_soon each set, its name appended to `deleting` (conftest's fixture: the wait at the module's end)."""
+    def delete_soon(self, names, deleting: list[str]) -> None:
+        """Asks the API server to delete each set's Clusters and returns, each name appended to `deleting` (conftest's
+        fixture: cluster_bulk state=absent for each at the module's end). Cluster API deletes them and what is under
+        them meanwhile (13-48 s for a test's set, beside whatever runs next)."""
         for name in names:
-            self.delete_soon(name)
+            for cluster in self.objects("/apis/cluster.x-k8s.io/v1beta2/clusters", f"scalelab.io/set={name}"):
+                md = cluster["metadata"]
+                path = f"/apis/cluster.x-k8s.io/v1beta2/namespaces/{md['namespace']}/clusters/{md['name']}"
+                assert self.request("DELETE", path).status_code in (200, 202, 404), path
             deleting.append(name)
 
     @property

@@ -33,7 +33,7 @@ def bulk(lab, deleting):
         return lab.module("cluster_bulk", check=check, kubeconfig=lab.kubeconfig, name=name, **args)
 
     yield run
-    lab.delete_sets_soon(sorted(made), deleting)
+    lab.delete_soon(sorted(made), deleting)
 
 
 def test_create_then_rerun_creates_nothing(lab, bulk):

@@ -121,6 +121,27 @@ func bareMetalHost(name, consumer, state string) *unstructured.Unstructured {
 	return u
 }
 
+// giveHost makes control-plane machine m3m of cluster c1 (its Machine at version) and gives it the host, as CAPM3
+// does with a host a deleted machine left.
+func giveHost(t *testing.T, mgmt client.Client, hostName, m3m, version string) {
+	t.Helper()
+	ctx := context.Background()
+	providerID := "metal3://lab/" + hostName + "/" + m3m
+	for _, o := range []client.Object{metal3Machine(m3m, "c1", labNS+"/"+hostName, true, providerID), machine(m3m+"-m", version)} {
+		if err := mgmt.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host := newObject(bmhGVK)
+	if err := mgmt.Get(ctx, client.ObjectKey{Namespace: labNS, Name: hostName}, host); err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(host.Object, m3m, "spec", "consumerRef", "name")
+	if err := mgmt.Update(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func caSecret(name string, ca testCA) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: labNS, Name: name},
@@ -449,19 +470,7 @@ func TestControlPlaneMachines(t *testing.T) {
 
 	// host-2 provisioned again for the cluster's next control-plane machine (an upgrade's replacement): a node of
 	// its own, at the new machine's version.
-	for _, o := range []client.Object{metal3Machine("c1-cp3", "c1", labNS+"/host-2", true, "metal3://lab/host-2/c1-cp3"), machine("c1-cp3-m", "v1.29.6")} {
-		if err := mgmt.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	host := newObject(bmhGVK)
-	if err := mgmt.Get(ctx, client.ObjectKey{Namespace: labNS, Name: "host-2"}, host); err != nil {
-		t.Fatal(err)
-	}
-	_ = unstructured.SetNestedField(host.Object, "c1-cp3", "spec", "consumerRef", "name")
-	if err := mgmt.Update(ctx, host); err != nil {
-		t.Fatal(err)
-	}
+	giveHost(t, mgmt, "host-2", "c1-cp3", "v1.29.6")
 	if res, err := reconcileMachine(t, r, "c1-cp3"); err != nil || !res.IsZero() {
 		t.Fatalf("Reconcile of c1-cp3 = %+v, %v", res, err)
 	}
@@ -499,19 +508,7 @@ func TestHostReusedBeforeTheOldMachineIsCleanedUp(t *testing.T) {
 	if err := mgmt.Delete(ctx, metal3Machine("c1-w1", "c1", "", false, "")); err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []client.Object{metal3Machine("c1-cp2", "c1", labNS+"/host-1", true, "metal3://lab/host-1/c1-cp2"), machine("c1-cp2-m", "v1.29.5")} {
-		if err := mgmt.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	host := newObject(bmhGVK)
-	if err := mgmt.Get(ctx, client.ObjectKey{Namespace: labNS, Name: "host-1"}, host); err != nil {
-		t.Fatal(err)
-	}
-	_ = unstructured.SetNestedField(host.Object, "c1-cp2", "spec", "consumerRef", "name")
-	if err := mgmt.Update(ctx, host); err != nil {
-		t.Fatal(err)
-	}
+	giveHost(t, mgmt, "host-1", "c1-cp2", "v1.29.5")
 	if res, err := reconcileMachine(t, r, "c1-cp2"); err != nil || !res.IsZero() {
 		t.Fatalf("Reconcile c1-cp2 = %+v, %v", res, err)
 	}

@@ -136,16 +136,17 @@ class Lab:
         resp.raise_for_status()
         return resp.json()["items"]
 
-    def delete_soon(self, names, deleting: list[str]) -> None:
-        """Asks the API server to delete each set's Clusters and returns, each name appended to `deleting` (conftest's
-        fixture: cluster_bulk state=absent for each at the module's end). Cluster API deletes them and what is under
-        them meanwhile (13-48 s for a test's set, beside whatever runs next)."""
+    def delete_soon(self, names: list[str], deleting: list[str]) -> None:
+        """Asks the API server to delete each set's Clusters and returns, each name appended to `deleting` first
+        (conftest's fixture: cluster_bulk state=absent for each at the module's end, also after a failed DELETE here).
+        Cluster API deletes them and what is under them meanwhile (13-48 s for a test's set, beside what runs next)."""
+        assert not isinstance(names, str), names
+        deleting.extend(names)
         for name in names:
             for cluster in self.objects("/apis/cluster.x-k8s.io/v1beta2/clusters", f"scalelab.io/set={name}"):
                 md = cluster["metadata"]
                 path = f"/apis/cluster.x-k8s.io/v1beta2/namespaces/{md['namespace']}/clusters/{md['name']}"
                 assert self.request("DELETE", path).status_code in (200, 202, 404), path
-            deleting.append(name)
 
     @property
     def kubeconfig(self) -> str:

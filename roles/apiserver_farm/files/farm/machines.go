@@ -111,9 +111,29 @@ func (r *MachineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil || bmh == nil {
 		return ctrl.Result{}, err
 	}
-	// Named after the machine, not the host, as a Metal3 kubelet's hostname usually is (CAPM3's metadata name): a
-	// host goes to the cluster's next machine before Cluster API deletes the old machine's node by name.
-	node := m3m.GetName()
+	// The Machine, read (uncached) at most once here: a node's name after a farm restart, a new node's version.
+	var owner *clusterv1.Machine
+	read := false
+	machine := func() (*clusterv1.Machine, error) {
+		if !read {
+			var err error
+			owner, err = r.machine(ctx, m3m)
+			read = err == nil
+			return owner, err
+		}
+		return owner, nil
+	}
+	machineVersion := func() (string, error) {
+		m, err := machine()
+		if err != nil || m == nil || m.Spec.Version == nil {
+			return "", err
+		}
+		return *m.Spec.Version, nil
+	}
+	node, err := r.nodeName(req.NamespacedName, m3m, machine)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	r.mu.Lock()
 	r.placed[req.NamespacedName] = placed{cluster: key, node: node}
 	r.mu.Unlock()
@@ -121,16 +141,10 @@ func (r *MachineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	store := r.Farm.manager.GetResourceGroup(key).GetClient()
 	providerID, _, _ := unstructured.NestedString(m3m.Object, "spec", "providerID")
 	cp := isControlPlane(m3m)
-	// The Machine's version, read (uncached) at most once here: a new node's kubelet and kube-proxy's image.
-	version, read := "", false
-	machineVersion := func() (string, error) {
-		if read {
-			return version, nil
-		}
-		var err error
-		version, err = r.machineVersion(ctx, m3m)
-		read = err == nil
-		return version, err
+	// The host runs this machine only: a node of its previous machine (the farm has not seen that one go yet) would
+	// share the host's UID label and providerID prefix, which CAPM3 refuses to match twice.
+	if err := r.removeStaleNodes(ctx, store, key, node, string(bmh.GetUID())); err != nil {
+		return ctrl.Result{}, err
 	}
 	if err := ensureNode(ctx, store, node, string(bmh.GetUID()), providerID, cp, machineVersion); err != nil {
 		return ctrl.Result{}, err
@@ -190,25 +204,61 @@ func (r *MachineReconciler) forget(ctx context.Context, name types.NamespacedNam
 	p, ok := r.placed[name]
 	delete(r.placed, name)
 	r.mu.Unlock()
-	if !ok {
+	if !ok || !r.Farm.Registered(p.cluster) {
+		r.Farm.RemoveMachine(p.cluster, p.node)
 		return
 	}
-	r.Farm.RemoveMachine(p.cluster, p.node)
-	if !r.Farm.Registered(p.cluster) {
-		return
-	}
-	store := r.Farm.manager.GetResourceGroup(p.cluster).GetClient()
-	// The node goes too: Cluster API drained it before deleting the Metal3Machine and finds it gone later; left for
-	// Cluster API, a host provisioned again for the cluster's next machine first would keep the old node.
-	objects := []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: p.node}}}
+	// The node goes too (Cluster API drained it before deleting the Metal3Machine and finds it gone later): its host's
+	// next machine must not find a node with the host's UID label.
+	r.removeNode(ctx, r.Farm.manager.GetResourceGroup(p.cluster).GetClient(), p.cluster, p.node)
+}
+
+// removeNode deletes a machine's node and control-plane pods and the farm's API server and etcd member for it.
+func (r *MachineReconciler) removeNode(ctx context.Context, store inmemoryclient.Client, key, node string) {
+	r.Farm.RemoveMachine(key, node)
+	objects := []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}}
 	for _, component := range []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager"} {
-		objects = append(objects, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: component + "-" + p.node}})
+		objects = append(objects, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: component + "-" + node}})
 	}
 	for _, o := range objects {
 		if err := store.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
-			ctrl.LoggerFrom(ctx).Error(err, "Deleting a machine's object", "cluster", p.cluster, "name", o.GetName())
+			ctrl.LoggerFrom(ctx).Error(err, "Deleting a machine's object", "cluster", key, "name", o.GetName())
 		}
 	}
+}
+
+// removeStaleNodes removes the cluster's nodes other than `node` that carry the host's UID label.
+func (r *MachineReconciler) removeStaleNodes(ctx context.Context, store inmemoryclient.Client, key, node, uid string) error {
+	nodes := &corev1.NodeList{}
+	if err := store.List(ctx, nodes); err != nil {
+		return err
+	}
+	for i := range nodes.Items {
+		if n := nodes.Items[i]; n.Name != node && n.Labels[uuidLabel] == uid {
+			r.removeNode(ctx, store, key, n.Name)
+		}
+	}
+	return nil
+}
+
+// nodeName: the name the farm gave the machine's node, else the one Cluster API recorded (a farm restarted), else the
+// Metal3Machine's - not the host's, which the host's next machine would share while Cluster API deletes the old
+// machine's node by name (a Metal3 kubelet's hostname is usually its machine's too).
+func (r *MachineReconciler) nodeName(name types.NamespacedName, m3m *unstructured.Unstructured, machine func() (*clusterv1.Machine, error)) (string, error) {
+	r.mu.Lock()
+	p, ok := r.placed[name]
+	r.mu.Unlock()
+	if ok {
+		return p.node, nil
+	}
+	m, err := machine()
+	if err != nil {
+		return "", err
+	}
+	if m != nil && m.Status.NodeRef != nil && m.Status.NodeRef.Name != "" {
+		return m.Status.NodeRef.Name, nil
+	}
+	return m3m.GetName(), nil
 }
 
 // metal3Cluster is the cluster's infrastructure object, nil when the Cluster does not point at one yet.
@@ -246,20 +296,19 @@ func (r *MachineReconciler) provisionedHost(ctx context.Context, m3m *unstructur
 	return bmh, nil
 }
 
-func (r *MachineReconciler) machineVersion(ctx context.Context, m3m *unstructured.Unstructured) (string, error) {
+// machine is the Metal3Machine's owning Machine (uncached), nil when it has none or it is gone.
+func (r *MachineReconciler) machine(ctx context.Context, m3m *unstructured.Unstructured) (*clusterv1.Machine, error) {
 	for _, ref := range m3m.GetOwnerReferences() {
 		if ref.Kind != "Machine" {
 			continue
 		}
 		m := &clusterv1.Machine{}
 		if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: m3m.GetNamespace(), Name: ref.Name}, m); err != nil {
-			return "", client.IgnoreNotFound(err)
+			return nil, client.IgnoreNotFound(err)
 		}
-		if m.Spec.Version != nil {
-			return *m.Spec.Version, nil
-		}
+		return m, nil
 	}
-	return "", nil
+	return nil, nil
 }
 
 // withCA runs add with a Cluster API CA; it asks for a requeue while the control plane provider has not made it.

@@ -417,7 +417,7 @@ func TestControlPlaneMachines(t *testing.T) {
 		t.Errorf("the second member took the lead: %v", etcd2.Annotations)
 	}
 	if members, err := etcdMembers(t, port, "etcd-c1-cp2"); err != nil || len(members.Members) != 2 {
-		t.Errorf("etcd-host-2 lists %v (%v), want two members", members, err)
+		t.Errorf("etcd-c1-cp2 lists %v (%v), want two members", members, err)
 	}
 	if s := serverInfo(t, f, key); s.APIServers != 2 || s.Etcd != 2 || s.Nodes != 2 {
 		t.Errorf("server with two machines %+v", s)
@@ -512,26 +512,68 @@ func TestHostReusedBeforeTheOldMachineIsCleanedUp(t *testing.T) {
 	if res, err := reconcileMachine(t, r, "c1-cp2"); err != nil || !res.IsZero() {
 		t.Fatalf("Reconcile c1-cp2 = %+v, %v", res, err)
 	}
+	onHost := func() []string {
+		if err := storeOf(f, key).List(ctx, nodes); err != nil {
+			t.Fatal(err)
+		}
+		names := []string{}
+		for _, n := range nodes.Items {
+			if n.Labels[uuidLabel] == "uid-host-1" {
+				names = append(names, n.Name+" "+n.Spec.ProviderID)
+			}
+		}
+		return names
+	}
+	// The host runs one machine: the old node, which CAPM3 would find beside the new one by the host's UID label and
+	// providerID prefix, is gone already.
+	newNode := "c1-cp2 metal3://lab/host-1/c1-cp2"
+	if got := onHost(); len(got) != 1 || got[0] != newNode {
+		t.Errorf("nodes on host-1 %v, want only %q", got, newNode)
+	}
 	// Then Cluster API deletes the old Machine's node, and the farm reconciles the old Metal3Machine's absence.
-	if err := storeOf(f, key).Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: oldNode}}); err != nil {
+	if err := storeOf(f, key).Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: oldNode}}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
 	if res, err := reconcileMachine(t, r, "c1-w1"); err != nil || !res.IsZero() {
 		t.Fatalf("Reconcile of the gone c1-w1 = %+v, %v", res, err)
 	}
-
-	if err := storeOf(f, key).List(ctx, nodes); err != nil {
-		t.Fatal(err)
+	if got := onHost(); len(got) != 1 || got[0] != newNode {
+		t.Errorf("nodes on host-1 after the old machine's cleanup %v, want only %q", got, newNode)
 	}
-	if len(nodes.Items) != 1 || nodes.Items[0].Spec.ProviderID != "metal3://lab/host-1/c1-cp2" || nodes.Items[0].Labels[uuidLabel] != "uid-host-1" {
-		t.Fatalf("nodes %v: want c1-cp2's on host-1", nodes.Items)
-	}
-	node := nodes.Items[0].Name
-	if !f.HasEtcdMember(key, "etcd-"+node) || !f.HasAPIServer(key, "kube-apiserver-"+node) || !exists(t, f, key, pod("etcd-"+node)) {
+	if !f.HasEtcdMember(key, "etcd-c1-cp2") || !f.HasAPIServer(key, "kube-apiserver-c1-cp2") || !exists(t, f, key, pod("etcd-c1-cp2")) {
 		t.Errorf("c1-cp2's etcd member, API server or etcd pod went with c1-w1: %+v", serverInfo(t, f, key))
 	}
 	if s := serverInfo(t, f, key); s.Nodes != 1 || s.APIServers != 1 || s.Etcd != 1 {
 		t.Errorf("server %+v, want c1-cp2's node, API server and etcd member", s)
+	}
+}
+
+// TestNodeNameAfterAFarmRestart: a machine whose node Cluster API has recorded keeps that name when a (new) farm
+// serves it again - a lab made by a farm that named nodes after hosts too - and a machine without one gets its own.
+func TestNodeNameAfterAFarmRestart(t *testing.T) {
+	f := newTestFarm(t, Faults{})
+	recorded := machine("c1-w1-m", "v1.29.5")
+	recorded.Status.NodeRef = &corev1.ObjectReference{Kind: "Node", Name: "host-1"}
+	mgmt := newManagement(
+		cluster("c1", m3ClusterGVK.Kind), metal3Cluster("c1", testHost, freePort(t), nil),
+		metal3Machine("c1-w1", "c1", labNS+"/host-1", false, "metal3://lab/host-1/c1-w1"), recorded,
+		bareMetalHost("host-1", "c1-w1", "provisioned"),
+		metal3Machine("c1-w2", "c1", labNS+"/host-2", false, ""), machine("c1-w2-m", "v1.29.5"),
+		bareMetalHost("host-2", "c1-w2", "provisioned"),
+	)
+	r := newMachineReconciler(mgmt, f)
+	for _, name := range []string{"c1-w1", "c1-w2"} {
+		if res, err := reconcileMachine(t, r, name); err != nil || !res.IsZero() {
+			t.Fatalf("Reconcile %s = %+v, %v", name, res, err)
+		}
+	}
+	for _, name := range []string{"host-1", "c1-w2"} {
+		if !exists(t, f, "lab/c1", &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}) {
+			t.Errorf("no node %s", name)
+		}
+	}
+	if s := serverInfo(t, f, "lab/c1"); s.Nodes != 2 {
+		t.Errorf("server %+v, want two nodes", s)
 	}
 }
 

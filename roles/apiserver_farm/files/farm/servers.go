@@ -512,5 +512,10 @@ func (f *Farm) Heartbeat(ctx context.Context) {
 
 // Shutdown closes every listener.
 func (f *Farm) Shutdown(ctx context.Context) error {
-	return f.http.Shutdown(ctx)
+	// A listener Unregister closed stays tracked by the server until its Serve returns: closed again here, it is not
+	// a failure (seen once in four runs of the tests on a loaded machine, in TestClusterReconciler's clean-up).
+	if err := f.http.Shutdown(ctx); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
 }

@@ -141,11 +141,6 @@ func (r *MachineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	store := r.Farm.manager.GetResourceGroup(key).GetClient()
 	providerID, _, _ := unstructured.NestedString(m3m.Object, "spec", "providerID")
 	cp := isControlPlane(m3m)
-	// The host runs this machine only: a node of its previous machine (the farm has not seen that one go yet) would
-	// share the host's UID label and providerID prefix, which CAPM3 refuses to match twice.
-	if err := r.removeStaleNodes(ctx, store, key, node, string(bmh.GetUID())); err != nil {
-		return ctrl.Result{}, err
-	}
 	if err := ensureNode(ctx, store, node, string(bmh.GetUID()), providerID, cp, machineVersion); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -209,7 +204,7 @@ func (r *MachineReconciler) forget(ctx context.Context, name types.NamespacedNam
 		return
 	}
 	// The node goes too (Cluster API drained it before deleting the Metal3Machine and finds it gone later): its host's
-	// next machine must not find a node with the host's UID label.
+	// next machine must not find a node with the host's UID label (CAPM3 matches a node by it).
 	r.removeNode(ctx, r.Farm.manager.GetResourceGroup(p.cluster).GetClient(), p.cluster, p.node)
 }
 
@@ -225,20 +220,6 @@ func (r *MachineReconciler) removeNode(ctx context.Context, store inmemoryclient
 			ctrl.LoggerFrom(ctx).Error(err, "Deleting a machine's object", "cluster", key, "name", o.GetName())
 		}
 	}
-}
-
-// removeStaleNodes removes the cluster's nodes other than `node` that carry the host's UID label.
-func (r *MachineReconciler) removeStaleNodes(ctx context.Context, store inmemoryclient.Client, key, node, uid string) error {
-	nodes := &corev1.NodeList{}
-	if err := store.List(ctx, nodes); err != nil {
-		return err
-	}
-	for i := range nodes.Items {
-		if n := nodes.Items[i]; n.Name != node && n.Labels[uuidLabel] == uid {
-			r.removeNode(ctx, store, key, n.Name)
-		}
-	}
-	return nil
 }
 
 // nodeName: the name the farm gave the machine's node, else the one Cluster API recorded (a farm restarted), else the

@@ -26,6 +26,8 @@ import (
 	"golang.org/x/net/http2/h2c"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"sigs.k8s.io/cluster-api/util/certs"
@@ -488,12 +490,21 @@ func (f *Farm) Heartbeat(ctx context.Context) {
 	now := metav1.Now()
 	for _, key := range keys {
 		store := f.manager.GetResourceGroup(key).GetClient()
-		nodes := &corev1.NodeList{}
+		// Listed unstructured, read typed: the store keeps a node its API handlers wrote (CAPM3's providerID patch)
+		// unstructured, which a typed List cannot return, while Get converts either.
+		nodes := &unstructured.UnstructuredList{}
+		nodes.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NodeList"))
 		if err := store.List(ctx, nodes); err != nil {
-			continue // the cluster went away meanwhile
+			if f.Registered(key) {
+				f.log.Error(err, "Heartbeat: listing the nodes", "cluster", key)
+			}
+			continue // else the cluster went away meanwhile
 		}
 		for i := range nodes.Items {
-			n := &nodes.Items[i]
+			n := &corev1.Node{}
+			if err := store.Get(ctx, client.ObjectKey{Name: nodes.Items[i].GetName()}, n); err != nil {
+				continue // deleted meanwhile
+			}
 			if n.Annotations == nil {
 				n.Annotations = map[string]string{}
 			}

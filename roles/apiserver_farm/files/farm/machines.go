@@ -199,25 +199,23 @@ func (r *MachineReconciler) forget(ctx context.Context, name types.NamespacedNam
 	p, ok := r.placed[name]
 	delete(r.placed, name)
 	r.mu.Unlock()
-	if !ok || !r.Farm.Registered(p.cluster) {
-		r.Farm.RemoveMachine(p.cluster, p.node)
+	if !ok {
 		return
 	}
+	r.Farm.RemoveMachine(p.cluster, p.node)
+	if !r.Farm.Registered(p.cluster) {
+		return
+	}
+	store := r.Farm.manager.GetResourceGroup(p.cluster).GetClient()
 	// The node goes too (Cluster API drained it before deleting the Metal3Machine and finds it gone later): its host's
 	// next machine must not find a node with the host's UID label (CAPM3 matches a node by it).
-	r.removeNode(ctx, r.Farm.manager.GetResourceGroup(p.cluster).GetClient(), p.cluster, p.node)
-}
-
-// removeNode deletes a machine's node and control-plane pods and the farm's API server and etcd member for it.
-func (r *MachineReconciler) removeNode(ctx context.Context, store inmemoryclient.Client, key, node string) {
-	r.Farm.RemoveMachine(key, node)
-	objects := []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}}
+	objects := []client.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: p.node}}}
 	for _, component := range []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager"} {
-		objects = append(objects, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: component + "-" + node}})
+		objects = append(objects, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: component + "-" + p.node}})
 	}
 	for _, o := range objects {
 		if err := store.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
-			ctrl.LoggerFrom(ctx).Error(err, "Deleting a machine's object", "cluster", key, "name", o.GetName())
+			ctrl.LoggerFrom(ctx).Error(err, "Deleting a machine's object", "cluster", p.cluster, "name", o.GetName())
 		}
 	}
 }
